@@ -1,0 +1,29 @@
+"""Run the command-line tool from an unpacked extension, whatever its folder is called.
+
+The Blender add-on starts generation as ``PYTHON core/_entry.py generate ...`` in an
+interpreter that has torch; this loads the extension root as the package
+``ohgesture`` first, so the same relative imports work as under pip or in Blender.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+
+def _load_package() -> None:
+    if "ohgesture" in sys.modules:
+        return
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "ohgesture", root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ohgesture"] = module
+    spec.loader.exec_module(module)
+
+
+if __name__ == "__main__":
+    _load_package()
+    from ohgesture.core.cli import main
+
+    sys.exit(main())
