@@ -1,0 +1,186 @@
+"""The gesture denoiser G(x_t, t, c) -> x0_hat (DiffuseStyleGesture-style).
+
+Per frame, [x_t, audio] is projected to the latent width and the condition embedding
+(timestep + emotion + seed) is added; a cross-local attention block lets each frame attend
+only to frames within +-local_window (band mask, learned per-head relative-position bias);
+a Transformer encoder then mixes the whole window with the condition prepended as a token;
+a linear head maps back to the motion features.
+
+Null conditions (classifier-free guidance): emotion index ``num_emotions`` is the null
+emotion; ``seed_null[b] = True`` replaces sample b's seed embedding by a learned null
+vector (the seed tensor's content is then ignored).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ModelConfigError(ValueError):
+    """A denoiser configuration that cannot describe a model."""
+
+
+@dataclass
+class DenoiserConfig:
+    """Sizes of the GestureDenoiser.
+
+    The defaults (latent 256, 4 encoder layers, 4 heads, ff 1024) are chosen so the model
+    trains on a CPU; window 90 frames = 3 s at 30 fps, preceded by n_seed = 10 seed frames.
+    """
+
+    motion_dim: int
+    audio_dim: int
+    num_emotions: int
+    window: int = 90
+    n_seed: int = 10
+    latent: int = 256
+    layers: int = 4
+    heads: int = 4
+    ff: int = 1024
+    local_window: int = 15
+    dropout: float = 0.1
+
+    def __post_init__(self):
+        positive = ("motion_dim", "audio_dim", "num_emotions", "window", "n_seed", "latent", "heads", "ff")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ModelConfigError(f"model config field {name} must be a positive integer, got {getattr(self, name)}.")
+        if self.layers < 0 or self.local_window < 0:
+            raise ModelConfigError("model config fields layers and local_window must not be negative.")
+        if self.latent % self.heads:
+            raise ModelConfigError(f"latent width {self.latent} must be divisible by the number of heads {self.heads}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelConfigError(f"dropout must lie in [0, 1), got {self.dropout}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DenoiserConfig":
+        if not isinstance(data, dict):
+            raise ModelConfigError("the model config must be a JSON object.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ModelConfigError(f"the model config has unknown fields {unknown}.")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ModelConfigError(f"the model config is incomplete: {exc}.") from None
+
+
+def sinusoidal_embedding(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """(N,) positions -> (N, dim) sin/cos features with geometric frequencies."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    args = positions.float()[:, None] * freqs[None]
+    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+    return F.pad(emb, (0, dim - 2 * half))
+
+
+def band_mask(frames: int, half_width: int, device=None) -> torch.Tensor:
+    """(M, M) additive mask: 0 where |i - j| <= half_width, -inf elsewhere."""
+    idx = torch.arange(frames, device=device)
+    inside = (idx[None, :] - idx[:, None]).abs() <= half_width
+    return torch.zeros(frames, frames, device=device).masked_fill(~inside, float("-inf"))
+
+
+class LocalAttention(nn.Module):
+    """Multi-head self-attention restricted to a band of +-half_width frames, with a learned
+    per-head bias indexed by the (clipped) relative distance j - i."""
+
+    def __init__(self, dim: int, heads: int, half_width: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.half_width = half_width
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.relative_bias = nn.Parameter(torch.zeros(heads, 2 * half_width + 1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        batch, frames, dim = h.shape
+        q, k, v = self.qkv(h).reshape(batch, frames, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        idx = torch.arange(frames, device=h.device)
+        rel = (idx[None, :] - idx[:, None]).clamp(-self.half_width, self.half_width) + self.half_width
+        bias = self.relative_bias[:, rel] + band_mask(frames, self.half_width, h.device)  # (heads, M, M)
+        attended = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias.to(q.dtype)[None], dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out(attended.transpose(1, 2).reshape(batch, frames, dim))
+
+
+class GestureDenoiser(nn.Module):
+    def __init__(self, config: DenoiserConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.input_proj = nn.Linear(c.motion_dim + c.audio_dim, c.latent)
+        self.time_mlp = nn.Sequential(nn.Linear(c.latent, c.latent), nn.SiLU(), nn.Linear(c.latent, c.latent))
+        self.emotion_embedding = nn.Embedding(c.num_emotions + 1, c.latent)  # last row = null emotion
+        self.seed_proj = nn.Linear(c.n_seed * c.motion_dim, c.latent)
+        self.null_seed = nn.Parameter(torch.randn(c.latent) * 0.02)
+        self.local_norm = nn.LayerNorm(c.latent)
+        self.local_attention = LocalAttention(c.latent, c.heads, c.local_window, c.dropout)
+        self.local_ff_norm = nn.LayerNorm(c.latent)
+        self.local_ff = nn.Sequential(
+            nn.Linear(c.latent, c.ff), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(c.ff, c.latent)
+        )
+        self.dropout = nn.Dropout(c.dropout)
+        if c.layers > 0:
+            layer = nn.TransformerEncoderLayer(
+                c.latent, c.heads, c.ff, c.dropout, activation="gelu", batch_first=True, norm_first=True
+            )
+            self.encoder = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        else:
+            self.encoder = None
+        self.out_norm = nn.LayerNorm(c.latent)
+        self.head = nn.Linear(c.latent, c.motion_dim)
+
+    @property
+    def null_emotion(self) -> int:
+        return self.config.num_emotions
+
+    def condition_embedding(self, t, seed, emotion, seed_null) -> torch.Tensor:
+        """(B, latent) = MLP(sinusoid(t)) + emotion embedding + seed (or null seed) embedding."""
+        c = self.config
+        time = self.time_mlp(sinusoidal_embedding(t, c.latent))
+        batch = t.shape[0]
+        if seed is None:
+            seed_emb = self.null_seed.expand(batch, -1)
+        else:
+            seed_emb = self.seed_proj(seed.reshape(batch, c.n_seed * c.motion_dim))
+            if seed_null is not None:
+                seed_emb = torch.where(seed_null.to(seed_emb.device).bool()[:, None], self.null_seed, seed_emb)
+        return time + self.emotion_embedding(emotion) + seed_emb
+
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        seed: torch.Tensor | None,
+        emotion: torch.Tensor,
+        audio: torch.Tensor,
+        seed_null: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
+        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D)."""
+        cond = self.condition_embedding(t, seed, emotion, seed_null)
+        h = self.input_proj(torch.cat([x_t, audio.to(x_t.dtype)], dim=-1)) + cond[:, None]
+        h = h + self.dropout(self.local_attention(self.local_norm(h)))
+        h = h + self.dropout(self.local_ff(self.local_ff_norm(h)))
+        if self.encoder is not None:
+            frames = h.shape[1]
+            positions = sinusoidal_embedding(torch.arange(frames + 1, device=h.device), h.shape[-1])
+            tokens = torch.cat([cond[:, None], h], dim=1) + positions[None].to(h.dtype)
+            h = self.encoder(tokens)[:, 1:]
+        return self.head(self.out_norm(h))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
