@@ -84,3 +84,41 @@ def reset_blender():
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     return bpy.context.scene
+
+
+EMOTIONS = ["neutral", "happy", "angry", "sad"]
+
+
+def write_wav(path, seconds: float = 2.0, sample_rate: int = 16000) -> None:
+    import wave
+
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    samples = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sample_rate)
+        f.writeframes(samples.tobytes())
+
+
+def write_metadata_only_checkpoint(path, labels=EMOTIONS) -> None:
+    """A safetensors file with no tensors and OHGesture metadata (labels, skeleton): enough
+    for everything the add-on reads inside Blender."""
+    import struct
+
+    metadata = {
+        "format_version": 1,
+        "emotion_labels": list(labels),
+        "fps": 30.0,
+        "skeleton": {"joint_names": JOINT_NAMES, "parents": PARENTS.tolist(), "offsets": OFFSETS.tolist(),
+                     "root_joint": 0},
+    }
+    header = json.dumps({"__metadata__": {"ohgesture": json.dumps(metadata)}}).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+
+
+def add_sound_strip(scene, wav_path, name="speech", frame_start=1, channel=1):
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    return strips.new_sound(name, str(wav_path), channel, frame_start)

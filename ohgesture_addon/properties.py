@@ -1,0 +1,81 @@
+"""Scene settings (saved with the .blend) and the running job's status (window manager,
+never saved, never part of undo)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+from . import common
+
+NO_EMOTION = "NONE"
+# Dynamic enum items must stay referenced from Python or Blender shows garbage.
+_emotion_items_cache: dict = {}
+
+
+def _emotion_items(allow_none: bool):
+    def items(self, context):
+        try:
+            labels = common.emotion_labels(common.model_metadata(common.model_path(context)))
+        except common.SettingsError:
+            labels = []
+        key = (allow_none, tuple(labels))
+        if key not in _emotion_items_cache:
+            entries = [(label, label.replace("_", " ").title(), f"Emotion '{label}'") for label in labels]
+            if allow_none or not entries:
+                entries.insert(0, (NO_EMOTION, "None", "No second emotion" if allow_none else "The model has no emotion labels"))
+            _emotion_items_cache[key] = entries
+        return _emotion_items_cache[key]
+    return items
+
+
+def _is_armature(self, obj):
+    return obj.type == "ARMATURE"
+
+
+class OHGestureSettings(bpy.types.PropertyGroup):
+    source: EnumProperty(
+        name="Source",
+        items=[("STRIP", "Sound Strip", "Use a sound strip of the sequencer; keys start on its first visible frame"),
+               ("FILE", "Sound File", "Use an audio file; keys start on the scene's start frame")],
+        default="STRIP")
+    sound_strip: StringProperty(
+        name="Sound Strip", description="Sound strip to animate to (empty: the active or first sound strip)")
+    sound_file: StringProperty(name="Sound File", subtype="FILE_PATH", description="Audio file to animate to")
+    armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
+                              description="Armature that receives the new action")
+    emotion: EnumProperty(name="Emotion", items=_emotion_items(False), description="Main emotion of the gestures")
+    emotion_2: EnumProperty(name="Emotion 2", items=_emotion_items(True),
+                            description="Second emotion blended into the first")
+    blend: FloatProperty(
+        name="Share of Emotion 2", min=0.0, max=1.0, default=0.0, subtype="FACTOR",
+        description="0 = only emotion 1, 1 = only emotion 2; may be animated over the strip")
+    guidance: FloatProperty(name="Guidance Strength", min=0.0, soft_max=5.0, default=1.5,
+                            description="How strongly the emotion conditions the motion (classifier-free guidance)")
+    quality: EnumProperty(
+        name="Quality",
+        items=[("FAST", "Fast", "DDIM, %d steps" % common.QUALITY_PRESETS["FAST"][1]),
+               ("BALANCED", "Balanced", "DDIM, %d steps" % common.QUALITY_PRESETS["BALANCED"][1]),
+               ("REFERENCE", "Reference", "DDPM, %d steps (slow)" % common.QUALITY_PRESETS["REFERENCE"][1])],
+        default="BALANCED")
+    seed: IntProperty(name="Seed", min=0, default=0, description="Same seed and settings give the same motion")
+
+
+class OHGestureStatus(bpy.types.PropertyGroup):
+    running: BoolProperty(name="Running", default=False)
+    progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR", default=0.0)
+    message: StringProperty(name="Status", default="")
+
+
+classes = (OHGestureSettings, OHGestureStatus)
+
+
+def register_properties():
+    bpy.types.Scene.ohgesture = PointerProperty(type=OHGestureSettings)
+    bpy.types.WindowManager.ohgesture_status = PointerProperty(type=OHGestureStatus)
+
+
+def unregister_properties():
+    del bpy.types.WindowManager.ohgesture_status
+    del bpy.types.Scene.ohgesture
