@@ -110,10 +110,11 @@ def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float):
     return np.stack([(frames - frame_start) / scene_fps, values], axis=1)
 
 
-def build_request(context, *, entry_script: str = "", python: str = "") -> GenerationRequest:
-    """Validate the scene settings; raise SettingsError with one sentence on any problem."""
+def build_request(context, *, settings=None, entry_script: str = "", python: str = "") -> GenerationRequest:
+    """Validate the settings (default: the scene's); raise SettingsError with one sentence
+    on any problem."""
     scene = context.scene
-    settings = scene.ohgesture
+    settings = settings if settings is not None else scene.ohgesture
     scene_fps = keyframes.scene_frame_rate(scene)
     start_seconds = duration_seconds = max_frames = None
     if settings.source == "STRIP":

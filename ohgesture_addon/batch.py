@@ -1,0 +1,189 @@
+"""Generate gestures without the UI.
+
+    blender -b scene.blend -P ohgesture_addon/batch.py -- ARGS
+    python ohgesture_addon/batch.py --blend scene.blend ARGS      (with the bpy module)
+
+Sources: --sound FILE, --strip NAME (a sound strip of the scene) or --sound-dir DIR (one
+action per audio file). Target: --armature NAME or --create-armature (skeleton from the
+model). The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
+(Blender's BVH exporter, centimetres). Any error ends the run with one line on stderr and
+a non-zero exit code. Nothing is registered with Blender, so the process exits cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import SimpleNamespace
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif"}
+
+
+def _addon_package():
+    """The add-on subpackage, loading the extension root as ``ohgesture`` when run as a
+    plain script (the same way core/_entry.py does)."""
+    if __package__:
+        return importlib.import_module(__package__)
+    if "ohgesture" not in sys.modules:
+        root = Path(__file__).resolve().parent.parent
+        spec = importlib.util.spec_from_file_location(
+            "ohgesture", root / "__init__.py", submodule_search_locations=[str(root)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["ohgesture"] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module("ohgesture.ohgesture_addon")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="ohgesture_addon/batch.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blend", help="open this .blend first (when run with the bpy module)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sound", help="audio file")
+    source.add_argument("--strip", help="name of a sound strip in the scene")
+    source.add_argument("--sound-dir", help="folder of audio files, one action each")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--armature", help="name of the armature object to animate")
+    target.add_argument("--create-armature", action="store_true", help="add an armature matching the model")
+    parser.add_argument("--emotion", help="emotion label (default: the model's first)")
+    parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
+    parser.add_argument("--guidance", type=float, default=1.5)
+    parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="overrides the quality preset")
+    parser.add_argument("--steps", type=int, help="overrides the quality preset")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
+    parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
+    parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start)")
+    parser.add_argument("--out", required=True, help="output .blend")
+    parser.add_argument("--bvh", help="also export the (last) action as BVH")
+    parser.add_argument("--entry-script", default="", help=argparse.SUPPRESS)  # tests: a stand-in generator
+    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per generation")
+    return parser.parse_args(argv)
+
+
+def _script_args():
+    return sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
+
+
+def _audio_files(folder) -> list[str]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"The sound folder {folder} does not exist.")
+    files = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise ValueError(f"The sound folder {folder} holds no audio files.")
+    return files
+
+
+def run(args) -> list[str]:
+    import bpy
+
+    addon = _addon_package()
+    common = importlib.import_module(addon.__name__ + ".common")
+    operators = importlib.import_module(addon.__name__ + ".operators")
+    armature_mod = importlib.import_module(addon.__name__ + ".armature")
+
+    if args.blend:
+        if not os.path.isfile(args.blend):
+            raise ValueError(f"The blend file {args.blend} does not exist.")
+        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    if args.model:
+        os.environ["OHGESTURE_MODEL"] = os.path.abspath(args.model)
+    context = bpy.context
+    scene = context.scene
+    metadata = common.model_metadata(common.model_path(context))
+    labels = common.emotion_labels(metadata)
+
+    if args.create_armature:
+        skeleton = common.skeleton_metadata(metadata)
+        if skeleton is None:
+            raise ValueError("The model file does not describe its skeleton, so no armature can be created.")
+        arm_obj = armature_mod.create_matching_armature(context, skeleton)
+    else:
+        arm_obj = bpy.data.objects.get(args.armature)
+        if arm_obj is None or arm_obj.type != "ARMATURE":
+            raise ValueError(f"There is no armature object named '{args.armature}'.")
+
+    emotion = args.emotion or (labels[0] if labels else None)
+    emotion_2, gamma = None, 0.0
+    if args.blend_with:
+        label, _, weight = args.blend_with.rpartition(":")
+        try:
+            emotion_2, gamma = label, float(weight)
+        except ValueError:
+            raise ValueError("--blend-with must look like LABEL:WEIGHT, e.g. angry:0.3.") from None
+        if not label or not 0.0 <= gamma <= 1.0:
+            raise ValueError("--blend-with must look like LABEL:WEIGHT with a weight from 0 to 1.")
+
+    settings = SimpleNamespace(
+        source="STRIP" if args.strip else "FILE", sound_strip=args.strip or "", sound_file="", armature=arm_obj,
+        emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance,
+        quality=args.quality, seed=args.seed)
+    sources = [None] if args.strip else ([args.sound] if args.sound else _audio_files(args.sound_dir))
+    if args.frame_start is not None:
+        scene.frame_start = args.frame_start
+    device_env = args.device
+
+    actions = []
+    for sound in sources:
+        if sound is not None:
+            settings.sound_file = os.path.abspath(sound)
+        request = operators.build_request(context, settings=settings, python=args.python,
+                                         entry_script=args.entry_script)
+        request.device = device_env
+        if args.sampler:
+            request.sampler = args.sampler
+        if args.steps:
+            request.steps = args.steps
+        session = operators.GenerationSession(request).start()
+        errors = []
+        result = session.run_blocking(lambda kind, text: errors.append(text) if "ERROR" in kind else None,
+                                      timeout=args.timeout)
+        if "FINISHED" not in result:
+            raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
+        actions.append(session.action.name)
+        print(f"ohgesture: action '{session.action.name}' on '{arm_obj.name}'", flush=True)
+
+    if args.bvh:
+        export_bvh(context, arm_obj, session.action, args.bvh)
+    out = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
+    return actions
+
+
+def export_bvh(context, arm_obj, action, path) -> None:
+    from io_anim_bvh import export_bvh as exporter
+
+    first, last = (int(round(f)) for f in action.frame_range)
+    with context.temp_override(object=arm_obj, active_object=arm_obj):
+        exporter.write_armature(context, os.path.abspath(path), first, last, global_scale=100.0)
+
+
+def main() -> int:
+    try:
+        args = parse_args(_script_args())
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # one line for the user, the details for a bug report
+        traceback.print_exc()
+        print(f"error: unexpected failure: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
