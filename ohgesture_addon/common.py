@@ -114,5 +114,18 @@ def emotion_labels(metadata: dict) -> list[str]:
 
 
 def skeleton_metadata(metadata: dict):
+    """The checkpoint's skeleton dict with its root-motion joint (kept in the feature layout)."""
     skeleton = metadata.get("skeleton")
-    return skeleton if isinstance(skeleton, dict) else None
+    if not isinstance(skeleton, dict):
+        return None
+    layout = metadata.get("feature_layout")
+    if "root_joint" not in skeleton and isinstance(layout, dict) and "root_joint" in layout:
+        skeleton = {**skeleton, "root_joint": int(layout["root_joint"])}
+    return skeleton
+
+
+def model_fps(metadata: dict):
+    try:
+        return float(metadata["fps"])
+    except (KeyError, TypeError, ValueError):
+        return None

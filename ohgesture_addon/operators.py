@@ -42,7 +42,7 @@ class GenerationRequest:
     emotion: str | None
     emotion_2: str | None
     gamma: float
-    gamma_curve: np.ndarray | None  # (N, 2): seconds from the audio start, share of emotion 2
+    gamma_curve: np.ndarray | None  # share of emotion 2 at evenly spaced times over the clip
     guidance: float
     sampler: str
     steps: int
@@ -100,14 +100,19 @@ def _fcurve_for(id_data, data_path: str):
     return action.fcurves.find(data_path)
 
 
-def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float):
-    """The animated blend sampled on every scene frame of the range, or None when constant."""
+def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, motion_fps):
+    """The animated blend sampled at the motion's frame times (evenly spread over the clip,
+    as ``generate --gamma-curve`` reads it), or None when the blend is not animated."""
     fcurve = _fcurve_for(scene, "ohgesture.blend")
     if fcurve is None or frame_count <= 0:
         return None
-    frames = frame_start + np.arange(frame_count + 1)
-    values = np.clip([fcurve.evaluate(float(f)) for f in frames], 0.0, 1.0)
-    return np.stack([(frames - frame_start) / scene_fps, values], axis=1)
+    duration = frame_count / scene_fps
+    if motion_fps:
+        times = np.arange(max(1, int(round(duration * motion_fps)))) / motion_fps
+    else:
+        times = np.arange(frame_count) / scene_fps
+    frames = frame_start + times * scene_fps
+    return np.clip([fcurve.evaluate(float(f)) for f in frames], 0.0, 1.0)
 
 
 def build_request(context, *, settings=None, entry_script: str = "", python: str = "") -> GenerationRequest:
@@ -153,9 +158,9 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         if chosen is not None and labels and chosen not in labels:
             raise common.SettingsError(f"The model does not know the emotion '{chosen}'.")
     gamma_curve = None
-    if emotion_2 is not None:
+    if emotion_2 is not None and isinstance(settings, bpy.types.bpy_struct):
         count = max_frames if max_frames is not None else 0
-        gamma_curve = _gamma_curve(scene, frame_start, count, scene_fps)
+        gamma_curve = _gamma_curve(scene, frame_start, count, scene_fps, common.model_fps(metadata))
 
     python = python or common.python_interpreter(context)
     if not os.path.isfile(python):
@@ -177,8 +182,9 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
 def generation_command(request: GenerationRequest, out_path: str, gamma_curve_path: str | None) -> list[str]:
     command = [request.python, request.entry_script, "generate", request.audio, "--out", out_path,
                "--progress-lines", "--model", request.model, "--guidance", f"{request.guidance:g}",
-               "--sampler", request.sampler, "--steps", str(request.steps), "--seed", str(request.seed),
-               "--device", request.device]
+               "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
+    if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
+        command += ["--steps", str(request.steps)]
     if request.emotion is not None:
         command += ["--emotion", request.emotion]
     if request.emotion_2 is not None:
