@@ -266,6 +266,8 @@ def read_bvh(path: str | os.PathLike) -> Motion:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     lines = [line.rstrip("\r") for line in text.split("\n")]
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the newline ending the last line does not start another
 
     motion_index = next((i for i, line in enumerate(lines) if line.strip() == "MOTION"), None)
     tokens = _Tokens(lines if motion_index is None else lines[:motion_index], path)

@@ -10,9 +10,13 @@ Per frame (D = 4 + 6 * J):
 
 The root-motion joint is the joint carrying the character's translation: the
 joint named "Hips" (ZEGGS: index 0, the BVH root; Bandai Namco: index 1, below
-the static ``joint_Root``), else the root. Its translation and heading are read
-from its *local* transform; every joint above it is static identity in both
-datasets, so that is also its world transform.
+``joint_Root``), else the root. Its translation and heading are taken from its
+*world* transform. That matters for Bandai Namco: ``joint_Root`` is static zero in
+most clips, but in a few short locomotion cycles (e.g. dataset-1_run_normal_001)
+it carries the forward travel while Hips carries the rest. Decoding puts the
+world transform back into the root-motion joint's local transform under its
+ancestors as decoded (their rotations from the features, translations from the
+skeleton offsets), so world positions are reproduced whatever the offsets are.
 
 Heading is the yaw of the root-motion joint's local +Z axis (the forward axis of
 both skeletons) projected on the ground plane: h = atan2(z_axis.x, z_axis.z).
@@ -99,6 +103,33 @@ def model_skeleton(motion: Motion) -> Skeleton:
     return replace(motion.skeleton, offsets=np.median(motion.local_translations, axis=0).astype(np.float64))
 
 
+def _parent_world_transform(
+    matrices: np.ndarray, translations: np.ndarray, parents: np.ndarray, joint: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """World rotation (F, 3, 3) and position (F, 3) of ``joint``'s parent frame."""
+    chain = []
+    parent = int(parents[joint])
+    while parent >= 0:
+        chain.append(parent)
+        parent = int(parents[parent])
+    frames = matrices.shape[0]
+    rotation = np.broadcast_to(np.eye(3), (frames, 3, 3)).copy()
+    position = np.zeros((frames, 3))
+    for ancestor in reversed(chain):
+        position = position + np.einsum("fij,fj->fi", rotation, translations[:, ancestor])
+        rotation = rotation @ matrices[:, ancestor]
+    return rotation, position
+
+
+def _root_world(motion: Motion, matrices: np.ndarray, root: int) -> tuple[np.ndarray, np.ndarray]:
+    parent_rotation, parent_position = _parent_world_transform(
+        matrices, motion.local_translations, motion.skeleton.parents, root
+    )
+    world_rotation = parent_rotation @ matrices[:, root]
+    world_position = parent_position + np.einsum("fij,fj->fi", parent_rotation, motion.local_translations[:, root])
+    return world_rotation, world_position
+
+
 def heading_angle(root_rotation_matrices: np.ndarray) -> np.ndarray:
     forward = root_rotation_matrices[..., :, 2]
     return np.arctan2(forward[..., 0], forward[..., 2])
@@ -107,9 +138,9 @@ def heading_angle(root_rotation_matrices: np.ndarray) -> np.ndarray:
 def initial_root_state(motion: Motion, root_joint: int | None = None) -> tuple[tuple[float, float], float]:
     """(start_position (x, z), start_heading) that makes decoding reproduce ``motion`` exactly."""
     root = root_motion_joint(motion.skeleton) if root_joint is None else root_joint
-    start = motion.local_translations[0, root]
-    heading = heading_angle(quat_to_matrix(motion.rotations[0, root]))
-    return (float(start[0]), float(start[2])), float(heading)
+    first = Motion(motion.skeleton, motion.rotations[:1], motion.local_translations[:1], motion.fps)
+    world_rotation, world_position = _root_world(first, quat_to_matrix(first.rotations), root)
+    return (float(world_position[0, 0]), float(world_position[0, 2])), float(heading_angle(world_rotation[0]))
 
 
 def _backward_difference(values: np.ndarray) -> np.ndarray:
@@ -125,16 +156,16 @@ def motion_to_features(motion: Motion, *, root_joint: int | None = None, dtype=n
     root = root_motion_joint(motion.skeleton) if root_joint is None else root_joint
     fps = float(motion.fps)
     matrices = quat_to_matrix(motion.rotations)  # (F, J, 3, 3)
-    heading = heading_angle(matrices[:, root])
+    world_rotation, position = _root_world(motion, matrices, root)
+    heading = heading_angle(world_rotation)
     unheading = yaw_matrix(-heading)  # (F, 3, 3)
 
-    position = motion.local_translations[:, root].astype(np.float64)
     world_velocity = _backward_difference(position) * fps
     local_velocity = np.einsum("fij,fj->fi", unheading, world_velocity)
     heading_velocity = wrap_angle(_backward_difference(heading)) * fps
 
     matrices = matrices.copy()
-    matrices[:, root] = unheading @ matrices[:, root]
+    matrices[:, root] = unheading @ world_rotation
     frames = motion.num_frames
     features = np.concatenate(
         [
@@ -180,12 +211,15 @@ def features_to_motion(
     local_step[:, [0, 2]] = features[:, 0:2] / fps
     step = np.einsum("fij,fj->fi", to_world, local_step)
     step[:1] = 0.0
+    world_position = np.stack(
+        [start_position[0] + np.cumsum(step[:, 0]), features[:, 2], start_position[1] + np.cumsum(step[:, 2])], axis=1
+    )
     translations = np.broadcast_to(np.asarray(skeleton.offsets, np.float64), (frames, joints, 3)).copy()
-    translations[:, root, 0] = start_position[0] + np.cumsum(step[:, 0])
-    translations[:, root, 2] = start_position[1] + np.cumsum(step[:, 2])
-    translations[:, root, 1] = features[:, 2]
-
     matrices = sixd_to_matrix(features[:, ROOT_CHANNELS:].reshape(frames, joints, 6))
-    matrices[:, root] = to_world @ matrices[:, root]
+
+    parent_rotation, parent_position = _parent_world_transform(matrices, translations, skeleton.parents, root)
+    to_parent = np.swapaxes(parent_rotation, 1, 2)
+    matrices[:, root] = to_parent @ to_world @ matrices[:, root]
+    translations[:, root] = np.einsum("fij,fj->fi", to_parent, world_position - parent_position)
     rotations = matrix_to_quat(matrices)
     return Motion(skeleton=skeleton, rotations=rotations, local_translations=translations, fps=float(fps))
