@@ -49,3 +49,26 @@ class Motion:
     @property
     def duration(self) -> float:
         return self.num_frames / self.fps
+
+
+def skeleton_to_dict(skeleton: Skeleton) -> dict:
+    """JSON-ready description (checkpoint metadata, the add-on's armature builder)."""
+    return {
+        "name": skeleton.name,
+        "joint_names": list(skeleton.joint_names),
+        "parents": [int(p) for p in skeleton.parents],
+        "offsets": np.asarray(skeleton.offsets, dtype=float).round(6).tolist(),
+        "channels": [list(c) for c in skeleton.channels],
+        "end_sites": {str(k): np.asarray(v, dtype=float).round(6).tolist() for k, v in skeleton.end_sites.items()},
+    }
+
+
+def skeleton_from_dict(data: dict) -> Skeleton:
+    return Skeleton(
+        name=data["name"],
+        joint_names=list(data["joint_names"]),
+        parents=np.asarray(data["parents"], dtype=np.int64),
+        offsets=np.asarray(data["offsets"], dtype=np.float64),
+        channels=[list(c) for c in data.get("channels", [])],
+        end_sites={int(k): np.asarray(v, dtype=np.float64) for k, v in data.get("end_sites", {}).items()},
+    )

@@ -1,0 +1,399 @@
+"""The ``ohgesture`` command-line tool.
+
+Every failure the user can cause ends in one line ``error: ...`` on stderr and a
+non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(ValueError):
+    pass
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class ProgressReporter:
+    """tqdm bar for people, or ``OHG_PROGRESS <fraction> <message>`` lines for the add-on."""
+
+    def __init__(self, machine: bool, total_label: str = "generate"):
+        self.machine = machine
+        self.bar = None
+        self.label = total_label
+        self._last = -1.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if self.machine:
+            if fraction - self._last >= 0.005 or fraction >= 1.0:
+                self._last = fraction
+                print(f"OHG_PROGRESS {fraction:.4f} {message}", file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, desc=self.label, unit="‰", file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+        self.bar.n = int(fraction * 1000)
+        self.bar.set_postfix_str(message, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise CliError(f"output {path} must end in {' or '.join(suffixes)}.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise CliError(f"the output folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"the output folder {parent} is not writable.")
+    if path.exists() and not overwrite:
+        raise CliError(f"{path} already exists; pass --overwrite to replace it.")
+    return path
+
+
+def write_npz_atomic(path: Path, **arrays) -> None:
+    import numpy as np
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def motion_npz_arrays(motion, root_joint: int, meta: dict) -> dict:
+    import numpy as np
+
+    sk = motion.skeleton
+    return dict(
+        rotations=motion.rotations.astype(np.float32),
+        root_translation=motion.local_translations[:, root_joint].astype(np.float32),
+        joint_names=np.array(sk.joint_names),
+        parents=np.asarray(sk.parents, dtype=np.int32),
+        offsets=np.asarray(sk.offsets, dtype=np.float32),
+        root_joint=np.int32(root_joint),
+        fps=np.float64(motion.fps),
+        meta=np.array(json.dumps(meta)),
+    )
+
+
+def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
+    label, sep, value = text.rpartition(":")
+    if not sep or not label:
+        raise CliError(f"{what} must look like LABEL:WEIGHT (for example sad:0.3), got {text!r}.")
+    try:
+        weight = float(value)
+    except ValueError:
+        raise CliError(f"{what} weight {value!r} is not a number.") from None
+    if not 0.0 <= weight <= 1.0:
+        raise CliError(f"{what} weight must lie between 0 and 1, got {weight:g}.")
+    return label, weight
+
+
+def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
+    """--emotion E1 [--blend E2:G] -> [(E1, 1-G), (E2, G)]; --mix A:w,B:w,... for any number."""
+    if args.mix:
+        if args.blend:
+            raise CliError("use either --blend or --mix, not both.")
+        mix = [_parse_label_weight(part, "--mix") for part in args.mix.split(",") if part.strip()]
+        total = sum(w for _, w in mix)
+        if not mix or abs(total - 1.0) > 1e-3:
+            raise CliError(f"--mix weights must sum to 1, they sum to {total:g}.")
+        return [(label, w / total) for label, w in mix]
+    first = args.emotion or ("neutral" if "neutral" in labels else labels[0])
+    if not args.blend:
+        return [(first, 1.0)]
+    second, share = _parse_label_weight(args.blend, "--blend")
+    return [(first, 1.0 - share), (second, share)]
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_info(args) -> int:
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        from .bvh import read_bvh
+
+        motion = read_bvh(path)
+        info = dict(kind="motion", path=str(path), skeleton=motion.skeleton.name,
+                    joints=motion.skeleton.num_joints, frames=motion.num_frames, fps=motion.fps,
+                    duration=round(motion.duration, 4))
+    elif suffix in (".safetensors", ".pt", ".pth", ".ckpt", ".bin"):
+        from .checkpoint import read_metadata
+
+        meta = read_metadata(path)
+        cfg = meta.get("model_config", {})
+        info = dict(kind="model", path=str(path), emotions=meta.get("emotions"),
+                    skeleton=meta.get("skeleton", {}).get("name"),
+                    joints=len(meta.get("skeleton", {}).get("joint_names", [])), fps=meta.get("fps"),
+                    sizes={k: cfg.get(k) for k in ("latent", "layers", "heads", "ff", "window", "n_seed")},
+                    metadata=meta)
+    else:
+        from .audio import audio_info
+
+        info = dict(kind="audio", path=str(path), **audio_info(path))
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    import numpy as np
+
+    from .audio import audio_features_from_file
+    from .bvh import write_bvh
+    from .generate import emotion_weights, features_to_output, generate_features, load_model
+    from .resample import resample_motion
+
+    out = _check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
+    audio_path = Path(args.audio)
+    if args.steps is not None and args.steps < 1:
+        raise CliError(f"--steps must be a positive whole number, got {args.steps}.")
+    if args.guidance < 0:
+        raise CliError(f"--guidance must be 0 or more, got {args.guidance:g}.")
+    if args.fps is not None and not args.fps > 0:
+        raise CliError(f"--fps must be positive, got {args.fps:g}.")
+    report = ProgressReporter(args.progress_lines)
+    started = time.time()
+    report(0.0, "loading model")
+    lm = load_model(args.model, args.device)
+    mix = emotion_mix(args, lm.labels)
+    labels = [label for label, _ in mix]
+    for label in labels:
+        lm.emotion_index(label)
+    report(0.02, "reading audio")
+    features = audio_features_from_file(audio_path, lm.fps, config=lm.audio_config)
+    first = int(round((args.start_seconds or 0.0) * lm.fps))
+    last = len(features) if args.duration_seconds is None else first + int(round(args.duration_seconds * lm.fps))
+    if first < 0 or first >= len(features) or last <= first:
+        raise CliError("--start-seconds/--duration-seconds select no audio inside the file.")
+    features = features[first:min(last, len(features))]
+    note = None
+    if len(features) < lm.n_seed:
+        note = f"the audio is shorter than {lm.n_seed / lm.fps:.2f} s; it was padded with silence"
+        print(f"note: {note}", file=sys.stderr)
+    weights = emotion_weights(mix)[:, None].repeat(len(features), axis=1)
+    if args.gamma_curve:
+        if len(mix) != 2:
+            raise CliError("--gamma-curve needs --blend (two emotions).")
+        try:
+            curve = np.asarray(np.load(args.gamma_curve, allow_pickle=False), dtype=np.float64).reshape(-1)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--gamma-curve {args.gamma_curve} is not a readable .npy array ({exc}).") from None
+        if curve.size == 0 or not np.all(np.isfinite(curve)) or curve.min() < 0 or curve.max() > 1:
+            raise CliError("--gamma-curve values must lie between 0 and 1.")
+        share = np.interp(np.linspace(0, 1, len(features)), np.linspace(0, 1, curve.size), curve)
+        weights = np.stack([1.0 - share, share])
+    steps = args.steps if args.steps is not None else (1000 if args.sampler == "ddpm" else 25)
+    if args.sampler == "ddpm" and steps != lm.schedule.T:
+        raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
+    motion_features = generate_features(
+        lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+    )
+    motion = features_to_output(lm, motion_features)
+    if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
+        motion = resample_motion(motion, args.fps)
+    report(0.97, "writing")
+    meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+                model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
+                note=note)
+    if out.suffix.lower() == ".npz":
+        write_npz_atomic(out, **motion_npz_arrays(motion, lm.layout.root_joint, meta))
+    else:
+        write_bvh(out, motion)
+    report(1.0, "done")
+    report.close()
+    print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {time.time() - started:.1f} s)",
+          file=sys.stderr)
+    return 0
+
+
+def _default_speech_dir(data: Path) -> Path | None:
+    for candidate in (data / "speech", data.parent / "speech", data.parent.parent / "speech"):
+        if candidate.is_dir() and any(candidate.glob("*.wav")):
+            return candidate
+    return None
+
+
+def load_dataset(args, log=print):
+    from .datasets import build_bandai, build_pairs, build_zeggs, load_pack
+
+    data = Path(args.data)
+    if not data.exists():
+        raise CliError(f"the data folder {data} does not exist.")
+    if args.format == "pack":
+        return load_pack(data)
+    if args.format == "zeggs":
+        return build_zeggs(data, fps=args.fps)
+    if args.format == "pairs":
+        return build_pairs(data, fps=args.fps)
+    if args.format == "bandai":
+        from .pairing import SpeechCorpus, pair_audio_to_motion
+        import numpy as np
+
+        speech = Path(args.speech) if args.speech else _default_speech_dir(data)
+        if speech is None:
+            raise CliError("--format bandai needs speech recordings for the audio pairing: pass --speech DIR.")
+        corpus = SpeechCorpus.from_files(sorted(speech.glob("*.wav")))
+
+        def pair(wrist_speed, fps, index):
+            rng = np.random.default_rng(args.seed * 100003 + index)
+            return pair_audio_to_motion(wrist_speed, fps, corpus, rng), corpus.sr
+
+        return build_bandai(data, pair, fps=args.fps,
+                            progress=lambda i, n: log(f"paired {i}/{n} clips") if i % 50 == 0 or i == n else None)
+    raise CliError(f"unknown data format {args.format!r}.")
+
+
+def cmd_prepare(args) -> int:
+    from .datasets import save_pack
+
+    out = _check_output(Path(args.out), args.overwrite, (".npz",))
+    dataset = load_dataset(args, log=lambda m: print(m, file=sys.stderr))
+    save_pack(dataset, out)
+    frames = sum(len(c.motion) for c in dataset.clips)
+    print(f"wrote {out}: {len(dataset.clips)} clips, {frames / dataset.fps / 60:.1f} min, "
+          f"labels {', '.join(dataset.labels)}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .generate import resolve_device
+    from .train import TrainConfig, train
+
+    out = _check_output(Path(args.out), True, (".safetensors",))
+    if args.steps < 1 or args.batch < 1:
+        raise CliError("--steps and --batch must be positive whole numbers.")
+    device = resolve_device(args.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
+        import torch
+
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dataset = load_dataset(args, log=lambda m: print(m, file=sys.stderr))
+    overrides = json.loads(args.model_config) if args.model_config else {}
+    config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides)
+    extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
+    result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
+                   extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
+    held = "n/a" if result.held_out_loss is None else f"{result.held_out_loss:.4f}"
+    print(f"wrote {out} after {result.steps} steps in {result.seconds:.0f} s: train loss {result.train_loss:.4f}, "
+          f"held-out loss {held}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line, like every other error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ohgesture", description="Speech-driven, emotion-controllable gesture animation.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    info = sub.add_parser("info", help="describe a BVH, audio or checkpoint file as JSON")
+    info.add_argument("path")
+    info.set_defaults(func=cmd_info)
+
+    gen = sub.add_parser(
+        "generate", help="speech in, motion out (.bvh or .npz)",
+        description="Generate gesture motion for a speech recording. Emotions: --emotion E1 alone gives E1; "
+                    "--emotion angry --blend sad:0.3 mixes in sad with weight 0.3 (the design's gamma on angry, "
+                    "e1, is 0.7 and sad, e2, gets 0.3); --mix a:0.5,b:0.3,c:0.2 mixes any number.",
+    )
+    gen.add_argument("audio", help="speech recording (wav, flac, ogg, mp3; any rate, any channels)")
+    gen.add_argument("--out", required=True, help="OUT.bvh or OUT.npz (written atomically)")
+    gen.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
+    gen.add_argument("--emotion", help="emotion e1 (default: neutral)")
+    gen.add_argument("--blend", metavar="LABEL2:GAMMA", help="mix in LABEL2 with weight GAMMA (0..1); e1 gets 1-GAMMA")
+    gen.add_argument("--mix", metavar="A:W,B:W,...", help="any number of emotions with weights that sum to 1")
+    gen.add_argument("--gamma-curve", metavar="FILE.npy",
+                     help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
+    gen.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance strength (1 = none)")
+    gen.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], default="ddim")
+    gen.add_argument("--steps", type=int, help="denoising steps (ddim/dpmpp_2m; default 25)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
+    gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
+    gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
+    gen.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    gen.add_argument("--progress-lines", action="store_true", help="machine-readable progress on stderr")
+    gen.set_defaults(func=cmd_generate)
+
+    def data_args(sp):
+        sp.add_argument("--data", required=True, help="dataset folder (or a .npz pack with --format pack)")
+        sp.add_argument("--format", required=True, choices=["zeggs", "bandai", "pairs", "pack"])
+        sp.add_argument("--speech", help="speech recordings for --format bandai's synthetic audio pairing")
+        sp.add_argument("--fps", type=float, default=30.0)
+        sp.add_argument("--seed", type=int, default=0)
+
+    prep = sub.add_parser("prepare", help="turn a dataset folder into a preprocessed .npz pack")
+    data_args(prep)
+    prep.add_argument("--out", required=True)
+    prep.add_argument("--overwrite", action="store_true")
+    prep.set_defaults(func=cmd_prepare)
+
+    tr = sub.add_parser("train", help="train a model")
+    data_args(tr)
+    tr.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    tr.add_argument("--steps", type=int, default=20000)
+    tr.add_argument("--batch", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=2e-4)
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--resume", help="continue from this checkpoint")
+    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    tr.add_argument("--eval-every", type=int, default=500)
+    tr.add_argument("--model-config", help='JSON overrides of the model sizes, e.g. {"layers": 2, "latent": 128}')
+    tr.add_argument("--metadata", help="JSON file merged into the checkpoint metadata")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as exc:  # every project error is a ValueError subclass
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

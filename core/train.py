@@ -1,0 +1,243 @@
+"""Training: the x0-objective Huber loss, EMA weights, held-out loss, resume, DDP.
+
+Run under ``torchrun --nproc_per_node N -m ohgesture.core.cli train ...`` for several
+processes (gloo on the CPU, nccl on GPUs); only rank 0 writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
+from .datasets import GestureDataset, NormStats, WindowSampler
+from .diffusion import CosineSchedule, diffusion_loss, drop_conditions
+from .model import DenoiserConfig, GestureDenoiser, count_parameters
+from .skeleton import skeleton_to_dict
+
+COND_DROP_P = 0.1  # the design's independent drop probability for seed and emotion
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 20000
+    batch: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 0.01
+    warmup: int = 500
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    checkpoint_every: int = 1000
+    eval_every: int = 500
+    held_out_fraction: float = 0.1
+    seed: int = 0
+    diffusion_steps: int = 1000
+    model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    train_loss: float
+    held_out_loss: float | None
+    path: Path
+
+
+def _distributed() -> tuple[int, int]:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _batch_tensors(batch: dict, device) -> dict[str, torch.Tensor]:
+    return {
+        "x0": torch.as_tensor(batch["x0"], dtype=torch.float32, device=device),
+        "seed": torch.as_tensor(batch["seed"], dtype=torch.float32, device=device),
+        "audio": torch.as_tensor(batch["audio"], dtype=torch.float32, device=device),
+        "emotion": torch.as_tensor(batch["emotion"], dtype=torch.long, device=device),
+    }
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            out[f"train.opt.{index}.{key}"] = torch.as_tensor(value).detach().cpu()
+    return out
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("train.opt."):
+            index, key = name[len("train.opt."):].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    if state:
+        optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+
+
+def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, train_config: TrainConfig,
+                        training: dict, extra: dict | None = None) -> dict:
+    meta = {
+        "kind": "ohgesture-denoiser",
+        "model_config": model_config.to_dict(),
+        "emotions": list(dataset.labels),
+        "skeleton": skeleton_to_dict(dataset.skeleton),
+        "feature_layout": dataset.layout.to_dict(),
+        "audio_config": dataset.audio_config.to_dict(),
+        "fps": float(dataset.fps),
+        "diffusion": {"schedule": "cosine", "T": train_config.diffusion_steps, "prediction": "x0"},
+        "data": {"source": dataset.source, "license": dataset.license, "clips": len(dataset.clips)},
+        "training": {**training, "config": asdict(train_config)},
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def train(
+    dataset: GestureDataset,
+    out: Path,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    resume: Path | None = None,
+    extra_metadata: dict | None = None,
+    log: Callable[[str], None] = print,
+    show_progress: bool = True,
+) -> TrainResult:
+    rank, world = _distributed()
+    out = Path(out)
+    torch.manual_seed(config.seed + rank)
+    train_clips, held_clips = dataset.split(config.held_out_fraction, seed=config.seed)
+    stats = NormStats.from_clips(train_clips)
+    model_config = DenoiserConfig(
+        motion_dim=dataset.layout.D, audio_dim=dataset.audio_config.feature_dim,
+        num_emotions=len(dataset.labels), **config.model,
+    )
+    sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
+                            seed=config.seed * 1000 + rank)
+    held = None
+    if held_clips:
+        try:
+            held = WindowSampler(held_clips, dataset.labels, stats, model_config.window, model_config.n_seed)
+        except ValueError:
+            held = None
+    held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
+
+    model = GestureDenoiser(model_config).to(device)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step, previous_seconds = 0, 0.0
+    if resume is not None:
+        tensors, meta = load_checkpoint(resume, device=device)
+        raw = {k[len("train.model."):]: v for k, v in tensors.items() if k.startswith("train.model.")}
+        ema_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        validate_state_dict(model, raw or ema_state)
+        model.load_state_dict(raw or ema_state)
+        ema.load_state_dict(ema_state)
+        _load_optimizer(optimizer, tensors)
+        step = int(meta.get("training", {}).get("steps", 0))
+        previous_seconds = float(meta.get("training", {}).get("seconds", 0.0))
+        log(f"resumed from {resume} at step {step}")
+    wrapped = model
+    if world > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    schedule = CosineSchedule(T=config.diffusion_steps)
+    generator = torch.Generator(device=device).manual_seed(config.seed * 7919 + rank)
+    if rank == 0:
+        log(f"model: {count_parameters(model) / 1e6:.2f} M parameters, window {model_config.window} "
+            f"+ {model_config.n_seed} seed frames, {len(train_clips)} train / {len(held_clips)} held-out clips, "
+            f"device {device}, {world} process(es)")
+
+    def held_out_loss() -> float | None:
+        if held_batch is None:
+            return None
+        g = torch.Generator(device=device).manual_seed(12345)
+        with torch.no_grad():
+            losses = []
+            for i in range(0, len(held_batch["x0"]), 256):
+                part = {k: v[i:i + 256] for k, v in held_batch.items()}
+                losses.append(float(diffusion_loss(ema, part["x0"], part["seed"], part["emotion"], part["audio"],
+                                                   schedule, generator=g)) * len(part["x0"]))
+        return sum(losses) / len(held_batch["x0"])
+
+    def save() -> None:
+        """EMA weights for inference, plus the raw weights and optimizer state for --resume."""
+        if rank != 0:
+            return
+        tensors = {f"model.{k}": v.detach().cpu() for k, v in ema.state_dict().items()}
+        tensors.update({k: torch.from_numpy(v) for k, v in stats.tensors().items()})
+        tensors.update({f"train.model.{k}": v.detach().cpu() for k, v in model.state_dict().items()})
+        tensors.update(_optimizer_tensors(optimizer))
+        training = dict(steps=step, seconds=round(previous_seconds + time.time() - start, 1), device=str(device),
+                        processes=world, train_loss=round(running, 5),
+                        held_out_loss=None if last_held is None else round(last_held, 5),
+                        held_out_takes=sorted({c.take for c in held_clips}))
+        save_checkpoint(out, tensors, checkpoint_metadata(dataset, model_config, config, training, extra_metadata))
+
+    start = time.time()
+    running, last_held = float("nan"), None
+    progress = None
+    if rank == 0 and show_progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=config.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+    model.train()
+    while step < config.steps:
+        batch = _batch_tensors(sampler.batch(config.batch), device)
+        seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
+        seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
+                                             null_emotion=model.null_emotion)
+        loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
+                              seed_null=seed_null, generator=generator)
+        lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            for p_ema, p in zip(ema.parameters(), model.parameters()):
+                p_ema.lerp_(p, 1 - decay)
+        step += 1
+        value = float(loss)
+        running = value if running != running else 0.98 * running + 0.02 * value
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f"{running:.4f}")
+        if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
+            last_held = held_out_loss()
+            if last_held is not None:
+                log(f"step {step}: train loss {running:.4f}, held-out loss {last_held:.4f}")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save()
+    if progress is not None:
+        progress.close()
+    if world > 1:
+        dist.barrier()
+    return TrainResult(step, previous_seconds + time.time() - start, running, last_held, out)
+
+
+def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = None) -> None:
+    """Copy a checkpoint keeping only what inference needs (EMA weights and statistics)."""
+    tensors, meta = load_checkpoint(path)
+    kept = {k: v for k, v in tensors.items() if not k.startswith("train.")}
+    meta.update(extra_metadata or {})
+    save_checkpoint(out, kept, meta)
