@@ -328,14 +328,12 @@ def audio_features(samples: np.ndarray, sr: int, fps: float, n_frames: int | Non
         n_out = _frame_count(y.size, cfg.sample_rate, fps)
     else:
         n_out = int(n_frames)
-        y = _fit_length(y, int(math.ceil(n_out / fps * cfg.sample_rate)))
+        needed = int(math.ceil(n_out / fps * cfg.sample_rate))
+        if y.size < needed:  # longer audio is kept whole: its last frames still see real context
+            y = np.pad(y, (0, needed - y.size))
     if n_out <= 0:
         return np.zeros((0, cfg.feature_dim), dtype=np.float32)
     return _pool_to_motion(_fine_features(y, cfg), cfg, fps, n_out)
-
-
-def _fit_length(y: np.ndarray, length: int) -> np.ndarray:
-    return y[:length] if y.size >= length else np.pad(y, (0, length - y.size))
 
 
 # ---------------------------------------------------------------- long files

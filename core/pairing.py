@@ -2,17 +2,19 @@
 
 The default model is trained on motion capture clips without audio (Bandai Namco), so
 each clip is paired with a speech track built to follow its gestures. The wrist speed
-of the clip (the faster of the two wrists, from forward kinematics) is smoothed over
-0.2 s and its peaks, kept when their prominence is at least ``stroke_prominence`` of
-the clip's 5th-95th percentile speed range and the hands are not at rest, are taken as
-gesture strokes. A corpus of short real speech segments (syllables and short words,
-0.15-0.6 s, cut at backtracked onsets of real recordings and, when eSpeak NG is
-installed, of synthetic renderings in several voices and rates) supplies the sound: at
+of the clip (per frame, the faster of the two wrists, from forward kinematics) is
+smoothed with a Gaussian (sigma 70 ms) and its peaks, at least 0.3 s apart, with a
+prominence of at least 20 % of the clip's 5th-95th percentile speed range and not
+during rest, are taken as gesture strokes. A corpus of short real speech segments
+(syllables and short words, 0.15-0.6 s, cut at backtracked onsets of real recordings
+and, when eSpeak NG is installed, of synthetic renderings in several voices and
+rates) supplies the sound: at
 every stroke a randomly drawn segment is placed so that its stressed onset (the
 strongest onset-strength peak inside it) lands exactly on the stroke time. The gaps
 between strokes are filled with further, quieter segments separated by random pauses,
 with a density and loudness proportional to the clip's activity (wrist speed smoothed
-over 0.5 s, relative to its 95th percentile); where the hands rest there is silence.
+over 0.5 s, relative to its 95th percentile); where the hands rest (smoothed speed
+below 15 % of that percentile, or below an explicit ``rest_speed``) there is silence.
 Stressed segments are louder where the hands move faster, so the track's loudness
 (RMS smoothed over 0.5 s) follows wrist speed and its onsets coincide with strokes,
 the two audio-gesture relations speech-driven models are expected to learn. Every
@@ -34,7 +36,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks, lfilter
 
-from .audio import AudioError, load_audio
+from .audio import load_audio
 
 ONSET_HOP_SECONDS = 0.01
 FADE_SECONDS = 0.005
