@@ -328,8 +328,17 @@ def _motion_from_channels(names, parents, offsets, channels, end_sites, data, fp
 # ----------------------------------------------------------------------------- writing
 
 
-def default_channels(skeleton: Skeleton) -> list[list[str]]:
-    return [list(DEFAULT_ROOT_CHANNELS if parent < 0 else DEFAULT_JOINT_CHANNELS) for parent in skeleton.parents]
+def default_channels(skeleton: Skeleton, motion: Motion | None = None) -> list[list[str]]:
+    """Six channels on the root, and on every joint whose translation in ``motion``
+    leaves its OFFSET (e.g. Bandai's Hips below joint_Root); Z-X-Y rotations elsewhere."""
+    moving = set()
+    if motion is not None and motion.num_frames:
+        drift = np.abs(motion.local_translations - skeleton.offsets[None]).max(axis=(0, 2))
+        moving = set(np.flatnonzero(drift > 1e-6 * (1.0 + np.abs(skeleton.offsets).max())).tolist())
+    return [
+        list(DEFAULT_ROOT_CHANNELS if parent < 0 or joint in moving else DEFAULT_JOINT_CHANNELS)
+        for joint, parent in enumerate(skeleton.parents)
+    ]
 
 
 def _checked_channels(channels, joint_count: int) -> list[list[str]]:
@@ -423,14 +432,14 @@ def write_bvh(path: str | os.PathLike, motion: Motion, *, channels: list[list[st
     """Write ``motion`` as BVH, atomically (temp file in the same folder, then rename).
 
     ``channels`` (one list of BVH channel names per joint) defaults to the
-    skeleton's own layout, or 6 channels on the root and Z-X-Y rotations elsewhere
-    when the skeleton has none. Raises BVHError when the layout cannot hold the
+    skeleton's own layout, or ``default_channels(skeleton, motion)`` when the
+    skeleton has none. Raises BVHError when the layout cannot hold the
     motion (e.g. a joint translates but has no position channels).
     """
     path = Path(path)
     skeleton = motion.skeleton
     if channels is None:
-        channels = skeleton.channels if skeleton.channels else default_channels(skeleton)
+        channels = skeleton.channels if skeleton.channels else default_channels(skeleton, motion)
     channels = _checked_channels(channels, skeleton.num_joints)
     if _depth_first_order(skeleton) != list(range(skeleton.num_joints)):
         raise BVHError("the skeleton's joints are not in depth-first order, so BVH columns would not match.")

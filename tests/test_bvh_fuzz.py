@@ -117,7 +117,7 @@ def test_unmutated_base_parses(scratch_file):
     assert motion.num_frames == 3 and motion.skeleton.num_joints == 4
 
 
-@settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutated_bvh)
 def test_mutated_bvh_parses_or_raises_bvherror(data, scratch_file):
     scratch_file.write_bytes(data)

@@ -346,6 +346,16 @@ def test_any_channel_subset_and_order_parses_and_round_trips(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
 
+def test_skeleton_without_channels_gets_position_channels_where_joints_move(bandai_dir, tmp_path):
+    motion = read_bvh(bandai_dir / BANDAI_WALK)
+    decoded = features_to_motion(motion_to_features(motion), model_skeleton(motion), motion.fps)
+    decoded.skeleton.channels = []  # as when the skeleton comes from a generated .npz
+    write_bvh(tmp_path / "generated.bvh", decoded)
+    reread = read_bvh(tmp_path / "generated.bvh")
+    assert len(reread.skeleton.channels[1]) == 6 and len(reread.skeleton.channels[2]) == 3  # Hips moves, Spine not
+    assert np.abs(forward_kinematics(reread)[0] - forward_kinematics(decoded)[0]).max() < 1e-3
+
+
 def test_write_refuses_layouts_that_would_lose_motion(tmp_path):
     motion = read_bvh(write_text(tmp_path, SMALL_BVH))
     with pytest.raises(BVHError, match="Leg"):  # Leg translates along X every frame
