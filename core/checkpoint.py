@@ -32,14 +32,19 @@ def _read_header(path) -> tuple[dict, int]:
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
-        if head.startswith(_ZIP_MAGIC) or head[:1] == b"\x80":
-            raise CheckpointError(
-                f"{path} is a pickle-based checkpoint; pickle-based checkpoints are refused: the project never unpickles."
-            )
+        # zip = torch.save's default format; b"\x80" + protocol byte = a raw pickle stream
+        looks_pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+        refuse_pickle = CheckpointError(
+            f"{path} is a pickle-based checkpoint; pickle-based checkpoints are refused: the project never unpickles."
+        )
+        if head.startswith(_ZIP_MAGIC):
+            raise refuse_pickle
         if len(head) < 8:
             raise CheckpointError(f"{path} is not a safetensors file (it is shorter than a safetensors header).")
         (header_len,) = struct.unpack("<Q", head)
         if header_len > size - 8:
+            if looks_pickled:
+                raise refuse_pickle
             if header_len > _MAX_HEADER_BYTES:
                 raise CheckpointError(f"{path} is not a safetensors file (its header length is implausible).")
             raise CheckpointError(f"{path} is truncated: its header runs past the end of the file.")
@@ -47,6 +52,8 @@ def _read_header(path) -> tuple[dict, int]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
+        if looks_pickled:
+            raise refuse_pickle from None
         raise CheckpointError(f"{path} is not a safetensors file (its header is not JSON).") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (its header is not a JSON object).")
