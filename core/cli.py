@@ -42,6 +42,8 @@ class ProgressReporter:
                 print(f"OHG_PROGRESS {fraction:.4f} {message}", file=sys.stderr, flush=True)
             return
         if self.bar is None:
+            if fraction < 0.05:  # no bar until sampling starts, so early errors stay one line
+                return
             from tqdm import tqdm
 
             self.bar = tqdm(total=1000, desc=self.label, unit="‰", file=sys.stderr, dynamic_ncols=True,
@@ -207,7 +209,7 @@ def cmd_generate(args) -> int:
             raise CliError("--gamma-curve values must lie between 0 and 1.")
         share = np.interp(np.linspace(0, 1, len(features)), np.linspace(0, 1, curve.size), curve)
         weights = np.stack([1.0 - share, share])
-    steps = args.steps if args.steps is not None else (1000 if args.sampler == "ddpm" else 25)
+    steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
     if args.sampler == "ddpm" and steps != lm.schedule.T:
         raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
     motion_features = generate_features(
@@ -252,13 +254,14 @@ def load_dataset(args, log=print):
     if args.format == "pairs":
         return build_pairs(data, fps=args.fps)
     if args.format == "bandai":
-        from .pairing import SpeechCorpus, pair_audio_to_motion
         import numpy as np
 
+        from .pairing import default_corpus, pair_audio_to_motion
+
         speech = Path(args.speech) if args.speech else _default_speech_dir(data)
-        if speech is None:
-            raise CliError("--format bandai needs speech recordings for the audio pairing: pass --speech DIR.")
-        corpus = SpeechCorpus.from_files(sorted(speech.glob("*.wav")))
+        files = [f for f in sorted(speech.glob("*.wav")) if f.name not in (args.speech_exclude or [])] if speech else []
+        corpus = default_corpus(files)
+        log(f"audio pairing corpus: {len(corpus)} segments from {', '.join(corpus.sources) or 'synthetic babble'}")
 
         def pair(wrist_speed, fps, index):
             rng = np.random.default_rng(args.seed * 100003 + index)
@@ -304,6 +307,16 @@ def cmd_train(args) -> int:
     held = "n/a" if result.held_out_loss is None else f"{result.held_out_loss:.4f}"
     print(f"wrote {out} after {result.steps} steps in {result.seconds:.0f} s: train loss {result.train_loss:.4f}, "
           f"held-out loss {held}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .train import strip_training_state
+
+    out = _check_output(Path(args.out), args.overwrite, (".safetensors",))
+    extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
+    strip_training_state(Path(args.checkpoint), out, extra)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only)", file=sys.stderr)
     return 0
 
 
@@ -355,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--data", required=True, help="dataset folder (or a .npz pack with --format pack)")
         sp.add_argument("--format", required=True, choices=["zeggs", "bandai", "pairs", "pack"])
         sp.add_argument("--speech", help="speech recordings for --format bandai's synthetic audio pairing")
+        sp.add_argument("--speech-exclude", action="append", metavar="NAME",
+                        help="leave this speech file out of the pairing corpus (keep it unseen for evaluation)")
         sp.add_argument("--fps", type=float, default=30.0)
         sp.add_argument("--seed", type=int, default=0)
 
@@ -378,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--metadata", help="JSON file merged into the checkpoint metadata")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
+
+    ex = sub.add_parser("export", help="copy a checkpoint without its training state (for shipping)")
+    ex.add_argument("checkpoint")
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--metadata", help="JSON file merged into the metadata")
+    ex.add_argument("--overwrite", action="store_true")
+    ex.set_defaults(func=cmd_export)
     return p
 
 

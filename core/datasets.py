@@ -262,7 +262,10 @@ def build_pairs(folder: Path, fps: float = 30.0, audio_config: AudioFeatureConfi
 class WindowSampler:
     """Random training windows: seed frames followed by a window of motion, with its audio."""
 
-    def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0):
+    def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
+                 label_balance: float = 0.5):
+        """``label_balance`` 0 draws every window start equally often; 1 gives every label the same
+        share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance)."""
         self.window, self.n_seed = window, n_seed
         span = window + n_seed
         self.clips = [c for c in clips if len(c.motion) >= span]
@@ -272,7 +275,9 @@ class WindowSampler:
         self.audio = [(c.audio - stats.audio_mean) / stats.audio_std for c in self.clips]
         self.emotion = np.array([labels.index(c.label) for c in self.clips])
         lengths = np.array([len(c.motion) - span + 1 for c in self.clips], dtype=np.float64)
-        self.clip_weights = lengths / lengths.sum()  # every window start equally likely
+        per_label = {e: lengths[self.emotion == e].sum() for e in set(self.emotion.tolist())}
+        weights = lengths / np.array([per_label[e] for e in self.emotion]) ** label_balance
+        self.clip_weights = weights / weights.sum()
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int) -> dict[str, np.ndarray]:

@@ -191,6 +191,7 @@ def train(
         save_checkpoint(out, tensors, checkpoint_metadata(dataset, model_config, config, training, extra_metadata))
 
     start = time.time()
+    first_step = step
     running, last_held = float("nan"), None
     progress = None
     if rank == 0 and show_progress:
@@ -217,11 +218,14 @@ def train(
             for p_ema, p in zip(ema.parameters(), model.parameters()):
                 p_ema.lerp_(p, 1 - decay)
         step += 1
-        value = float(loss)
+        value = loss.item()
         running = value if running != running else 0.98 * running + 0.02 * value
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{running:.4f}")
+        elif rank == 0 and step % 100 == 0:
+            rate = (step - first_step) / max(1e-9, time.time() - start)
+            log(f"step {step}/{config.steps}: train loss {running:.4f}, {rate:.2f} steps/s")
         if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
             last_held = held_out_loss()
             if last_held is not None:

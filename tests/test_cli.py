@@ -1,0 +1,236 @@
+"""The ohgesture CLI end to end: train a tiny model, generate, read the result back."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import TINY_MODEL_CONFIG, run_cli
+
+
+def _one_line_error(proc):
+    assert proc.returncode != 0
+    lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_info_describes_bvh_audio_and_checkpoint(zeggs_bvh, zeggs_wav, tiny_checkpoint):
+    bvh = json.loads(run_cli("info", zeggs_bvh).stdout)
+    assert (bvh["skeleton"], bvh["joints"], bvh["frames"], bvh["fps"]) == ("zeggs", 75, 2065, 30.0)
+    assert bvh["duration"] == pytest.approx(68.83, abs=0.01)
+    audio = json.loads(run_cli("info", zeggs_wav).stdout)
+    assert audio["sample_rate"] == 16000 and audio["channels"] == 1
+    assert audio["duration"] == pytest.approx(68.83, abs=0.01)
+    model = json.loads(run_cli("info", tiny_checkpoint).stdout)
+    assert model["emotions"] == ["calm", "lively"] and model["fps"] == 30.0
+    assert model["sizes"]["window"] == 40
+
+
+@pytest.mark.parametrize("content", ["", "HIERARCHY\nROOT Hips\n{\n", "not a file at all \x00\x01"])
+def test_info_on_bad_files_is_one_line(tmp_path, content):
+    for suffix in (".bvh", ".wav", ".safetensors"):
+        path = tmp_path / f"bad{suffix}"
+        path.write_text(content)
+        _one_line_error(run_cli("info", path, check=False))
+    _one_line_error(run_cli("info", tmp_path / "missing.bvh", check=False))
+
+
+def test_generate_bvh_has_one_frame_per_audio_frame_and_blender_reads_it(tiny_checkpoint, speech_wav, tmp_path):
+    out = tmp_path / "take.bvh"
+    run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, "--steps", 5, "--seed", 3)
+    from ohgesture.core.bvh import read_bvh
+
+    motion = read_bvh(out)
+    assert abs(motion.num_frames - 5.0 * 30) <= 1 and motion.fps == 30.0
+    assert np.all(np.isfinite(motion.rotations))
+
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.import_anim.bvh(filepath=str(out)) == {"FINISHED"}
+    arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    assert len(arm.data.bones) == motion.skeleton.num_joints
+    action = arm.animation_data.action
+    assert action.frame_range[1] - action.frame_range[0] + 1 == pytest.approx(motion.num_frames, abs=1)
+
+
+def test_generate_npz_contract_and_determinism(tiny_checkpoint, speech_wav, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for out in (a, b):
+        run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, "--steps", 4, "--seed", 11,
+                "--emotion", "lively")
+    with np.load(a, allow_pickle=False) as x, np.load(b, allow_pickle=False) as y:
+        assert set(x.files) >= {"rotations", "root_translation", "joint_names", "parents", "offsets", "root_joint",
+                                "fps", "meta"}
+        F, J = x["rotations"].shape[:2]
+        assert x["root_translation"].shape == (F, 3) and x["offsets"].shape == (J, 3)
+        assert len(x["joint_names"]) == J and float(x["fps"]) == 30.0
+        np.testing.assert_allclose(np.linalg.norm(x["rotations"], axis=-1), 1.0, atol=1e-5)
+        assert np.array_equal(x["rotations"], y["rotations"])  # same seed, same bits
+        assert json.loads(str(x["meta"]))["emotions"] == [["lively", 1.0]]
+
+
+def test_blend_weights_follow_the_documented_convention(tiny_checkpoint, speech_wav, tmp_path):
+    def rotations(*extra):
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}.npz"
+        run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, "--steps", 4, "--seed", 5, *extra)
+        with np.load(out, allow_pickle=False) as data:
+            return data["rotations"], json.loads(str(data["meta"]))
+
+    calm, _ = rotations("--emotion", "calm")
+    lively, _ = rotations("--emotion", "lively")
+    zero_share, _ = rotations("--emotion", "calm", "--blend", "lively:0")
+    full_share, _ = rotations("--emotion", "calm", "--blend", "lively:1")
+    mixed, meta = rotations("--emotion", "calm", "--blend", "lively:0.3")
+    assert meta["emotions"] == [["calm", 0.7], ["lively", 0.3]]
+    np.testing.assert_allclose(zero_share, calm, atol=1e-5)  # gamma = 1 on e1 is e1
+    np.testing.assert_allclose(full_share, lively, atol=1e-5)
+    assert not np.allclose(calm, lively, atol=1e-3)
+    assert not np.allclose(mixed, calm, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--emotion", "furious"], "valid emotions: calm, lively"),
+        (["--blend", "lively:1.5"], "between 0 and 1"),
+        (["--blend", "lively"], "LABEL:WEIGHT"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "-3"], "--steps"),
+        (["--guidance", "-1"], "--guidance"),
+        (["--seed", "1.5"], "--seed"),
+    ],
+)
+def test_bad_arguments_get_one_line(tiny_checkpoint, speech_wav, tmp_path, extra, needle):
+    out = tmp_path / "x.bvh"
+    line = _one_line_error(run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, *extra,
+                                   check=False))
+    assert needle in line
+    assert not out.exists()
+
+
+def test_outputs_are_never_clobbered_or_misplaced(tiny_checkpoint, speech_wav, tmp_path):
+    existing = tmp_path / "keep.bvh"
+    existing.write_text("precious")
+    line = _one_line_error(run_cli("generate", speech_wav, "--out", existing, "--model", tiny_checkpoint,
+                                   check=False))
+    assert "--overwrite" in line and existing.read_text() == "precious"
+    _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "no" / "dir.bvh", "--model",
+                            tiny_checkpoint, check=False))
+    run_cli("generate", speech_wav, "--out", existing, "--model", tiny_checkpoint, "--steps", 2, "--overwrite")
+    assert existing.read_text().startswith("HIERARCHY")
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.bvh"]  # no temp files left behind
+
+
+def test_missing_or_unsafe_models_are_refused(speech_wav, tmp_path):
+    _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "a.bvh", "--model", tmp_path / "nope.safetensors",
+                            check=False))
+    pickle_pt = tmp_path / "model.pt"
+    import pickle
+
+    pickle_pt.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    line = _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "a.bvh", "--model", pickle_pt,
+                                   check=False))
+    assert "pickle" in line.lower()
+
+
+def test_progress_lines_for_the_addon(tiny_checkpoint, speech_wav, tmp_path):
+    proc = run_cli("generate", speech_wav, "--out", tmp_path / "p.npz", "--model", tiny_checkpoint, "--steps", 3,
+                   "--progress-lines")
+    fractions = [float(l.split()[1]) for l in proc.stderr.splitlines() if l.startswith("OHG_PROGRESS ")]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+
+def test_long_audio_is_windowed_with_seamless_joins(tiny_checkpoint, tmp_path):
+    import soundfile as sf
+
+    from ohgesture.core.synthetic import make_synthetic_take
+
+    take = make_synthetic_take(9.0, seed=4)
+    wav = tmp_path / "long.wav"
+    sf.write(wav, take.waveform, take.sample_rate)
+    out = tmp_path / "long.npz"
+    run_cli("generate", wav, "--out", out, "--model", tiny_checkpoint, "--steps", 4)
+    with np.load(out) as data:
+        q = data["rotations"].astype(np.float64)
+    assert abs(len(q) - 270) <= 1
+    # angular step between frames: no pop at the window joins (window 40, overlap 8 -> stride 32)
+    dots = np.abs((q[1:] * q[:-1]).sum(-1)).clip(0, 1)
+    step = 2 * np.arccos(dots).max(axis=1)
+    joins = [32 * k + d for k in range(1, 8) for d in range(-1, 9) if 32 * k + d < len(step)]
+    inside = np.setdiff1d(np.arange(len(step)), joins)
+    assert step[joins].max() <= 1.5 * np.percentile(step[inside], 99) + 1e-3
+
+
+def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
+    out = tmp_path / "m.safetensors"
+    common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
+              "--model-config", TINY_MODEL_CONFIG, "--quiet", "--eval-every", 10, "--checkpoint-every", 10]
+    run_cli("train", *common, "--steps", 10)
+    from ohgesture.core.checkpoint import read_metadata
+
+    assert read_metadata(out)["training"]["steps"] == 10
+    proc = run_cli("train", *common, "--steps", 20, "--resume", out)
+    assert "resumed" in proc.stderr
+    meta = read_metadata(out)
+    assert meta["training"]["steps"] == 20 and meta["training"]["held_out_loss"] is not None
+    assert meta["training"]["held_out_takes"]  # the split is by take and recorded
+
+
+def test_two_process_ddp_training_writes_one_checkpoint(synthetic_pairs, tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    out = tmp_path / "ddp.safetensors"
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "--master_port", "29533", "-m", "ohgesture.core.cli", "train",
+         "--data", str(synthetic_pairs), "--format", "pairs", "--out", str(out), "--steps", "6", "--batch", "4",
+         "--model-config", TINY_MODEL_CONFIG, "--device", "cpu", "--quiet", "--eval-every", "3",
+         "--checkpoint-every", "3"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from ohgesture.core.checkpoint import read_metadata
+
+    meta = read_metadata(out)
+    assert meta["training"]["processes"] == 2 and meta["training"]["steps"] == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp.safetensors"]
+
+
+def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
+    """A few hundred steps on a handful of real clips, then generate and read back."""
+    subset = tmp_path / "bandai" / "Bandai-Namco-Research-Motiondataset-1"
+    (subset / "data").mkdir(parents=True)
+    source = bandai_dir / "Bandai-Namco-Research-Motiondataset-1"
+    shutil.copytree(source / "cfg", subset / "cfg")
+    for name in ("dataset-1_bye_normal_001", "dataset-1_bye_happy_001", "dataset-1_bye_sad_001",
+                 "dataset-1_guide_normal_001", "dataset-1_guide_happy_001", "dataset-1_guide_sad_001"):
+        for suffix in (".bvh", ".json"):
+            (subset / "data" / f"{name}{suffix}").symlink_to(source / "data" / f"{name}{suffix}")
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    from ohgesture.core.synthetic import make_synthetic_take
+    import soundfile as sf
+
+    sf.write(speech / "babble.wav", make_synthetic_take(20.0, seed=1).waveform, 16000)
+    ckpt = tmp_path / "bandai.safetensors"
+    run_cli("train", "--data", tmp_path / "bandai", "--format", "bandai", "--speech", speech, "--out", ckpt,
+            "--steps", 200, "--batch", 16, "--lr", 1e-3, "--model-config", TINY_MODEL_CONFIG, "--quiet",
+            "--eval-every", 100, "--checkpoint-every", 200, timeout=900)
+    from ohgesture.core.checkpoint import read_metadata
+
+    meta = read_metadata(ckpt)
+    assert meta["emotions"] == ["neutral", "happy", "sad"]
+    assert meta["skeleton"]["name"] == "bandai" and len(meta["skeleton"]["joint_names"]) == 22
+    assert "CC BY-NC 4.0" in meta["data"]["license"]
+    out = tmp_path / "bandai.bvh"
+    run_cli("generate", speech / "babble.wav", "--out", out, "--model", ckpt, "--emotion", "happy", "--steps", 4,
+            "--duration-seconds", 4)
+    from ohgesture.core.bvh import read_bvh
+
+    motion = read_bvh(out)
+    assert motion.skeleton.num_joints == 22 and abs(motion.num_frames - 120) <= 1
