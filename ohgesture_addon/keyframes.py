@@ -184,15 +184,30 @@ def write_motion_to_armature(arm_obj, motion: dict, *, frame_start: float, scene
                              action_name: str, bone_map=None, max_frames=None):
     """Create a new action holding the motion and make it the armature's active action.
     ``bone_map`` maps joint names to bone names (default: same names). ``max_frames``
-    caps the number of keyed scene frames (e.g. a strip's visible length)."""
-    names, basis_q, basis_loc, keyed, keyed_location, count = pose_channels(
-        arm_obj, motion, scene_fps=scene_fps, bone_map=bone_map, max_frames=max_frames)
+    caps the number of keyed scene frames (e.g. a strip's visible length). The armature's
+    rest pose must be the model's (``armature.create_matching_armature``); other rigs go
+    through ``retarget.write_retargeted_motion``."""
+    channels = pose_channels(arm_obj, motion, scene_fps=scene_fps, bone_map=bone_map, max_frames=max_frames)
+    return write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name)
+
+
+def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, reset_unkeyed: bool = False):
+    """Key ``pose_channels``-style channels into a new action (bulk foreach_set, never
+    keyframe_insert). ``reset_unkeyed`` puts bones without keys back to their rest pose,
+    which the channels of their keyed children assume."""
+    names, basis_q, basis_loc, keyed, keyed_location, count = channels
     frames = frame_start + np.arange(count, dtype=np.float64)
     action, slot, new_fcurve = _new_action(action_name, arm_obj)
     for b, name in enumerate(names):
-        if not keyed[b]:
-            continue
         pose_bone = arm_obj.pose.bones[name]
+        if not keyed[b]:
+            if reset_unkeyed:
+                pose_bone.location = (0.0, 0.0, 0.0)
+                pose_bone.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
+                pose_bone.rotation_euler = (0.0, 0.0, 0.0)
+                pose_bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
+                pose_bone.scale = (1.0, 1.0, 1.0)
+            continue
         pose_bone.rotation_mode = "QUATERNION"
         pose_bone.scale = (1.0, 1.0, 1.0)
         if not keyed_location[b]:

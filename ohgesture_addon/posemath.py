@@ -206,3 +206,104 @@ def pose_basis_from_world(world_rot: np.ndarray, world_pos: np.ndarray, bone_joi
                 + bone_rest_head[pb] - bone_rest_head[b]
         basis_loc[:, b] = rel_head @ q_rest  # q_rest.T @ v for each frame
     return make_continuous(matrix_to_quat(basis_rot)), basis_loc
+
+
+# --- Retargeting onto armatures with other rest poses ---------------------------------
+
+def _unit(v: np.ndarray) -> np.ndarray | None:
+    v = np.asarray(v, dtype=np.float64)
+    length = np.linalg.norm(v)
+    return v / length if length > 1e-9 else None
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation matrix taking direction a onto direction b."""
+    a, b = _unit(a), _unit(b)
+    if a is None or b is None:
+        return np.eye(3)
+    axis = np.cross(a, b)
+    cos = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    sin = np.linalg.norm(axis)
+    if sin < 1e-9:
+        if cos > 0:
+            return np.eye(3)
+        # Half turn about any axis perpendicular to a.
+        helper = np.eye(3)[np.argmin(np.abs(a))]
+        axis = _unit(np.cross(a, helper))
+        return 2.0 * np.outer(axis, axis) - np.eye(3)
+    axis = axis / sin
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + sin * k + (1 - cos) * (k @ k)
+
+
+def _frame(direction: np.ndarray, side: np.ndarray | None) -> np.ndarray | None:
+    """Orthonormal columns (direction, side made perpendicular, their cross product)."""
+    d = _unit(direction)
+    if d is None or side is None:
+        return None
+    s = np.asarray(side, dtype=np.float64) - np.dot(side, d) * d
+    s = _unit(s)
+    # A side reference within ~25 degrees of the bone says nothing about its twist.
+    if s is None or np.linalg.norm(np.asarray(side) - np.dot(side, d) * d) < 0.4 * np.linalg.norm(side):
+        return None
+    return np.stack([d, s, np.cross(d, s)], axis=1)
+
+
+def rest_alignment(source_dir, target_dir, source_side=None, target_side=None) -> np.ndarray:
+    """Rotation G (armature space) with G @ source_dir = target_dir exactly; its twist about
+    the bone takes source_side towards target_side when both are usable, else it is the
+    smallest rotation (which keeps the twist of T-pose/A-pose differences)."""
+    source_frame = _frame(source_dir, source_side)
+    target_frame = _frame(target_dir, target_side)
+    if source_frame is None or target_frame is None:
+        return rotation_between(source_dir, target_dir)
+    return target_frame @ source_frame.T
+
+
+def character_frame(left: np.ndarray | None, up: np.ndarray | None) -> np.ndarray | None:
+    """Rotation taking the model's character axes (left +X, up +Y, front +Z) onto the
+    target rig's left and up directions (armature space); None when they are unusable."""
+    up_unit = _unit(up) if up is not None else None
+    if left is None or up_unit is None:
+        return None
+    left = np.asarray(left, dtype=np.float64) - np.dot(left, up_unit) * up_unit
+    left = _unit(left)
+    if left is None:
+        return None
+    return np.stack([left, up_unit, np.cross(left, up_unit)], axis=1)
+
+
+def retarget_pose_basis(source_delta: np.ndarray, bone_joint: list[int], bone_parent: list[int],
+                        bone_align: np.ndarray, bone_rest_rot: np.ndarray,
+                        root_heads: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone basis rotations (F, B, 4) and locations (F, B, 3) for a rig whose rest pose
+    differs from the source's.
+
+    ``source_delta`` (F, J, 3, 3): each source joint's world rotation relative to its rest,
+    in the target's armature space. Mapped bone b (joint j) gets the world delta
+    D_j @ G_b^T, where G_b = ``bone_align[b]`` turns the source rest bone onto the target
+    rest bone, so its rest direction t_b lands on D_j s_j (where the source bone points).
+    Unmapped bones keep their rest relative to their parent. With the world delta Δ the
+    basis is Q^T Δ_parent^T Δ Q (see ``pose_basis_from_world``). ``root_heads`` maps
+    bones that move freely (no mapped ancestor) to their posed heads minus rest heads
+    (F, 3), armature space; their parents never move.
+    """
+    num_frames = source_delta.shape[0]
+    num_bones = len(bone_joint)
+    delta = np.empty((num_frames, num_bones, 3, 3))
+    basis_rot = np.empty((num_frames, num_bones, 3, 3))
+    basis_loc = np.zeros((num_frames, num_bones, 3))
+    identity = np.broadcast_to(np.eye(3), (num_frames, 3, 3))
+    for b in range(num_bones):
+        j, pb = bone_joint[b], bone_parent[b]
+        parent_delta = identity if pb < 0 else delta[:, pb]
+        if j < 0:
+            delta[:, b] = parent_delta
+            basis_rot[:, b] = np.eye(3)
+            continue
+        q_rest = bone_rest_rot[b]
+        delta[:, b] = source_delta[:, j] @ bone_align[b].T
+        basis_rot[:, b] = q_rest.T @ np.swapaxes(parent_delta, -1, -2) @ delta[:, b] @ q_rest
+        if b in root_heads:
+            basis_loc[:, b] = np.asarray(root_heads[b]) @ q_rest
+    return make_continuous(matrix_to_quat(basis_rot)), basis_loc
