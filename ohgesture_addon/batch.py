@@ -5,7 +5,8 @@
 
 Sources: --sound FILE, --strip NAME (a sound strip of the scene) or --sound-dir DIR (one
 action per audio file). Target: --armature NAME or --create-armature (skeleton from the
-model). The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
+model); any other rig goes through the bone map stored on it, or an automatic one
+(--bone-map FILE.json loads one first). The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
 (Blender's BVH exporter, centimetres). Any error ends the run with one line on stderr and
 a non-zero exit code. Nothing is registered with Blender, so the process exits cleanly.
 """
@@ -58,6 +59,7 @@ def parse_args(argv):
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
+    parser.add_argument("--bone-map", help="JSON bone map (Export JSON in the panel) for --armature")
     parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start)")
     parser.add_argument("--out", required=True, help="output .blend")
     parser.add_argument("--bvh", help="also export the (last) action as BVH")
@@ -109,6 +111,10 @@ def run(args) -> list[str]:
         if arm_obj is None or arm_obj.type != "ARMATURE":
             raise ValueError(f"There is no armature object named '{args.armature}'.")
 
+    if args.bone_map:
+        retarget = importlib.import_module(addon.__name__ + ".retarget")
+        retarget.store_pairs(arm_obj, retarget.read_map_json(args.bone_map))
+
     emotion = args.emotion or (labels[0] if labels else None)
     emotion_2, gamma = None, 0.0
     if args.blend_with:
@@ -142,8 +148,13 @@ def run(args) -> list[str]:
             request.steps = args.steps
         session = operators.GenerationSession(request).start()
         errors = []
-        result = session.run_blocking(lambda kind, text: errors.append(text) if "ERROR" in kind else None,
-                                      timeout=args.timeout)
+
+        def report(kind, text):
+            if "ERROR" in kind:
+                errors.append(text)
+            elif text.startswith("Mapped "):
+                print(f"ohgesture: {text} of '{arm_obj.name}'", flush=True)
+        result = session.run_blocking(report, timeout=args.timeout)
         if "FINISHED" not in result:
             raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
         actions.append(session.action.name)

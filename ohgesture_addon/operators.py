@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
+from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import armature as armature_module
-from . import common, keyframes
+from . import bone_presets, common, keyframes, retarget
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ChainJob, ProcessJob, venv_python
 from .properties import NO_EMOTION
 
@@ -212,6 +213,7 @@ class GenerationSession:
         self.command = generation_command(request, self.out_path, gamma_path)
         self.job = ProcessJob(self.command, description="Starting")
         self.action = None
+        self.map_message = ""
         self.error = ""
         self.state = None
 
@@ -250,7 +252,9 @@ class GenerationSession:
         if not os.path.isfile(self.out_path):
             raise keyframes.MotionFileError("Generation ended without writing a motion file.")
         motion = keyframes.read_motion_npz(self.out_path)
-        self.action = keyframes.write_motion_to_armature(
+        # The model's own armature takes the exact path; any other rig goes through its
+        # stored bone map, or an automatic one (then stored on the object for editing).
+        self.action, self.map_message = retarget.apply_motion(
             arm_obj, motion, frame_start=request.frame_start, scene_fps=request.scene_fps,
             action_name=request.action_name, max_frames=request.max_frames)
         self.state = FINISHED
@@ -276,6 +280,7 @@ class GenerationSession:
                 except ValueError as exc:
                     self.state, self.error = FAILED, str(exc)
                 else:
+                    report({"INFO"}, self.map_message)
                     report({"INFO"}, f"Generated action '{action.name}'.")
                     return {"FINISHED"}
             if self.state == FAILED:
@@ -448,6 +453,156 @@ class OHGESTURE_OT_create_armature(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _model_skeleton(context):
+    skeleton = common.skeleton_metadata(common.model_metadata(common.model_path(context)))
+    if skeleton is None:
+        raise common.SettingsError("The model file does not describe its skeleton.")
+    return skeleton
+
+
+def _map_target(context):
+    """The armature whose bone map the panel edits: the target armature setting, else the
+    active armature object."""
+    obj = context.scene.ohgesture.armature if getattr(context.scene, "ohgesture", None) else None
+    if obj is None and context.object is not None and context.object.type == "ARMATURE":
+        obj = context.object
+    return obj
+
+
+_PRESET_ITEMS = [("AUTO", "Detect", "Detect the rig's naming scheme")] + [
+    (key, label, f"Bone names of the {label} rig") for key, label in bone_presets.PRESET_LABELS.items()]
+
+
+class OHGESTURE_OT_bone_map_auto(bpy.types.Operator):
+    """Match the model's joints to this armature's bones by name (presets for Rigify, Mixamo,
+    Unreal, VRM, Bandai, ZEGGS; generic name matching otherwise)"""
+
+    bl_idname = "ohgesture.bone_map_auto"
+    bl_label = "Auto-Map Bones"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: EnumProperty(name="Rig", items=_PRESET_ITEMS, default="AUTO")
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None:
+            self.report({"ERROR"}, "Pick a target armature first.")
+            return {"CANCELLED"}
+        try:
+            skeleton = _model_skeleton(context)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        pairs = retarget.auto_map_armature(obj, skeleton, None if self.preset == "AUTO" else self.preset)
+        retarget.store_pairs(obj, pairs)
+        names, _ = retarget.skeleton_hierarchy(skeleton)
+        self.report({"INFO"}, f"Mapped {len({s for s, _ in pairs})} of {len(names)} bones")
+        return {"FINISHED"}
+
+
+class OHGESTURE_OT_bone_map_add(bpy.types.Operator):
+    """Add a row to the bone map"""
+
+    bl_idname = "ohgesture.bone_map_add"
+    bl_label = "Add Bone Pair"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None:
+            return {"CANCELLED"}
+        obj.ohgesture_bone_map.add()
+        obj.ohgesture_bone_map_index = len(obj.ohgesture_bone_map) - 1
+        return {"FINISHED"}
+
+
+class OHGESTURE_OT_bone_map_remove(bpy.types.Operator):
+    """Remove the selected row of the bone map"""
+
+    bl_idname = "ohgesture.bone_map_remove"
+    bl_label = "Remove Bone Pair"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None or not len(obj.ohgesture_bone_map):
+            return {"CANCELLED"}
+        index = min(obj.ohgesture_bone_map_index, len(obj.ohgesture_bone_map) - 1)
+        obj.ohgesture_bone_map.remove(index)
+        obj.ohgesture_bone_map_index = max(0, index - 1)
+        return {"FINISHED"}
+
+
+class OHGESTURE_OT_bone_map_clear(bpy.types.Operator):
+    """Forget the bone map (the next generation maps automatically again)"""
+
+    bl_idname = "ohgesture.bone_map_clear"
+    bl_label = "Clear Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None:
+            return {"CANCELLED"}
+        obj.ohgesture_bone_map.clear()
+        return {"FINISHED"}
+
+
+class OHGESTURE_OT_bone_map_export(bpy.types.Operator, ExportHelper):
+    """Save the armature's bone map as JSON"""
+
+    bl_idname = "ohgesture.bone_map_export"
+    bl_label = "Export Bone Map"
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None:
+            self.report({"ERROR"}, "Pick a target armature first.")
+            return {"CANCELLED"}
+        pairs = retarget.stored_pairs(obj)
+        if not pairs:
+            self.report({"ERROR"}, f"The armature '{obj.name}' has no bone map; run Auto-Map first.")
+            return {"CANCELLED"}
+        try:
+            retarget.write_map_json(self.filepath, pairs)
+        except OSError as exc:
+            self.report({"ERROR"}, f"Cannot write {self.filepath}: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Saved {len(pairs)} bone pairs to {self.filepath}")
+        return {"FINISHED"}
+
+
+class OHGESTURE_OT_bone_map_import(bpy.types.Operator, ImportHelper):
+    """Load a bone map from JSON onto the armature (replaces its current map)"""
+
+    bl_idname = "ohgesture.bone_map_import"
+    bl_label = "Import Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context):
+        obj = _map_target(context)
+        if obj is None:
+            self.report({"ERROR"}, "Pick a target armature first.")
+            return {"CANCELLED"}
+        try:
+            pairs = retarget.read_map_json(self.filepath)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        missing = [t for _, t in pairs if t not in obj.data.bones]
+        retarget.store_pairs(obj, pairs)
+        if missing:
+            self.report({"WARNING"}, f"{len(missing)} mapped bones are not in '{obj.name}' "
+                                     f"(first: {missing[0]}); those pairs are ignored.")
+        else:
+            self.report({"INFO"}, f"Loaded {len(pairs)} bone pairs.")
+        return {"FINISHED"}
+
+
 def install_steps(target_device: str, venv_dir) -> list:
     python = venv_python(venv_dir)
     steps = []
@@ -515,4 +670,6 @@ class OHGESTURE_OT_install_dependencies(bpy.types.Operator):
 
 
 classes = (OHGESTURE_OT_generate, OHGESTURE_OT_cancel, OHGESTURE_OT_reroll_seed, OHGESTURE_OT_create_armature,
-           OHGESTURE_OT_install_dependencies)
+           OHGESTURE_OT_install_dependencies, OHGESTURE_OT_bone_map_auto, OHGESTURE_OT_bone_map_add,
+           OHGESTURE_OT_bone_map_remove, OHGESTURE_OT_bone_map_clear, OHGESTURE_OT_bone_map_export,
+           OHGESTURE_OT_bone_map_import)

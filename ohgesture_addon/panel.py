@@ -64,4 +64,62 @@ class OHGESTURE_PT_main(bpy.types.Panel):
             layout.operator("ohgesture.generate", icon="PLAY")
 
 
-classes = (OHGESTURE_PT_main,)
+class OHGESTURE_UL_bone_map(bpy.types.UIList):
+    """One row per (model joint, armature bone) pair."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        row = layout.row(align=True)
+        row.prop(item, "source", text="", emboss=False, icon="GROUP_BONE")
+        if data.type == "ARMATURE" and data.data is not None:
+            row.prop_search(item, "target", data.data, "bones", text="", icon="BONE_DATA")
+        else:
+            row.prop(item, "target", text="")
+
+    def filter_items(self, context, data, propname):
+        items = getattr(data, propname)
+        flags = [self.bitflag_filter_item] * len(items)
+        if self.filter_name:
+            needle = self.filter_name.lower()
+            flags = [self.bitflag_filter_item if needle in (i.source + " " + i.target).lower() else 0 for i in items]
+        return flags, []
+
+
+class OHGESTURE_PT_bone_map(bpy.types.Panel):
+    bl_idname = "OHGESTURE_PT_bone_map"
+    bl_label = "Bone Map"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "OHGesture"
+    bl_parent_id = "OHGESTURE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        obj = context.scene.ohgesture.armature
+        if obj is None:
+            layout.label(text="Pick a target armature", icon="INFO")
+            return
+        pairs = getattr(obj, "ohgesture_bone_map", None)
+        if pairs is None:
+            return
+        if not len(pairs):
+            layout.label(text="No map: matched automatically on Generate", icon="INFO")
+        row = layout.row()
+        row.template_list("OHGESTURE_UL_bone_map", "", obj, "ohgesture_bone_map", obj, "ohgesture_bone_map_index",
+                          rows=6)
+        column = row.column(align=True)
+        column.operator("ohgesture.bone_map_add", text="", icon="ADD")
+        column.operator("ohgesture.bone_map_remove", text="", icon="REMOVE")
+        column.separator()
+        column.operator("ohgesture.bone_map_clear", text="", icon="X")
+        row = layout.row(align=True)
+        row.operator("ohgesture.bone_map_auto", icon="AUTOMERGE_ON")
+        row = layout.row(align=True)
+        row.operator("ohgesture.bone_map_import", text="Import JSON", icon="IMPORT")
+        row.operator("ohgesture.bone_map_export", text="Export JSON", icon="EXPORT")
+        if any(b.name.startswith("DEF-") for b in obj.data.bones[:1000]) and any(
+                p.target.startswith("DEF-") for p in pairs):
+            layout.label(text="Rigify: DEF bones follow their controls; keys go on DEF bones", icon="ERROR")
+
+
+classes = (OHGESTURE_PT_main, OHGESTURE_UL_bone_map, OHGESTURE_PT_bone_map)

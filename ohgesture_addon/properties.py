@@ -4,8 +4,8 @@ never saved, never part of undo)."""
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
+                       PointerProperty, StringProperty)
 
 from . import common
 
@@ -62,20 +62,32 @@ class OHGestureSettings(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed", min=0, default=0, description="Same seed and settings give the same motion")
 
 
+class OHGestureBonePair(bpy.types.PropertyGroup):
+    """One row of an armature's bone map (stored on the object, saved with the .blend)."""
+
+    source: StringProperty(name="Model Joint", description="Joint of the model's skeleton")
+    target: StringProperty(name="Bone", description="Bone of this armature that follows the joint")
+
+
 class OHGestureStatus(bpy.types.PropertyGroup):
     running: BoolProperty(name="Running", default=False)
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR", default=0.0)
     message: StringProperty(name="Status", default="")
 
 
-classes = (OHGestureSettings, OHGestureStatus)
+classes = (OHGestureSettings, OHGestureBonePair, OHGestureStatus)
 
 
 def register_properties():
     bpy.types.Scene.ohgesture = PointerProperty(type=OHGestureSettings)
     bpy.types.WindowManager.ohgesture_status = PointerProperty(type=OHGestureStatus)
+    # Names match retarget.MAP_PROPERTY / MAP_INDEX_PROPERTY.
+    bpy.types.Object.ohgesture_bone_map = CollectionProperty(type=OHGestureBonePair)
+    bpy.types.Object.ohgesture_bone_map_index = IntProperty(name="Active Pair", default=0)
 
 
 def unregister_properties():
+    del bpy.types.Object.ohgesture_bone_map_index
+    del bpy.types.Object.ohgesture_bone_map
     del bpy.types.WindowManager.ohgesture_status
     del bpy.types.Scene.ohgesture
