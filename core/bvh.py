@@ -467,3 +467,33 @@ def write_bvh(path: str | os.PathLike, motion: Motion, *, channels: list[list[st
         except OSError:
             pass
         raise
+
+
+def _frame_lines(path: Path) -> tuple[list[str], list[str]]:
+    """(header lines up to and including 'Frame Time:', frame lines) of a BVH file."""
+    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    index = next((i for i, line in enumerate(lines) if re.match(r"\s*Frame\s+Time\s*:", line)), None)
+    if index is None:
+        raise BVHError(f"{path}: the file has no 'Frame Time:' line")
+    return lines[:index + 1], [line for line in lines[index + 1:] if line.strip()]
+
+
+def splice_frames(original: str | os.PathLike, replacement: str | os.PathLike, start: int, end: int,
+                  out: str | os.PathLike) -> None:
+    """Write ``original`` with frames [start, end) taken from ``replacement`` (same
+    skeleton and frame count), atomically. Frames outside the range are copied as text,
+    so they stay bit-identical."""
+    header, kept = _frame_lines(Path(original))
+    _, new = _frame_lines(Path(replacement))
+    if len(kept) != len(new):
+        raise BVHError(f"{replacement} has {len(new)} frames where {original} has {len(kept)}")
+    lines = header + kept[:start] + new[start:end] + kept[end:]
+    out = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -186,6 +186,8 @@ def cmd_generate(args) -> int:
     labels = [label for label, _ in mix]
     for label in labels:
         lm.emotion_index(label)
+    if args.keep or args.range:
+        return _regenerate_range(args, lm, mix, out, report, started)
     report(0.02, "reading audio")
     features = audio_features_from_file(audio_path, lm.fps, config=lm.audio_config)
     first = int(round((args.start_seconds or 0.0) * lm.fps))
@@ -231,6 +233,75 @@ def cmd_generate(args) -> int:
     report.close()
     print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {time.time() - started:.1f} s)",
           file=sys.stderr)
+    return 0
+
+
+def _parse_range(text: str, frames: int) -> tuple[int, int]:
+    try:
+        start, end = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise CliError(f"--range must look like START:END in frames (for example 100:160), got {text!r}.") from None
+    if not 0 <= start < end <= frames:
+        raise CliError(f"--range {start}:{end} must lie inside the kept take's {frames} frames, START < END.")
+    return start, end
+
+
+def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
+    """--keep EXISTING.bvh --range S:E: resample frames [S, E) and keep every other frame exactly."""
+    import numpy as np
+
+    from .audio import audio_features_from_file
+    from .bvh import read_bvh, splice_frames, write_bvh
+    from .features import features_to_motion, motion_to_features
+    from .generate import emotion_weights, regenerate_range
+    from .skeleton import Motion
+
+    if not (args.keep and args.range):
+        raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")
+    if any(v is not None for v in (args.start_seconds, args.duration_seconds, args.fps, args.gamma_curve)):
+        raise CliError("--keep/--range cannot be combined with --start-seconds, --duration-seconds, --fps or --gamma-curve.")
+    existing = read_bvh(Path(args.keep))
+    if existing.skeleton.joint_names != lm.skeleton.joint_names:
+        raise CliError(f"{args.keep} is not on the model's {lm.skeleton.name} skeleton.")
+    if abs(existing.fps - lm.fps) > 1e-6:
+        raise CliError(f"{args.keep} is at {existing.fps:g} fps; --keep needs the model's {lm.fps:g} fps.")
+    frames = existing.num_frames
+    start, end = _parse_range(args.range, frames)
+    root = lm.layout.root_joint
+    report(0.02, "reading audio")
+    audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=frames)
+    labels = [label for label, _ in mix]
+    steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
+    features = regenerate_range(
+        lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
+        guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+    )
+    decoded = features_to_motion(features, lm.skeleton, lm.fps, root_joint=root)
+    rotations = existing.rotations.copy()
+    rotations[start:end] = decoded.rotations[start:end]
+    translations = existing.local_translations.copy()
+    # The new root path is shifted so it leaves the kept frame before START and arrives at the kept frame at END.
+    before = existing.local_translations[max(start - 1, 0), root] - decoded.local_translations[max(start - 1, 0), root]
+    after = (existing.local_translations[end, root] - decoded.local_translations[end, root]) if end < frames else before
+    ramp = ((np.arange(start, end) - start + 1) / (end - start + 1))[:, None]
+    translations[start:end, root] = decoded.local_translations[start:end, root] + before + ramp * (after - before)
+    result = Motion(existing.skeleton, rotations, translations, existing.fps)
+    report(0.97, "writing")
+    if out.suffix.lower() == ".npz":
+        meta = dict(emotions=mix, seed=args.seed, kept=Path(args.keep).name, range=[start, end])
+        write_npz_atomic(out, **motion_npz_arrays(result, root, meta))
+    else:
+        scratch = out.with_name(f".{out.name}.new.tmp")
+        try:
+            write_bvh(scratch, result)
+            splice_frames(Path(args.keep), scratch, start, end, out)
+        finally:
+            scratch.unlink(missing_ok=True)
+    report(1.0, "done")
+    report.close()
+    print(f"wrote {out}: frames {start}-{end - 1} regenerated, {frames - (end - start)} kept "
+          f"({time.time() - started:.1f} s)", file=sys.stderr)
     return 0
 
 
@@ -360,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
     gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
+    gen.add_argument("--keep", metavar="EXISTING.bvh", help="a take to keep outside --range (regenerate part of it)")
+    gen.add_argument("--range", metavar="S:E", help="frames of --keep to regenerate, first frame 0, E exclusive")
     gen.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     gen.add_argument("--progress-lines", action="store_true", help="machine-readable progress on stderr")
     gen.set_defaults(func=cmd_generate)

@@ -116,9 +116,14 @@ def emotion_weights(labels_and_weights: Sequence[tuple[str, float]], frames: int
 
 
 def _crossfade(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
-    """Blend two (n, D) feature runs from ``previous`` to ``new``: slerp on rotations."""
+    """Blend two (n, D) feature runs from ``previous`` to ``new`` with a linear ramp."""
     n = len(previous)
-    alpha = ((np.arange(n) + 1) / (n + 1))[:, None]
+    return _slerp_features(previous, new, ((np.arange(n) + 1) / (n + 1))[:, None], layout)
+
+
+def _slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """(n, D) features blended per frame by ``alpha`` (n, 1): slerp on rotations, linear elsewhere."""
+    n = len(previous)
     out = (1 - alpha) * previous + alpha * new
     rot = layout.slices["rotations"]
     joints = layout.num_joints
@@ -155,10 +160,16 @@ def generate_features(
     steps: int = 25,
     seed: int = 0,
     progress: Progress = None,
+    known: np.ndarray | None = None,
+    known_mask: np.ndarray | None = None,
+    first_seed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
     ``weights`` is (K,) or (K, F): per-frame weights of ``emotions`` that sum to 1.
+    ``known`` (F, D) motion features with ``known_mask`` (F,) or (F, D) true where they
+    must be kept: the sampler inpaints around them and they are returned unchanged.
+    ``first_seed`` (n_seed, D) seeds the first window (else the null seed).
     """
     frames = len(audio_features)
     if frames < 1:
@@ -179,14 +190,24 @@ def generate_features(
     weights = np.concatenate([weights, np.repeat(weights[:, -1:], padded - frames, axis=1)], axis=1) \
         if padded > frames else weights
     out = np.zeros((padded, lm.layout.D), dtype=np.float32)
+    mask = None
+    if known is not None:
+        mask = np.zeros((padded, lm.layout.D), dtype=np.float32)
+        given = np.asarray(known_mask, dtype=bool)
+        mask[:frames] = given[:, None] if given.ndim == 1 else given
+        known_norm = np.zeros_like(out)
+        known_norm[:frames] = (np.asarray(known, np.float32) - stats.motion_mean) / stats.motion_std
     generator = torch.Generator().manual_seed(int(seed))
     device = lm.device
     sample = SAMPLERS[sampler]
     kwargs = {} if sampler == "ddpm" else {"steps": steps}
     for k, start in enumerate(starts):
         a = torch.from_numpy(audio[start:start + M])[None].to(device)
-        if k == 0:
+        if k == 0 and first_seed is None:
             seed_frames, seed_null = None, None
+        elif k == 0:
+            seed_frames = torch.from_numpy(((first_seed - stats.motion_mean) / stats.motion_std).astype(np.float32))
+            seed_frames, seed_null = seed_frames[None].to(device), torch.zeros(1, dtype=torch.bool, device=device)
         else:
             seed_frames = torch.from_numpy(out[start - n_seed:start])[None].to(device)
             seed_null = torch.zeros(1, dtype=torch.bool, device=device)
@@ -199,14 +220,20 @@ def generate_features(
             if progress is not None:
                 progress((k + i / n) / len(starts), f"window {k + 1}/{len(starts)}")
 
+        inpaint = None
+        if mask is not None and mask[start:start + M].any():
+            inpaint = (torch.from_numpy(known_norm[start:start + M])[None].to(device),
+                       torch.from_numpy(mask[start:start + M])[None].to(device))
         x = sample(denoise, (1, M, lm.layout.D), lm.schedule, generator=generator, device=device,
-                   progress=report, **kwargs)[0].float().cpu().numpy()
+                   progress=report, inpaint=inpaint, **kwargs)[0].float().cpu().numpy()
         if k == 0:
             out[start:start + M] = x
         else:
             out[start:start + overlap] = _crossfade_normalised(out[start:start + overlap], x[:overlap], lm)
             out[start + overlap:start + M] = x[overlap:]
     motion = out[:frames] * stats.motion_std + stats.motion_mean
+    if mask is not None:
+        motion = np.where(mask[:frames] > 0, known, motion)
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion
@@ -221,3 +248,72 @@ def _crossfade_normalised(previous: np.ndarray, new: np.ndarray, lm: LoadedModel
 
 def features_to_output(lm: LoadedModel, features: np.ndarray) -> Motion:
     return features_to_motion(features, lm.skeleton, lm.fps, root_joint=lm.layout.root_joint)
+
+
+BORDER_FADE = 8  # frames inside a regenerated range over which it eases in from / out to the kept motion
+
+
+def regenerate_range(
+    lm: LoadedModel,
+    audio_features: np.ndarray,
+    existing: np.ndarray,
+    start: int,
+    end: int,
+    emotions: Sequence[str],
+    weights: np.ndarray,
+    **sampling,
+) -> np.ndarray:
+    """Resample frames [start, end) of ``existing`` motion features (F, D), keeping the rest.
+
+    Only the windows around the range are sampled: frames outside it are inpainted as known,
+    the window before it seeds the sampler, and the first and last ``BORDER_FADE`` frames of
+    the new part are slerp-blended with the old motion so position and velocity stay
+    continuous at both borders. Returns the full (F, D) features; outside the range they
+    are ``existing`` bit for bit.
+    """
+    frames = len(existing)
+    if not 0 <= start < end <= frames:
+        raise GenerationError(f"the range {start}:{end} is not inside the take's {frames} frames.")
+    if len(audio_features) < frames:
+        pad = np.repeat(audio_features[-1:], frames - len(audio_features), axis=0)
+        audio_features = np.concatenate([audio_features, pad])
+    context = lm.n_seed + BORDER_FADE
+    first = max(0, start - context)
+    last = min(frames, end + context)
+    known_mask = np.ones(last - first, dtype=bool)
+    known_mask[start - first:end - first] = False
+    seed_frames = existing[first - lm.n_seed:first] if first >= lm.n_seed else None
+    if np.ndim(weights) == 2:
+        weights = np.asarray(weights)[:, first:last]
+    region = generate_features(
+        lm, audio_features[first:last], emotions, weights, known=existing[first:last], known_mask=known_mask,
+        first_seed=seed_frames, **sampling,
+    )
+    new = region[start - first:end - first]
+    fade = min(BORDER_FADE, (end - start) // 2)
+    if fade > 0:
+        old = existing[start:end]
+        ease = np.ones(end - start)
+        ramp = (np.arange(fade) + 1) / (fade + 1)
+        ease[:fade] = ramp
+        ease[end - start - fade:] = np.minimum(ease[end - start - fade:], ramp[::-1])
+        new = _blend(old, new, ease, lm.layout)
+    out = existing.copy()
+    out[start:end] = new
+    return out
+
+
+def _blend(a: np.ndarray, b: np.ndarray, weight_b: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """Per-frame blend from ``a`` (weight 0) to ``b`` (weight 1): slerp on rotations."""
+    out = np.empty_like(a)
+    for w in np.unique(weight_b):
+        rows = weight_b == w
+        if w >= 1.0:
+            out[rows] = b[rows]
+        else:
+            out[rows] = _crossfade_at(a[rows], b[rows], float(w), layout)
+    return out
+
+
+def _crossfade_at(a: np.ndarray, b: np.ndarray, w: float, layout: FeatureLayout) -> np.ndarray:
+    return _slerp_features(a, b, np.full((len(a), 1), w), layout)

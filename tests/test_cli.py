@@ -234,3 +234,45 @@ def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
 
     motion = read_bvh(out)
     assert motion.skeleton.num_joints == 22 and abs(motion.num_frames - 120) <= 1
+
+
+def test_regenerating_a_range_keeps_every_other_frame_and_joins_smoothly(tiny_checkpoint, tmp_path):
+    import soundfile as sf
+
+    from ohgesture.core.bvh import _frame_lines, read_bvh
+    from ohgesture.core.kinematics import forward_kinematics
+    from ohgesture.core.synthetic import make_synthetic_take
+
+    wav = tmp_path / "ten.wav"
+    sf.write(wav, make_synthetic_take(10.0, seed=7).waveform, 16000)
+    take, redo = tmp_path / "take.bvh", tmp_path / "redo.bvh"
+    run_cli("generate", wav, "--out", take, "--model", tiny_checkpoint, "--steps", 6)
+    run_cli("generate", wav, "--out", redo, "--model", tiny_checkpoint, "--steps", 6, "--keep", take,
+            "--range", "100:160", "--seed", 9, "--emotion", "lively")
+    old, new = _frame_lines(take)[1], _frame_lines(redo)[1]
+    assert len(old) == len(new) == 300
+    assert [i for i in range(300) if old[i] != new[i] and not 100 <= i < 160] == []  # bit-identical outside
+    assert sum(old[i] != new[i] for i in range(100, 160)) == 60
+    positions, _ = forward_kinematics(read_bvh(redo))
+    velocity = np.diff(positions, axis=0)
+    jump = np.linalg.norm(np.diff(velocity, axis=0), axis=-1).max(-1)  # jump[i]: velocity change at frame i + 1
+    untouched = np.r_[jump[5:95], jump[165:290]]
+    limit = np.percentile(untouched, 99)
+    assert jump[98:101].max() <= limit and jump[158:161].max() <= limit
+    bad = run_cli("generate", wav, "--out", tmp_path / "x.bvh", "--model", tiny_checkpoint, "--keep", take,
+                  "--range", "250:400", check=False)
+    assert _one_line_error(bad) and not (tmp_path / "x.bvh").exists()
+
+
+def test_mix_of_three_with_one_weight_equals_the_single_emotion(tiny_checkpoint, speech_wav, tmp_path):
+    def rotations(*extra):
+        out = tmp_path / f"m{len(list(tmp_path.iterdir()))}.npz"
+        run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, "--steps", 3, "--seed", 2, *extra)
+        with np.load(out) as data:
+            return data["rotations"]
+
+    single = rotations("--emotion", "lively")
+    mixed = rotations("--mix", "lively:1,calm:0,lively:0")
+    np.testing.assert_allclose(mixed, single, atol=1e-6)
+    _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "bad.npz", "--model", tiny_checkpoint,
+                            "--mix", "lively:0.5,calm:0.2", check=False))
