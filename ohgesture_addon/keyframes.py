@@ -116,8 +116,7 @@ def _key_fcurve(fcurve, frames: np.ndarray, values: np.ndarray) -> None:
     try:
         fcurve.keyframe_points.foreach_set("interpolation", np.full(count, LINEAR, dtype=np.int32))
     except (TypeError, AttributeError, RuntimeError):
-        pass
-    fcurve.update()
+        fcurve.update()  # keys are added in time order; handles only matter without LINEAR
 
 
 def _keep_previous_action(anim_data) -> None:
@@ -171,9 +170,9 @@ def pose_channels(arm_obj, motion: dict, *, scene_fps: float, bone_map=None, max
     rotations, root_translation = posemath.resample_motion_arrays(
         posemath.normalize_quats(motion["rotations"]),
         np.asarray(motion["root_translation"], dtype=np.float64), positions)
-    world_rot, world_pos = posemath.forward_kinematics(rotations, parents, offsets, root_joint, root_translation)
-    basis_q, basis_loc = posemath.pose_basis_from_world(
-        world_rot, world_pos, bone_joint, bone_parent, rest_rot, rest_head, scale)
+    world_q, world_pos = posemath.forward_kinematics_quats(rotations, parents, offsets, root_joint, root_translation)
+    basis_q, basis_loc = posemath.pose_basis_from_world_quats(
+        world_q, world_pos, bone_joint, bone_parent, rest_rot, rest_head, scale)
     keyed_location = [j >= 0 and (j == root_joint or bone_parent[b] < 0) for b, j in enumerate(bone_joint)]
     keyed = [j >= 0 for j in bone_joint]
     names = [bone.name for bone in bones]

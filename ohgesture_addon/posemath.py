@@ -39,47 +39,50 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method)."""
+    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method:
+    per matrix, divide by the largest of 4w^2, 4x^2, 4y^2, 4z^2)."""
     m = np.asarray(m, dtype=np.float64)
-    flat = m.reshape(-1, 3, 3)
-    trace = flat[:, 0, 0] + flat[:, 1, 1] + flat[:, 2, 2]
-    # Pick, per matrix, the largest of 4w^2, 4x^2, 4y^2, 4z^2 to divide by.
-    diag = np.stack([trace, flat[:, 0, 0], flat[:, 1, 1], flat[:, 2, 2]], axis=1)
-    choice = np.argmax(diag, axis=1)
-    q = np.empty((flat.shape[0], 4))
-    for c in range(4):
-        sel = choice == c
-        if not np.any(sel):
-            continue
-        r = flat[sel]
-        if c == 0:
-            s = np.sqrt(1.0 + trace[sel]) * 2
-            q[sel] = np.stack([0.25 * s, (r[:, 2, 1] - r[:, 1, 2]) / s,
-                               (r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 1, 0] - r[:, 0, 1]) / s], axis=1)
-        elif c == 1:
-            s = np.sqrt(1.0 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2]) * 2
-            q[sel] = np.stack([(r[:, 2, 1] - r[:, 1, 2]) / s, 0.25 * s,
-                               (r[:, 0, 1] + r[:, 1, 0]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s], axis=1)
-        elif c == 2:
-            s = np.sqrt(1.0 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2]) * 2
-            q[sel] = np.stack([(r[:, 0, 2] - r[:, 2, 0]) / s, (r[:, 0, 1] + r[:, 1, 0]) / s,
-                               0.25 * s, (r[:, 1, 2] + r[:, 2, 1]) / s], axis=1)
-        else:
-            s = np.sqrt(1.0 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1]) * 2
-            q[sel] = np.stack([(r[:, 1, 0] - r[:, 0, 1]) / s, (r[:, 0, 2] + r[:, 2, 0]) / s,
-                               (r[:, 1, 2] + r[:, 2, 1]) / s, 0.25 * s], axis=1)
+    r = m.reshape(-1, 3, 3)
+    m00, m01, m02 = r[:, 0, 0], r[:, 0, 1], r[:, 0, 2]
+    m10, m11, m12 = r[:, 1, 0], r[:, 1, 1], r[:, 1, 2]
+    m20, m21, m22 = r[:, 2, 0], r[:, 2, 1], r[:, 2, 2]
+    candidates = np.stack([
+        np.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], -1),
+        np.stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20], -1),
+        np.stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21], -1),
+        np.stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22], -1),
+    ], 1)  # (N, 4 candidates, 4); candidate c is 4 q_c q scaled, exact where q_c is largest
+    choice = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
+    q = np.take_along_axis(candidates, choice[:, None, None], axis=1)[:, 0]
     q *= np.where(q[:, :1] < 0, -1.0, 1.0)
     return normalize_quats(q).reshape(m.shape[:-2] + (4,))
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw], -1)
+
+
+def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
 
 
 def make_continuous(q: np.ndarray) -> np.ndarray:
     """Flip signs along axis 0 so consecutive quaternions lie in the same hemisphere;
     Blender interpolates quaternion F-curves component-wise between keys."""
     q = np.array(q, dtype=np.float64, copy=True)
-    for f in range(1, q.shape[0]):
-        flip = np.sum(q[f] * q[f - 1], axis=-1) < 0
-        q[f][flip] *= -1
-    return q
+    if q.shape[0] < 2:
+        return q
+    step_sign = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0, -1.0, 1.0)
+    sign = np.concatenate([np.ones_like(step_sign[:1]), np.cumprod(step_sign, axis=0)])
+    return q * sign[..., None]
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -126,24 +129,31 @@ def resample_motion_arrays(rotations: np.ndarray, root_translation: np.ndarray,
     return rots, trans
 
 
-def forward_kinematics(rotations: np.ndarray, parents: np.ndarray, offsets: np.ndarray,
-                       root_joint: int, root_translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World rotation matrices (F, J, 3, 3) and positions (F, J, 3) in model space.
+def forward_kinematics_quats(rotations: np.ndarray, parents: np.ndarray, offsets: np.ndarray,
+                             root_joint: int, root_translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations as quaternions (F, J, 4) and positions (F, J, 3) in model space.
     Every joint uses its rest offset, except ``root_joint`` which uses ``root_translation``."""
-    local = quat_to_matrix(rotations)
+    local = normalize_quats(rotations)
     num_frames, num_joints = rotations.shape[:2]
-    world_rot = np.empty_like(local)
+    world_q = np.empty_like(local)
     world_pos = np.empty((num_frames, num_joints, 3))
     for j in range(num_joints):
         translation = root_translation if j == root_joint else np.broadcast_to(offsets[j], (num_frames, 3))
         p = parents[j]
         if p < 0:
-            world_rot[:, j] = local[:, j]
+            world_q[:, j] = local[:, j]
             world_pos[:, j] = translation
         else:
-            world_rot[:, j] = world_rot[:, p] @ local[:, j]
-            world_pos[:, j] = world_pos[:, p] + np.einsum("fij,fj->fi", world_rot[:, p], translation)
-    return world_rot, world_pos
+            world_q[:, j] = quat_multiply(world_q[:, p], local[:, j])
+            world_pos[:, j] = world_pos[:, p] + quat_rotate(world_q[:, p], translation)
+    return world_q, world_pos
+
+
+def forward_kinematics(rotations: np.ndarray, parents: np.ndarray, offsets: np.ndarray,
+                       root_joint: int, root_translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World rotation matrices (F, J, 3, 3) and positions (F, J, 3) in model space."""
+    world_q, world_pos = forward_kinematics_quats(rotations, parents, offsets, root_joint, root_translation)
+    return quat_to_matrix(world_q), world_pos
 
 
 def rest_positions(parents: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -173,39 +183,64 @@ def pose_basis_from_world(world_rot: np.ndarray, world_pos: np.ndarray, bone_joi
     which solves to basis_rot = Q_b^T D_parent^T D_b Q_b and
     basis_loc = Q_b^T (D_parent^T (head_b - head_parent) + h_parent - h_b).
     """
-    num_frames = world_rot.shape[0]
+    return pose_basis_from_world_quats(matrix_to_quat(world_rot), world_pos, bone_joint, bone_parent,
+                                       bone_rest_rot, bone_rest_head, scale)
+
+
+AXIS_QUAT = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])  # AXIS_MAP as a quaternion (+90 degrees about X)
+
+
+def quat_conjugate(q: np.ndarray) -> np.ndarray:
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def pose_basis_from_world_quats(world_q: np.ndarray, world_pos: np.ndarray, bone_joint, bone_parent,
+                                bone_rest_rot: np.ndarray, bone_rest_head: np.ndarray,
+                                scale: float = CENTIMETRES_TO_METRES) -> tuple[np.ndarray, np.ndarray]:
+    """``pose_basis_from_world`` with world rotations as quaternions (F, J, 4), vectorised
+    over bones: basis = Q^-1 D_parent^-1 D Q as quaternion products."""
+    num_frames = world_q.shape[0]
     num_bones = len(bone_joint)
-    delta = np.empty((num_frames, num_bones, 3, 3))
-    head = np.empty((num_frames, num_bones, 3))
-    world_rot_bl = AXIS_MAP @ world_rot @ AXIS_MAP.T
+    bone_joint = np.asarray(bone_joint, dtype=np.int64)
+    bone_parent = np.asarray(bone_parent, dtype=np.int64)
+    identity = np.broadcast_to(np.array([1.0, 0.0, 0.0, 0.0]), (num_frames, 1, 4))
+    world_bl = np.concatenate([identity, quat_multiply(quat_multiply(AXIS_QUAT, world_q),
+                                                       quat_conjugate(AXIS_QUAT))], axis=1)  # slot 0 = identity
     world_pos_bl = to_blender_vectors(world_pos, scale)
-    basis_rot = np.empty((num_frames, num_bones, 3, 3))
-    basis_loc = np.zeros((num_frames, num_bones, 3))
+    # Slot in world_bl giving each bone's D: its joint's, or (no joint) its parent's.
+    source = np.empty(num_bones, dtype=np.int64)
+    for b in range(num_bones):
+        pb = bone_parent[b]
+        source[b] = bone_joint[b] + 1 if bone_joint[b] >= 0 else (source[pb] if pb >= 0 else 0)
+    parent_source = np.where(bone_parent >= 0, source[np.maximum(bone_parent, 0)], 0)
+    delta = world_bl[:, source]
+    parent_inverse = quat_conjugate(world_bl[:, parent_source])
+
+    head = np.empty((num_frames, num_bones, 3))
     for b in range(num_bones):
         j, pb = bone_joint[b], bone_parent[b]
-        q_rest = bone_rest_rot[b]
-        if pb < 0:
-            parent_delta = np.broadcast_to(np.eye(3), (num_frames, 3, 3))
+        if j >= 0:
+            head[:, b] = world_pos_bl[:, j]
+        elif pb < 0:
+            head[:, b] = bone_rest_head[b]
         else:
-            parent_delta = delta[:, pb]
-        if j < 0:
-            delta[:, b] = parent_delta
-            if pb < 0:
-                head[:, b] = bone_rest_head[b]
-            else:
-                head[:, b] = head[:, pb] + np.einsum("fij,j->fi", parent_delta, bone_rest_head[b] - bone_rest_head[pb])
-            basis_rot[:, b] = np.eye(3)
-            continue
-        delta[:, b] = world_rot_bl[:, j]
-        head[:, b] = world_pos_bl[:, j]
-        basis_rot[:, b] = q_rest.T @ np.swapaxes(parent_delta, -1, -2) @ delta[:, b] @ q_rest
-        if pb < 0:
-            rel_head = head[:, b] - bone_rest_head[b]
-        else:
-            rel_head = np.einsum("fji,fj->fi", parent_delta, head[:, b] - head[:, pb]) \
-                + bone_rest_head[pb] - bone_rest_head[b]
-        basis_loc[:, b] = rel_head @ q_rest  # q_rest.T @ v for each frame
-    return make_continuous(matrix_to_quat(basis_rot)), basis_loc
+            head[:, b] = head[:, pb] + quat_rotate(delta[:, b], bone_rest_head[b] - bone_rest_head[pb])
+
+    q_rest = matrix_to_quat(np.asarray(bone_rest_rot, dtype=np.float64))
+    q_rest_inverse = quat_conjugate(q_rest)
+    basis_q = quat_multiply(quat_multiply(q_rest_inverse, parent_inverse), quat_multiply(delta, q_rest))
+    has_parent = bone_parent >= 0
+    parent_head = np.where(has_parent[None, :, None], head[:, np.maximum(bone_parent, 0)], 0.0)
+    parent_rest_head = np.where(has_parent[:, None], bone_rest_head[np.maximum(bone_parent, 0)], 0.0)
+    rel_head = quat_rotate(parent_inverse, head - parent_head) + parent_rest_head - bone_rest_head
+    basis_loc = quat_rotate(np.broadcast_to(q_rest_inverse, (num_frames,) + q_rest.shape), rel_head)
+    unmapped = bone_joint < 0
+    basis_q[:, unmapped] = np.array([1.0, 0.0, 0.0, 0.0])
+    basis_loc[:, unmapped] = 0.0
+    basis_q *= np.where(basis_q[..., :1] < 0, -1.0, 1.0)
+    return make_continuous(basis_q), basis_loc
+
+
 
 
 # --- Retargeting onto armatures with other rest poses ---------------------------------
