@@ -212,17 +212,20 @@ def _fine_features(samples: np.ndarray, cfg: AudioFeatureConfig) -> np.ndarray:
     sr, hop = cfg.sample_rate, cfg.hop_length
     n_frames = 1 + y.size // hop
 
-    power = librosa.feature.melspectrogram(
-        y=y, sr=sr, n_fft=cfg.n_fft, hop_length=hop, n_mels=cfg.n_mels, power=2.0,
-        center=True, pad_mode="constant",
-    )[:, :n_frames]
+    with warnings.catch_warnings():  # clips shorter than n_fft: librosa warns, the zero padding is what we want
+        warnings.simplefilter("ignore", UserWarning)
+        power = librosa.feature.melspectrogram(
+            y=y, sr=sr, n_fft=cfg.n_fft, hop_length=hop, n_mels=cfg.n_mels, power=2.0,
+            center=True, pad_mode="constant",
+        )[:, :n_frames]
+        rms = librosa.feature.rms(y=y, frame_length=cfg.n_fft, hop_length=hop, center=True,
+                                  pad_mode="constant")[0, :n_frames]
     log_mel = 10.0 * np.log10(np.maximum(power, 10.0 ** (cfg.mel_floor_db / 10.0)))
     mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc)
 
     onset = np.zeros(n_frames, dtype=np.float32)
     onset[1:] = np.maximum(np.diff(log_mel, axis=1), 0.0).mean(axis=0)
 
-    rms = librosa.feature.rms(y=y, frame_length=cfg.n_fft, hop_length=hop, center=True, pad_mode="constant")[0, :n_frames]
     rms_db = 20.0 * np.log10(np.maximum(rms, 10.0 ** (cfg.energy_floor_db / 20.0)))
 
     log_f0, voiced = _pitch(y, cfg, n_frames, rms_db)
