@@ -61,6 +61,8 @@ def _check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Pat
     if path.suffix.lower() not in suffixes:
         raise CliError(f"output {path} must end in {' or '.join(suffixes)}.")
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise CliError(f"the output folder {parent} is a file, not a folder.")
     if not parent.is_dir():
         raise CliError(f"the output folder {parent} does not exist.")
     if not os.access(parent, os.W_OK):
@@ -174,8 +176,8 @@ def cmd_generate(args) -> int:
     audio_path = Path(args.audio)
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps must be a positive whole number, got {args.steps}.")
-    if args.guidance < 0:
-        raise CliError(f"--guidance must be 0 or more, got {args.guidance:g}.")
+    if not 0 <= args.guidance < float("inf"):  # also refuses nan
+        raise CliError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
     if args.fps is not None and not args.fps > 0:
         raise CliError(f"--fps must be positive, got {args.fps:g}.")
     report = ProgressReporter(args.progress_lines)
@@ -190,6 +192,8 @@ def cmd_generate(args) -> int:
         return _regenerate_range(args, lm, mix, out, report, started)
     report(0.02, "reading audio")
     features = audio_features_from_file(audio_path, lm.fps, config=lm.audio_config)
+    if len(features) == 0:
+        raise CliError(f"{audio_path} is shorter than one motion frame ({1 / lm.fps:.3f} s); nothing to animate.")
     first = int(round((args.start_seconds or 0.0) * lm.fps))
     last = len(features) if args.duration_seconds is None else first + int(round(args.duration_seconds * lm.fps))
     if first < 0 or first >= len(features) or last <= first:
@@ -476,11 +480,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # so temp files are removed when the add-on cancels (SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    except ValueError:  # not the main thread (main() called from a script's worker)
+        pass
+    try:
         return int(args.func(args) or 0)
+    except ImportError as exc:  # e.g. the add-on pointed at an interpreter without torch
+        print(f"error: this Python ({sys.executable}) cannot import {exc.name or exc}; install the dependencies "
+              f"(Blender: add-on preferences > Install Dependencies; elsewhere: pip install torch numpy scipy "
+              f"librosa soundfile safetensors tqdm).", file=sys.stderr)
+        return EXIT_FAILED
     except (ValueError, OSError) as exc:  # every project error is a ValueError subclass
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
