@@ -8,6 +8,7 @@ blocks on a full pipe.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -118,6 +119,12 @@ class ProcessJob:
         for line in reversed(lines):
             if line.lower().startswith("error:"):
                 return line.split(":", 1)[1].strip()
+        if returncode < 0:  # POSIX: killed by a signal (out of memory, the user, a crash)
+            try:
+                name = signal.Signals(-returncode).name
+            except ValueError:
+                name = f"signal {-returncode}"
+            return f"The process was killed ({name}) before it finished."
         if lines:
             return lines[-1].strip()
         return f"The process stopped with exit code {returncode}."
