@@ -41,6 +41,7 @@ def _addon_package():
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="ohgesture_addon/batch.py", description=__doc__.split("\n\n")[0])
+    parser.error = lambda message: parser.exit(2, f"error: {message} (see --help)\n")  # one line, like the CLI
     parser.add_argument("--blend", help="open this .blend first (when run with the bpy module)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--sound", help="audio file")
@@ -65,6 +66,7 @@ def parse_args(argv):
     parser.add_argument("--bvh", help="also export the (last) action as BVH")
     parser.add_argument("--entry-script", default="", help=argparse.SUPPRESS)  # tests: a stand-in generator
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per generation")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out/--bvh files that exist")
     return parser.parse_args(argv)
 
 
@@ -82,8 +84,33 @@ def _audio_files(folder) -> list[str]:
     return files
 
 
+def check_arguments(args) -> None:
+    """Refuse bad numbers and output paths before minutes of generation, as the CLI does."""
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be a positive whole number, got {args.steps}.")
+    if not 0 <= args.guidance < float("inf"):
+        raise ValueError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
+    for flag, path, suffix in (("--out", args.out, ".blend"), ("--bvh", args.bvh, ".bvh")):
+        if not path:
+            continue
+        path = os.path.abspath(path)
+        if not path.lower().endswith(suffix):
+            raise ValueError(f"{flag} {path} must end in {suffix}.")
+        folder = os.path.dirname(path)
+        while not os.path.exists(folder):
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            raise ValueError(f"{flag} {path} cannot be written: {folder} is a file, not a folder.")
+        if os.path.exists(path) and not args.overwrite:
+            raise ValueError(f"{path} already exists; pass --overwrite to replace it.")
+
+
 def run(args) -> list[str]:
     import bpy
+
+    check_arguments(args)
 
     addon = _addon_package()
     common = importlib.import_module(addon.__name__ + ".common")
@@ -144,7 +171,7 @@ def run(args) -> list[str]:
         request.device = device_env
         if args.sampler:
             request.sampler = args.sampler
-        if args.steps:
+        if args.steps is not None:
             request.steps = args.steps
         session = operators.GenerationSession(request).start()
         errors = []
@@ -172,8 +199,16 @@ def export_bvh(context, arm_obj, action, path) -> None:
     from io_anim_bvh import export_bvh as exporter
 
     first, last = (int(round(f)) for f in action.frame_range)
-    with context.temp_override(object=arm_obj, active_object=arm_obj):
-        exporter.write_armature(context, os.path.abspath(path), first, last, global_scale=100.0)
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:  # written aside and renamed, so a crash never leaves half a BVH under the final name
+        with context.temp_override(object=arm_obj, active_object=arm_obj):
+            exporter.write_armature(context, tmp, first, last, global_scale=100.0)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def main() -> int:
@@ -183,7 +218,7 @@ def main() -> int:
         return int(exc.code or 0)
     try:
         run(args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     except Exception as exc:  # one line for the user, the details for a bug report
