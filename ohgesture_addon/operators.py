@@ -157,7 +157,8 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
     emotion_2 = settings.emotion_2 if settings.emotion_2 != NO_EMOTION else None
     for chosen in (emotion, emotion_2):
         if chosen is not None and labels and chosen not in labels:
-            raise common.SettingsError(f"The model does not know the emotion '{chosen}'.")
+            raise common.SettingsError(
+                f"The model does not know the emotion '{chosen}'; valid emotions: {', '.join(labels)}.")
     gamma_curve = None
     if emotion_2 is not None and isinstance(settings, bpy.types.bpy_struct):
         count = max_frames if max_frames is not None else 0
