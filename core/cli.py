@@ -169,7 +169,7 @@ def cmd_generate(args) -> int:
 
     from .audio import audio_features_from_file
     from .bvh import write_bvh
-    from .generate import emotion_weights, features_to_output, generate_features, load_model
+    from .generate import ease_to_constraints, emotion_weights, features_to_output, generate_features, load_model
     from .resample import resample_motion
 
     out = _check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
@@ -218,10 +218,13 @@ def cmd_generate(args) -> int:
     steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
     if args.sampler == "ddpm" and steps != lm.schedule.T:
         raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
+    known, known_mask = _load_constraints(args.constraints, lm, len(features))
     motion_features = generate_features(
         lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
     )
+    if known is not None:
+        motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
     motion = features_to_output(lm, motion_features)
     if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
         motion = resample_motion(motion, args.fps)
@@ -238,6 +241,44 @@ def cmd_generate(args) -> int:
     print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {time.time() - started:.1f} s)",
           file=sys.stderr)
     return 0
+
+
+def _load_constraints(path, lm, n_frames: int):
+    """(known (F, D), mask (F, D)) from a --constraints file, or (None, None) without one."""
+    if not path:
+        return None, None
+    import numpy as np
+
+    from .generate import constraints_to_known
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in ("frames", "joints", "rotations")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"--constraints {path} is not a readable npz with frames, joints and rotations ({exc}).") \
+            from None
+    return constraints_to_known(lm, arrays["frames"], arrays["joints"], arrays["rotations"], n_frames)
+
+
+def _motion_from_npz(path: Path, skeleton):
+    """A motion npz (what ``generate --out X.npz`` writes) as a Motion on the model's skeleton."""
+    import numpy as np
+
+    from .skeleton import Motion
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in ("rotations", "root_translation", "joint_names", "offsets",
+                                                 "root_joint", "fps")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"{path} is not a motion npz written by ohgesture generate ({exc}).") from None
+    if [str(n) for n in arrays["joint_names"].tolist()] != list(skeleton.joint_names):
+        raise CliError(f"{path} is not on the model's {skeleton.name} skeleton.")
+    rotations = np.asarray(arrays["rotations"], dtype=np.float64)
+    frames, joints = rotations.shape[:2]
+    translations = np.broadcast_to(np.asarray(arrays["offsets"], np.float64), (frames, joints, 3)).copy()
+    translations[:, int(arrays["root_joint"])] = arrays["root_translation"]
+    return Motion(skeleton, rotations, translations, float(arrays["fps"]))
 
 
 def _parse_range(text: str, frames: int) -> tuple[int, int]:
@@ -262,9 +303,10 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
 
     if not (args.keep and args.range):
         raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")
-    if any(v is not None for v in (args.start_seconds, args.duration_seconds, args.fps, args.gamma_curve)):
-        raise CliError("--keep/--range cannot be combined with --start-seconds, --duration-seconds, --fps or --gamma-curve.")
-    existing = read_bvh(Path(args.keep))
+    if any(v is not None for v in (args.fps, args.gamma_curve)):
+        raise CliError("--keep/--range cannot be combined with --fps or --gamma-curve.")
+    keep_npz = Path(args.keep).suffix.lower() == ".npz"
+    existing = _motion_from_npz(Path(args.keep), lm.skeleton) if keep_npz else read_bvh(Path(args.keep))
     if existing.skeleton.joint_names != lm.skeleton.joint_names:
         raise CliError(f"{args.keep} is not on the model's {lm.skeleton.name} skeleton.")
     if abs(existing.fps - lm.fps) > 1e-6:
@@ -273,12 +315,15 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     start, end = _parse_range(args.range, frames)
     root = lm.layout.root_joint
     report(0.02, "reading audio")
-    audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=frames)
+    # --start-seconds: where the take starts in the audio (a trimmed strip); the take sets the length.
+    skip = int(round((args.start_seconds or 0.0) * lm.fps))
+    audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
+    constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
     labels = [label for label, _ in mix]
     steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
-        guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+        constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
     )
     decoded = features_to_motion(features, lm.skeleton, lm.fps, root_joint=root)
@@ -293,8 +338,11 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     result = Motion(existing.skeleton, rotations, translations, existing.fps)
     report(0.97, "writing")
     if out.suffix.lower() == ".npz":
-        meta = dict(emotions=mix, seed=args.seed, kept=Path(args.keep).name, range=[start, end])
+        meta = dict(emotions=mix, seed=args.seed, kept=Path(args.keep).name, range=[start, end],
+                    model=str(lm.path.name), audio=Path(args.audio).name, start_seconds=args.start_seconds or 0.0)
         write_npz_atomic(out, **motion_npz_arrays(result, root, meta))
+    elif keep_npz:
+        write_bvh(out, result)
     else:
         scratch = out.with_name(f".{out.name}.new.tmp")
         try:
@@ -435,7 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
     gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
-    gen.add_argument("--keep", metavar="EXISTING.bvh", help="a take to keep outside --range (regenerate part of it)")
+    gen.add_argument("--keep", metavar="EXISTING.bvh|.npz",
+                     help="a take to keep outside --range (regenerate part of it); frames outside stay bit-identical")
+    gen.add_argument("--constraints", metavar="FILE.npz",
+                     help="poses to pass through: arrays frames (K,), joints (K,) (model joint indices) and "
+                          "rotations (K, 4) local quaternions wxyz; frames count from the first generated frame")
     gen.add_argument("--range", metavar="S:E", help="frames of --keep to regenerate, first frame 0, E exclusive")
     gen.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     gen.add_argument("--progress-lines", action="store_true", help="machine-readable progress on stderr")
