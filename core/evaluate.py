@@ -1,0 +1,932 @@
+"""Evaluate a trained model: FGD, speech-motion synchrony, emotion control,
+physical plausibility, few-step vs 1000-step sampling, with pictures.
+
+``evaluate(...)`` returns a dict of numbers (reused by benchmarks) and writes
+``OUT/report.md`` plus PNG plots. Two small networks are trained here on the
+training split only (never on held-out takes): a window autoencoder whose
+embedding the FGD uses, and a window emotion classifier. They are cached next to
+the report (or under ``cache_dir``), keyed by the data and the split.
+
+The synchrony measure is first validated on a real speech take (ZEGGS): a
+measure that cannot tell true audio from time-shifted audio on real data says
+nothing about a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics as M
+
+SAMPLERS_DEFAULT = "ddim:25,ddpm:1000"
+BLEND_CANDIDATES = (("neutral", "angry"), ("happy", "sad"), ("neutral", "tired"), ("neutral", "old"),
+                    ("active", "tired"), ("feminine", "masculine"), ("calm", "lively"))
+PICTURE_EMOTIONS = ("neutral", "angry", "sad", "happy", "tired", "old", "active")
+GAMMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+ZEGGS_TAKE = "067_Speech_2_x_1_0"
+
+
+class EvaluationError(ValueError):
+    pass
+
+
+@dataclass
+class EvalConfig:
+    quick: bool = True
+    samplers: list[tuple[str, int]] = field(default_factory=lambda: parse_samplers(SAMPLERS_DEFAULT))
+    guidance: float = 1.0
+    seed: int = 0
+    window: int = 40  # frames per embedding/classifier window (1.3 s at 30 fps)
+    stride: int = 10
+    embed_dim: int = 32
+    ae_steps: int = 500
+    classifier_steps: int = 700
+    heldout_clips: int = 24  # held-out clips generated with the few-step sampler
+    heldout_seconds: float = 10.0  # each clip cropped to this
+    reference_clips: int = 6  # held-out clips generated with a 1000-step sampler
+    reference_seconds: float | None = None  # None: one model window per clip
+    speech_seconds: float = 35.0  # unseen speech clips cropped to this (few-step)
+    reference_speech_seconds: float = 12.0
+    emotion_seconds: float = 8.0
+    all_emotions: bool = False
+
+    @classmethod
+    def for_mode(cls, quick: bool, **overrides) -> "EvalConfig":
+        base = cls() if quick else cls(
+            quick=False, ae_steps=2000, classifier_steps=2500, heldout_clips=10_000, heldout_seconds=30.0,
+            reference_clips=10, reference_seconds=10.0, speech_seconds=70.0, reference_speech_seconds=35.0,
+            emotion_seconds=20.0, all_emotions=True)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        return base
+
+
+def parse_samplers(text: str) -> list[tuple[str, int]]:
+    """'ddim:25,ddpm:1000' -> [('ddim', 25), ('ddpm', 1000)]."""
+    out = []
+    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
+        name, _, steps = part.partition(":")
+        if name not in ("ddim", "ddpm", "dpmpp_2m"):
+            raise EvaluationError(f"unknown sampler {name!r} in {text!r}; use ddim, ddpm or dpmpp_2m.")
+        try:
+            n = int(steps) if steps else (1000 if name == "ddpm" else 25)
+        except ValueError:
+            raise EvaluationError(f"sampler steps {steps!r} in {text!r} is not a whole number.") from None
+        if n < 1:
+            raise EvaluationError(f"sampler steps must be positive, got {n}.")
+        out.append((name, n))
+    if not out:
+        raise EvaluationError("no sampler given; use for example ddim:25,ddpm:1000.")
+    return out
+
+
+def sampler_key(name: str, steps: int) -> str:
+    return f"{name}:{steps}"
+
+
+def is_reference(name: str, steps: int) -> bool:
+    return steps >= 200  # a many-step run is the slow reference; gets the small budget
+
+
+# ------------------------------------------------------------------ windows and small networks
+
+
+def feature_windows(sequences: list[np.ndarray], window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, window, D) windows of every sequence long enough, and the sequence index of each."""
+    out, owner = [], []
+    for i, seq in enumerate(sequences):
+        for start in range(0, len(seq) - window + 1, stride):
+            out.append(seq[start:start + window])
+            owner.append(i)
+    if not out:
+        return np.zeros((0, window, sequences[0].shape[1] if sequences else 0), np.float32), np.zeros(0, int)
+    return np.stack(out).astype(np.float32), np.array(owner)
+
+
+def with_velocity(normalised: np.ndarray, velocity_std: np.ndarray) -> np.ndarray:
+    """Normalised features with their normalised frame-to-frame change appended: without it the
+    embedding is dominated by pose and barely tells a frozen or time-shuffled window from real motion."""
+    velocity = np.diff(normalised, axis=0, prepend=normalised[:1])
+    return np.concatenate([normalised, velocity / velocity_std], axis=1).astype(np.float32)
+
+
+def _torch_nets(in_dim: int, window: int, embed_dim: int, n_classes: int):
+    import torch
+    from torch import nn
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv1d(in_dim, 96, 5, padding=2), nn.GELU(),
+                nn.Conv1d(96, 96, 5, stride=2, padding=2), nn.GELU(),
+                nn.Conv1d(96, 96, 5, stride=2, padding=2), nn.GELU(),
+            )
+            self.out = nn.Linear(96 * 2, embed_dim)
+
+        def forward(self, x):  # (B, W, D) -> (B, E)
+            h = self.net(x.transpose(1, 2))
+            return self.out(torch.cat([h.mean(-1), h.amax(-1)], dim=-1))
+
+    class AutoEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder()
+            self.decoder = nn.Sequential(nn.Linear(embed_dim, 256), nn.GELU(), nn.Linear(256, window * in_dim))
+
+        def forward(self, x):
+            return self.decoder(self.encoder(x)).view(x.shape)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder()
+            self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(embed_dim, n_classes))
+
+        def forward(self, x):
+            return self.head(self.encoder(x))
+
+    return AutoEncoder(), Classifier()
+
+
+@dataclass
+class EvalNets:
+    autoencoder: object
+    classifier: object
+    mean: np.ndarray
+    std: np.ndarray
+    labels: list[str]
+    window: int
+    info: dict
+    velocity_std: np.ndarray = None
+
+    def normalise(self, features: np.ndarray) -> np.ndarray:
+        return with_velocity((features - self.mean) / self.std, self.velocity_std)
+
+    def embed(self, windows: np.ndarray) -> np.ndarray:
+        return self._run(self.autoencoder.encoder, windows)
+
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        return torch.softmax(torch.from_numpy(self._run(self.classifier, windows)), -1).numpy()
+
+    def _run(self, net, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        net.eval()
+        with torch.inference_mode():
+            parts = [net(torch.from_numpy(windows[i:i + 512])).numpy() for i in range(0, len(windows), 512)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def _nets_key(train_clips, cfg: EvalConfig, labels: list[str]) -> str:
+    h = hashlib.sha1()
+    for c in train_clips:
+        h.update(f"{c.take}|{c.label}|{len(c.motion)}|{float(c.motion[::7].sum()):.4f};".encode())
+    h.update(json.dumps([cfg.window, cfg.stride, cfg.embed_dim, cfg.ae_steps, cfg.classifier_steps, cfg.seed,
+                         labels]).encode())
+    return h.hexdigest()[:16]
+
+
+def train_eval_nets(train_clips, labels: list[str], cfg: EvalConfig, cache_dir: Path | None = None,
+                    log=print) -> EvalNets:
+    """Autoencoder (FGD embedding) and emotion classifier, trained on training-split windows only."""
+    import torch
+
+    from .checkpoint import load_checkpoint, save_checkpoint
+
+    allm = np.concatenate([c.motion for c in train_clips]).astype(np.float64)
+    mean = allm.mean(0).astype(np.float32)
+    std = np.maximum(allm.std(0), 1e-2).astype(np.float32)
+    diffs = np.concatenate([np.diff((c.motion - mean) / std, axis=0) for c in train_clips if len(c.motion) > 1])
+    velocity_std = np.maximum(diffs.std(0), 1e-2).astype(np.float32)
+    D = 2 * allm.shape[1]
+    autoencoder, classifier = _torch_nets(D, cfg.window, cfg.embed_dim, len(labels))
+    key = _nets_key(train_clips, cfg, labels)
+    cache = Path(cache_dir) / f"eval_nets_{key}.safetensors" if cache_dir else None
+    if cache is not None and cache.exists():
+        tensors, meta = load_checkpoint(cache)
+        autoencoder.load_state_dict({k[3:]: v for k, v in tensors.items() if k.startswith("ae.")})
+        classifier.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("clf.")})
+        log(f"evaluation networks loaded from {cache}")
+        return EvalNets(autoencoder, classifier, mean, std, labels, cfg.window, dict(meta.get("info", {}), cached=True),
+                        velocity_std)
+
+    norm = [with_velocity((c.motion - mean) / std, velocity_std) for c in train_clips]
+    windows, owner = feature_windows(norm, cfg.window, max(1, cfg.stride // 2))
+    if len(windows) < 8:
+        raise EvaluationError(f"the training split has only {len(windows)} windows of {cfg.window} frames.")
+    y = np.array([labels.index(train_clips[i].label) for i in owner])
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    xt = torch.from_numpy(windows)
+    started = time.time()
+
+    opt = torch.optim.AdamW(autoencoder.parameters(), lr=1e-3, weight_decay=1e-4)
+    autoencoder.train()
+    for step in range(cfg.ae_steps):
+        idx = torch.from_numpy(rng.integers(0, len(windows), 64))
+        loss = torch.nn.functional.mse_loss(autoencoder(xt[idx]), xt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ae_loss = float(loss.detach())
+    ae_seconds = time.time() - started
+
+    # class-balanced sampling: the Bandai styles of dataset 1 have a few clips each
+    counts = np.bincount(y, minlength=len(labels)).astype(np.float64)
+    p = 1.0 / counts[y]
+    p /= p.sum()
+    opt = torch.optim.AdamW(classifier.parameters(), lr=1e-3, weight_decay=1e-3)
+    yt = torch.from_numpy(y)
+    classifier.train()
+    for step in range(cfg.classifier_steps):
+        idx = torch.from_numpy(rng.choice(len(windows), 64, p=p))
+        x = xt[idx] + 0.05 * torch.randn_like(xt[idx])
+        loss = torch.nn.functional.cross_entropy(classifier(x), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    info = dict(train_windows=int(len(windows)), ae_loss=ae_loss, classifier_loss=float(loss.detach()),
+                ae_seconds=round(ae_seconds, 1), classifier_seconds=round(time.time() - started - ae_seconds, 1),
+                cached=False)
+    log(f"evaluation networks trained in {time.time() - started:.0f} s on {len(windows)} training windows")
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {f"ae.{k}": v for k, v in autoencoder.state_dict().items()}
+        tensors.update({f"clf.{k}": v for k, v in classifier.state_dict().items()})
+        save_checkpoint(cache, tensors, dict(kind="ohgesture-eval-nets", labels=labels, info=info,
+                                              config=asdict(cfg)))
+    return EvalNets(autoencoder, classifier, mean, std, labels, cfg.window, info, velocity_std)
+
+
+# ------------------------------------------------------------------ data helpers
+
+
+def heldout_split(dataset, meta: dict) -> tuple[list, list, str]:
+    """(train, held-out, how): the model's own held-out takes when its metadata names them."""
+    takes = set(meta.get("training", {}).get("held_out_takes") or [])
+    present = {c.take for c in dataset.clips}
+    if takes and takes <= present:
+        held = [c for c in dataset.clips if c.take in takes]
+        train = [c for c in dataset.clips if c.take not in takes]
+        return train, held, f"the checkpoint's held-out takes ({len(takes)})"
+    train, held = dataset.split(0.1, seed=0)
+    how = "GestureDataset.split(0.1, seed=0)"
+    if takes:
+        how += " (the checkpoint's held-out takes are not in this pack)"
+    return train, held, how
+
+
+def motion_positions(lm, features: np.ndarray) -> np.ndarray:
+    from .generate import features_to_output
+    from .kinematics import forward_kinematics
+
+    return forward_kinematics(features_to_output(lm, features))[0]
+
+
+def joint_groups(skeleton) -> dict:
+    from .datasets import wrist_indices
+
+    names = [n.lower() for n in skeleton.joint_names]
+    feet = [i for i, n in enumerate(names) if ("toe" in n or "foot" in n) and "end" not in n]
+    return dict(wrists=list(wrist_indices(skeleton)), feet=feet)
+
+
+def wrist_speed_from_positions(positions: np.ndarray, wrists: list[int], fps: float) -> np.ndarray:
+    return M.speed_from_positions(positions[:, wrists], fps).max(axis=1)
+
+
+def physical_stats(position_sets: list[np.ndarray], groups: dict, fps: float) -> dict:
+    """Foot sliding, jitter and wrist speed over a set of sequences (frame-weighted)."""
+    speeds = np.concatenate([wrist_speed_from_positions(p, groups["wrists"], fps) for p in position_sets])
+    frames = np.array([len(p) for p in position_sets], np.float64)
+    usable = [p for p in position_sets if len(p) >= 4]
+    w = np.array([len(p) for p in usable], np.float64)
+    out = dict(
+        jitter=float(np.average([M.jitter(p, fps) for p in usable], weights=w)) if usable else float("nan"),
+        foot_sliding=float(np.average([M.foot_sliding(p, fps, groups["feet"]) for p in usable], weights=w))
+        if usable and groups["feet"] else float("nan"),
+        wrist_speed_mean=float(speeds.mean()), wrist_speed_p95=float(np.percentile(speeds, 95)),
+        wrist_speed_clip_means=[float(wrist_speed_from_positions(p, groups["wrists"], fps).mean())
+                                for p in position_sets],
+        seconds=float(frames.sum() / fps),
+    )
+    return out
+
+
+# ------------------------------------------------------------------ generation
+
+
+def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed) -> np.ndarray:
+    from .generate import generate_features
+
+    return generate_features(lm, audio_feats, list(emotions), np.asarray(weights, np.float64), guidance=guidance,
+                             sampler=sampler, steps=steps, seed=seed)
+
+
+def speech_inputs(lm, path: Path, seconds: float) -> dict:
+    """Audio features, waveform and per-frame loudness of one speech file, cropped to ``seconds``."""
+    from .audio import audio_features_from_file, load_audio
+
+    feats = audio_features_from_file(path, lm.fps, config=lm.audio_config)
+    n = min(len(feats), int(round(seconds * lm.fps)))
+    samples, sr = load_audio(path, sr=16000)
+    samples = samples[: int(round(n / lm.fps * sr))]
+    return dict(name=Path(path).name, audio=feats[:n], samples=samples, sr=sr,
+                loudness=M.loudness_envelope(samples, sr, lm.fps, n))
+
+
+def synchrony(loudness, speed, samples, sr, fps) -> dict:
+    duration = len(speed) / fps
+    out = dict(seconds=round(duration, 2), loudness=M.loudness_sync_test(loudness, speed, fps))
+    onsets = M.audio_onsets(samples, sr)
+    beats = M.motion_beats(speed, fps)
+    out["bc"] = M.beat_sync_test(beats, onsets, duration, fps)
+    out["bc_reverse"] = M.beat_sync_test(beats, onsets, duration, fps, reverse=True)
+    return out
+
+
+def zeggs_proof(zeggs_dir: Path, fps: float = 30.0) -> dict | None:
+    """Both synchrony measures on the real ZEGGS take: true audio vs time-shifted audio."""
+    from .audio import load_audio
+    from .bvh import read_bvh
+    from .kinematics import forward_kinematics
+    from .resample import resample_motion
+
+    bvh, wav = Path(zeggs_dir) / f"{ZEGGS_TAKE}.bvh", Path(zeggs_dir) / f"{ZEGGS_TAKE}.wav"
+    if not bvh.exists() or not wav.exists():
+        return None
+    motion = read_bvh(bvh)
+    if abs(motion.fps - fps) > 1e-3:
+        motion = resample_motion(motion, fps)
+    positions = forward_kinematics(motion)[0]
+    sk = motion.skeleton
+    speed = wrist_speed_from_positions(positions, [sk.index("LeftHand"), sk.index("RightHand")], fps)
+    samples, sr = load_audio(wav, sr=16000)
+    loudness = M.loudness_envelope(samples, sr, fps, len(speed))
+    return dict(take=ZEGGS_TAKE, speed=speed, loudness_curve=loudness, samples=samples, sr=sr,
+                **synchrony(loudness, speed, samples, sr, fps))
+
+
+# ------------------------------------------------------------------ plots
+
+
+def _save_figure(fig, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=90)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def contact_sheet(rows: list[tuple[str, np.ndarray]], parents, fps: float, path: Path, columns: int = 8) -> Path:
+    """Stick figures, front view (x right, y up): one row per labelled (F, J, 3) sequence, time left to right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(1.3 * columns, 2.2 * len(rows)), squeeze=False)
+    all_pos = np.concatenate([p for _, p in rows])
+    height = np.ptp(all_pos[..., 1]) or 1.0
+    lo_y = all_pos[..., 1].min()
+    for r, (label, positions) in enumerate(rows):
+        frames = np.linspace(0, len(positions) - 1, columns).round().astype(int)
+        for c, f in enumerate(frames):
+            ax = axes[r, c]
+            pose = positions[f]
+            cx = pose[:, 0].mean()
+            for j, parent in enumerate(parents):
+                if parent >= 0:
+                    ax.plot([pose[j, 0] - cx, pose[parent, 0] - cx], [pose[j, 1], pose[parent, 1]], "-",
+                            color="tab:blue", lw=1.5)
+            ax.plot(pose[:, 0] - cx, pose[:, 1], ".", color="k", ms=2)
+            ax.set_xlim(-0.45 * height, 0.45 * height)
+            ax.set_ylim(lo_y - 0.05 * height, lo_y + 1.05 * height)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"{f / fps:.1f} s", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def sync_plot(panels: list[dict], fps: float, path: Path) -> Path:
+    """Per panel: speech loudness (smoothed) with onsets vs wrist speed (smoothed), over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.6 * len(panels)), squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        n = min(len(panel["loudness"]), len(panel["speed"]))
+        t = np.arange(n) / fps
+        loud = M.smooth(panel["loudness"][:n], fps, 0.5)
+        speed = M.smooth(panel["speed"][:n], fps, 0.5)
+        ax.plot(t, loud / (loud.max() or 1), color="tab:orange", label="loudness (RMS, 0.5 s)")
+        onsets = [o for o in panel.get("onsets", []) if o < t[-1]]
+        ax.vlines(onsets, 0, 0.15, color="tab:orange", alpha=0.6, lw=0.8, label="audio onsets")
+        ax2 = ax.twinx()
+        ax2.plot(t, speed, color="tab:blue", label="wrist speed (0.5 s)")
+        ax2.set_ylabel("wrist speed (cm/s)")
+        ax.set_ylabel("loudness (norm.)")
+        ax.set_title(panel["title"], fontsize=10)
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right", fontsize=7)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------ the evaluation
+
+
+def _classifier_eval(nets: EvalNets, clips, window_stride: int) -> dict:
+    seqs = [nets.normalise(c.motion) for c in clips]
+    windows, owner = feature_windows(seqs, nets.window, window_stride)
+    if len(windows) == 0:
+        return dict(windows=0, accuracy=float("nan"), clip_accuracy=float("nan"), recall={})
+    probs = nets.probabilities(windows)
+    target = np.array([nets.labels.index(clips[i].label) for i in owner])
+    pred = probs.argmax(1)
+    recall = {l: float((pred[target == k] == k).mean()) for k, l in enumerate(nets.labels) if (target == k).any()}
+    clip_correct = []
+    for i in np.unique(owner):
+        clip_correct.append(probs[owner == i].mean(0).argmax() == target[owner == i][0])
+    return dict(windows=int(len(windows)), accuracy=float((pred == target).mean()),
+                balanced_accuracy=float(np.mean(list(recall.values()))),
+                clip_accuracy=float(np.mean(clip_correct)), recall=recall, chance=1.0 / len(nets.labels))
+
+
+def pick_blend_pair(labels: list[str], recall: dict) -> tuple[str, str]:
+    options = [(a, b) for a, b in BLEND_CANDIDATES if a in labels and b in labels]
+    if not options:
+        options = [(labels[0], labels[1])] if len(labels) > 1 else [(labels[0], labels[0])]
+    return max(options, key=lambda ab: (min(recall.get(ab[0], 0.0), recall.get(ab[1], 0.0)), -options.index(ab)))
+
+
+def _fgd_block(nets: EvalNets, real_train, real_held, cfg: EvalConfig, rng) -> dict:
+    W, S = cfg.window, cfg.stride
+    held_windows, _ = feature_windows(real_held, W, S)
+    if len(held_windows) < 4:
+        raise EvaluationError(f"the held-out split has only {len(held_windows)} windows of {W} frames.")
+    held_emb = nets.embed(held_windows)
+    train_windows, _ = feature_windows(real_train, W, S)
+    train_emb = nets.embed(train_windows)
+    half = held_windows.shape[2] // 2  # pose channels; the rest are their frame-to-frame changes
+    mean_pose = np.zeros_like(held_windows)  # normalised mean pose, no motion
+    static = np.zeros_like(held_windows)
+    static[:, :, :half] = held_windows[:, :1, :half]
+    shuffled = np.stack([with_velocity(w[rng.permutation(W), :half], nets.velocity_std) for w in held_windows])
+    return dict(
+        held_emb=held_emb, held_windows=int(len(held_windows)), train_windows=int(len(train_windows)),
+        floor_train_vs_heldout=M.fgd(train_emb, held_emb),
+        mean_pose=M.fgd(nets.embed(mean_pose), held_emb),
+        static_pose=M.fgd(nets.embed(static), held_emb),
+        shuffled_time=M.fgd(nets.embed(shuffled), held_emb),
+        wrong_audio=0.0,
+    )
+
+
+def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: list | None = None,
+             zeggs: str | Path | None = None, samplers: str | list = SAMPLERS_DEFAULT, quick: bool = True,
+             cache_dir: str | Path | None = None, device: str = "cpu", threads: int | None = 1, log=print,
+             **overrides) -> dict:
+    """Run every measurement, write ``out/report.md`` and PNGs, return the numbers."""
+    import torch
+
+    from .datasets import load_pack
+    from .generate import load_model
+
+    started = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = EvalConfig.for_mode(quick, **overrides)
+    cfg.samplers = parse_samplers(samplers) if isinstance(samplers, str) else list(samplers)
+    if threads:
+        # small models on a shared CPU: extra threads spin against other processes (measured 4-15x slower)
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    lm = load_model(model, device)
+    dataset = load_pack(Path(data))
+    if dataset.layout.D != lm.layout.D:
+        raise EvaluationError(f"the pack's motion features (D={dataset.layout.D}) do not match the model's "
+                              f"(D={lm.layout.D}); evaluate with the pack the model was trained on.")
+    fps = lm.fps
+    groups = joint_groups(lm.skeleton)
+    train, held, split_how = heldout_split(dataset, lm.metadata)
+    labels = list(dataset.labels)
+    log(f"split: {len(train)} training clips, {len(held)} held-out clips ({split_how})")
+    result: dict = dict(model=str(model), data=str(data), mode="quick" if quick else "full", split=split_how,
+                        train_clips=len(train), heldout_clips=len(held), config=asdict(cfg))
+
+    # 0. the synchrony measures on real data
+    proof = zeggs_proof(Path(zeggs), fps) if zeggs else None
+    if proof is not None:
+        result["zeggs"] = {k: proof[k] for k in ("take", "seconds", "loudness", "bc", "bc_reverse")}
+        log(f"ZEGGS loudness-wrist correlation {proof['loudness']['true']:.3f} "
+            f"(shifted median {proof['loudness']['shifted_median']:.3f}); BC {proof['bc']['true']:.3f} "
+            f"(shifted median {proof['bc']['shifted_median']:.3f})")
+
+    # 1. evaluation networks, classifier sanity on real held-out data
+    nets = train_eval_nets(train, labels, cfg, cache_dir=Path(cache_dir) if cache_dir else out, log=log)
+    result["eval_nets"] = nets.info
+    real_cls = _classifier_eval(nets, held, cfg.stride)
+    result["classifier_real_heldout"] = real_cls
+    real_train_n = [nets.normalise(c.motion) for c in train]
+    real_held_n = [nets.normalise(c.motion) for c in held]
+    fgd_block = _fgd_block(nets, real_train_n, real_held_n, cfg, rng)
+    held_emb = fgd_block.pop("held_emb")
+    result["fgd_baselines"] = fgd_block
+    real_positions = [motion_positions(lm, c.motion) for c in held]
+    result["real_physical"] = physical_stats(real_positions, groups, fps)
+
+    speech = [Path(s) for s in (speech or [])]
+    for s in speech:
+        if not s.exists():
+            raise EvaluationError(f"speech file {s} does not exist.")
+    neutral = "neutral" if "neutral" in lm.labels else lm.labels[0]
+    per_sampler: dict = {}
+    sync_panels = []
+    few_step = next(((n, s) for n, s in cfg.samplers if not is_reference(n, s)), cfg.samplers[0])
+    order = sorted(range(len(held)), key=lambda i: (held[i].label, held[i].take))
+    has_reference = any(is_reference(n, s) for n, s in cfg.samplers)
+
+    def clip_choice(ref: bool) -> tuple[list[int], int]:
+        """Held-out clips spread over labels (every k-th of the label-sorted list) and the crop length."""
+        n_clips = cfg.reference_clips if ref else cfg.heldout_clips
+        seconds = cfg.reference_seconds if ref else cfg.heldout_seconds
+        max_frames = lm.window if seconds is None else int(round(seconds * fps))
+        picks = np.linspace(0, len(order) - 1, min(n_clips, len(order))).round().astype(int)
+        return list(dict.fromkeys(order[i] for i in picks)), max_frames
+
+    def generate_heldout(name, steps, chosen, max_frames):
+        gen_n, real_n, gen_pos = [], [], []
+        for k, i in enumerate(chosen):
+            clip = held[i]
+            n = min(len(clip.motion), max_frames)
+            label = clip.label if clip.label in lm.labels else neutral
+            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k)
+            gen_n.append(nets.normalise(feats))
+            real_n.append(nets.normalise(clip.motion[:n]))
+            gen_pos.append(motion_positions(lm, feats))
+        return gen_n, real_n, gen_pos
+
+    for name, steps in cfg.samplers:
+        key = sampler_key(name, steps)
+        ref = is_reference(name, steps)
+        t0 = time.time()
+        chosen, max_frames = clip_choice(ref)
+        gen_n, real_n, gen_pos = generate_heldout(name, steps, chosen, max_frames)
+        log(f"{key}: generated {len(chosen)} held-out clips in {time.time() - t0:.0f} s")
+        stride = max(1, cfg.stride // 2) if ref else cfg.stride  # few windows: use them densely
+        gen_windows, owner = feature_windows(gen_n, cfg.window, stride)
+        real_windows, _ = feature_windows(real_n, cfg.window, stride)
+        entry: dict = dict(clips=len(chosen), windows=int(len(gen_windows)))
+        if len(gen_windows) >= 2:
+            entry["fgd"] = M.fgd(nets.embed(gen_windows), held_emb)
+            entry["fgd_real_same_clips"] = M.fgd(nets.embed(real_windows), held_emb)
+            gen_cls = nets.probabilities(gen_windows)
+            target = np.array([labels.index(held[chosen[o]].label) for o in owner])
+            entry["generated_heldout_label_accuracy"] = float(np.mean(gen_cls.argmax(1) == target))
+        if not ref and has_reference:
+            # the few-step sampler on exactly the reference's clips: a like-for-like FGD
+            ref_chosen, ref_frames = clip_choice(True)
+            g, _, _ = generate_heldout(name, steps, ref_chosen, ref_frames)
+            w, _ = feature_windows(g, cfg.window, max(1, cfg.stride // 2))
+            entry["fgd_on_reference_clips"] = M.fgd(nets.embed(w), held_emb) if len(w) >= 2 else None
+        entry["physical"] = physical_stats(gen_pos, groups, fps)
+        real_same = physical_stats([real_positions[i][:max_frames] for i in chosen], groups, fps)
+        entry["physical_real_same_clips"] = real_same
+
+        # unseen speech
+        sync = {}
+        speech_list = speech if not ref else speech[:1]
+        for s in speech_list:
+            inp = speech_inputs(lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
+            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed)
+            positions = motion_positions(lm, feats)
+            speed = wrist_speed_from_positions(positions, groups["wrists"], fps)
+            sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], fps)
+            sync[inp["name"]]["wrist_speed"] = M.speed_stats(speed)
+            if (name, steps) == few_step and not sync_panels:
+                sync_panels.append(dict(title=f"generated ({key}, {neutral}) on unseen speech {inp['name']}: "
+                                              f"r = {sync[inp['name']]['loudness']['true']:.2f}",
+                                        loudness=inp["loudness"], speed=speed,
+                                        onsets=M.audio_onsets(inp["samples"], inp["sr"])))
+        entry["sync"] = sync
+        if sync:
+            entry["sync_mean_r"] = float(np.mean([v["loudness"]["true"] for v in sync.values()]))
+            entry["sync_mean_shifted_p95"] = float(np.mean([v["loudness"]["shifted_p95"] for v in sync.values()]))
+        entry["seconds"] = round(time.time() - t0, 1)
+        per_sampler[key] = entry
+        log(f"{key}: done in {entry['seconds']:.0f} s")
+    result["samplers"] = per_sampler
+
+    # emotion control (few-step sampler)
+    t0 = time.time()
+    emo_name, emo_steps = few_step
+    e1, e2 = pick_blend_pair([l for l in labels if l in lm.labels], real_cls["recall"])
+    emo_source = speech[0] if speech else None
+    if emo_source is not None:
+        emo_audio = speech_inputs(lm, emo_source, cfg.emotion_seconds)["audio"]
+        emo_from = emo_source.name
+    else:
+        clip = held[order[0]]
+        emo_audio, emo_from = clip.audio[: int(cfg.emotion_seconds * fps)], f"held-out clip {clip.name}"
+    if cfg.all_emotions:
+        emotions = list(lm.labels)
+    else:
+        emotions = list(dict.fromkeys([e for e in (neutral, e1, e2) if e in lm.labels]))
+    emo_feats = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed)
+                 for e in emotions}
+    per_emotion = {}
+    for e, feats in emo_feats.items():
+        w, _ = feature_windows([nets.normalise(feats)], cfg.window, cfg.stride)
+        if len(w) and e in labels:
+            p = nets.probabilities(w)
+            per_emotion[e] = dict(accuracy=float((p.argmax(1) == labels.index(e)).mean()),
+                                  probability=float(p[:, labels.index(e)].mean()))
+    sweep = []
+    for g in GAMMAS:
+        feats = generate(lm, emo_audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed)
+        w, _ = feature_windows([nets.normalise(feats)], cfg.window, cfg.stride)
+        p = nets.probabilities(w) if len(w) else np.full((1, len(labels)), np.nan)
+        sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
+                          p_e2=float(p[:, labels.index(e2)].mean())))
+    # "Two emotions differ more than two takes of one emotion do" (normalised features, same audio)
+    second_seed = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1)
+                   for e in emotions[:3]}
+    between = M.mean_pairwise_distance([nets.normalise(f) for f in emo_feats.values()])
+    within = float(np.mean([M.mean_pairwise_distance([nets.normalise(emo_feats[e]), nets.normalise(f)])
+                            for e, f in second_seed.items()]))
+    result["emotion"] = dict(
+        sampler=sampler_key(*few_step), audio=emo_from, emotions=emotions, per_emotion=per_emotion,
+        mean_accuracy=float(np.mean([v["accuracy"] for v in per_emotion.values()])) if per_emotion else float("nan"),
+        blend=dict(e1=e1, e2=e2, sweep=sweep,
+                   # gamma is e2's share, so e1's probability must fall as gamma rises (e2's must rise);
+                   # a flat curve (the classifier sees no change) does not count as a rise
+                   p_e1_monotonic=M.is_monotonic_increasing([-s["p_e1"] for s in sweep], tolerance=0.02)
+                   and sweep[0]["p_e1"] - sweep[-1]["p_e1"] > 0.1,
+                   p_e2_monotonic=M.is_monotonic_increasing([s["p_e2"] for s in sweep], tolerance=0.02)
+                   and sweep[-1]["p_e2"] - sweep[0]["p_e2"] > 0.1),
+        distance_between_emotions=between, distance_between_seeds=within,
+        seconds=round(time.time() - t0, 1),
+    )
+    log(f"emotion control measured in {time.time() - t0:.0f} s")
+
+    # pictures
+    pic = [e for e in PICTURE_EMOTIONS if e in emo_feats][:3]
+    pic += [e for e in emo_feats if e not in pic][: 3 - len(pic)]
+    sheet = contact_sheet([(e, motion_positions(lm, emo_feats[e])) for e in pic], lm.skeleton.parents, fps,
+                          out / "contact_sheet.png")
+    if proof is not None:
+        sync_panels.append(dict(title=f"real ZEGGS take {ZEGGS_TAKE} (reference): "
+                                      f"r = {proof['loudness']['true']:.2f}",
+                                loudness=proof["loudness_curve"], speed=proof["speed"],
+                                onsets=M.audio_onsets(proof["samples"], proof["sr"])))
+    plots = dict(contact_sheet=sheet.name)
+    if sync_panels:
+        plots["sync"] = sync_plot(sync_panels, fps, out / "sync.png").name
+    result["plots"] = plots
+    result["quality_bar"] = quality_bar(result, few_step)
+    result["seconds"] = round(time.time() - started, 1)
+    write_report(result, out / "report.md")
+    return result
+
+
+def quality_bar(result: dict, few_step) -> dict:
+    entry = result["samplers"].get(sampler_key(*few_step), {})
+    sync = entry.get("sync", {})
+    real = result["real_physical"]
+    gen = entry.get("physical", {})
+    clip_means = real["wrist_speed_clip_means"]
+    bar = dict(
+        loudness_r_at_least_0p3=bool(sync) and all(v["loudness"]["true"] >= 0.3 for v in sync.values()),
+        loudness_r_above_shifted_p95=bool(sync) and all(v["loudness"]["margin"] > 0 for v in sync.values()),
+        wrist_speed_mean_in_real_range=bool(gen) and min(clip_means) <= gen["wrist_speed_mean"] <= max(clip_means),
+        wrist_speed_p95_within_real=bool(gen) and gen["wrist_speed_p95"] <= 1.5 * real["wrist_speed_p95"],
+        blend_monotonic=result["emotion"]["blend"]["p_e2_monotonic"],
+        emotions_differ_more_than_seeds=result["emotion"]["distance_between_emotions"]
+        > result["emotion"]["distance_between_seeds"],
+    )
+    bar["all"] = all(bar.values())
+    return bar
+
+
+# ------------------------------------------------------------------ report
+
+
+QUALITY_BAR_TEXT = dict(
+    loudness_r_at_least_0p3="loudness-wrist-speed correlation >= 0.3 on every unseen speech clip (few-step sampler)",
+    loudness_r_above_shifted_p95="... and above the 95th percentile of its time-shifted values",
+    wrist_speed_mean_in_real_range="mean wrist speed within the range of real held-out clips' means (alive, not wild)",
+    wrist_speed_p95_within_real="95th-percentile wrist speed at most 1.5x the real held-out one",
+    blend_monotonic="blend sweep: classifier p(e2) rises monotonically with gamma (by > 0.1 overall)",
+    emotions_differ_more_than_seeds="two emotions differ more than two seeds of one emotion",
+    all="all of the above",
+)
+
+
+def _f(x, digits=3) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "**no**"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def _sync_rows(name: str, s: dict) -> list[str]:
+    rows = []
+    for measure, label in (("loudness", "loudness-wrist r"), ("bc", "BC (motion beats)"),
+                           ("bc_reverse", "BC (audio onsets)")):
+        v = s[measure]
+        rows.append(f"| {name} | {label} | {_f(v['true'])} | {_f(v['shifted_median'])} | {_f(v['shifted_p95'])} "
+                    f"| {_f(v['z'], 2)} | {'yes' if v['margin'] > 0 else 'no'} |")
+    return rows
+
+
+def write_report(result: dict, path: Path) -> None:
+    L = [f"# OHGesture evaluation ({result['mode']} mode)", "",
+         f"- model: `{result['model']}`", f"- data: `{result['data']}`",
+         f"- held-out split: {result['heldout_clips']} clips, {result['train_clips']} training clips; "
+         f"{result['split']}", f"- wall time: {result['seconds']:.0f} s", ""]
+    qb = result["quality_bar"]
+    L += ["## Quality bar", "", "| check | passed |", "|---|---|"]
+    L += [f"| {QUALITY_BAR_TEXT.get(k, k)} | {_f(v)} |" for k, v in qb.items()]
+    L += ["", "## Synchrony measures on real data", "",
+          "True audio-motion pairing against the same motion with circularly time-shifted audio "
+          "(shifts of 5-30 s). A measure is useful only if the true pairing stands out "
+          "(z = (true - mean shifted) / std shifted; 'beats shifted p95' = true above 95 % of shifts).", "",
+          "| clip | measure | true | shifted median | shifted p95 | z | beats shifted p95 |",
+          "|---|---|---|---|---|---|---|"]
+    if "zeggs" in result:
+        L += _sync_rows(f"real ZEGGS {result['zeggs']['take']}", result["zeggs"])
+        z = result["zeggs"]
+        sep = [n for n, k in (("loudness-wrist correlation", "loudness"), ("BC", "bc")) if z[k]["margin"] > 0]
+        L += ["", f"On real data the measure that separates true from shifted audio: "
+                  f"{', '.join(sep) if sep else 'neither'}. BC rewards any motion beat near any onset; "
+                  "speech has ~3 onsets per second, so a shifted pairing scores nearly as high as the true one."]
+    else:
+        L += ["| (no ZEGGS take given: pass --zeggs DIR) | | | | | | |"]
+
+    L += ["", "## FGD (Frechet distance of motion-window embeddings vs held-out real motion)", "",
+          f"Embedding: 1-D conv autoencoder, {result['config']['embed_dim']}-d, trained on training-split windows "
+          f"of {result['config']['window']} frames only. Lower is better. FGD depends on the number of windows, "
+          "so each generated set is shown next to the real clips it was generated for ('real, same clips').", "",
+          "| set | FGD | windows |", "|---|---|---|"]
+    b = result["fgd_baselines"]
+    L += [f"| floor: training real vs held-out real | {_f(b['floor_train_vs_heldout'])} | {b['train_windows']} |",
+          f"| baseline: time-shuffled held-out windows (poses right, dynamics destroyed) | {_f(b['shuffled_time'])} "
+          f"| {b['held_windows']} |",
+          f"| baseline: static pose (each window frozen at its first frame) | {_f(b['static_pose'])} "
+          f"| {b['held_windows']} |",
+          f"| ceiling: mean pose everywhere | {_f(b['mean_pose'])} | {b['held_windows']} |"]
+    for key, e in result["samplers"].items():
+        L += [f"| generated, {key} | {_f(e.get('fgd'))} | {e['windows']} |",
+              f"| real, same clips as {key} | {_f(e.get('fgd_real_same_clips'))} | {e['windows']} |"]
+        if e.get("fgd_on_reference_clips") is not None:
+            L.append(f"| generated, {key}, on the 1000-step reference's clips | {_f(e['fgd_on_reference_clips'])} "
+                     f"| (same as reference) |")
+    L += ["", "Held-out motion with the wrong audio has FGD 0 (the same windows as held-out real): FGD ignores "
+              "audio entirely, which is why synchrony is measured separately below.", ""]
+
+    L += ["## Speech-motion synchrony on unseen speech", "",
+          "Generated motion (neutral) for speech the model never saw; same table as for the real take.", "",
+          "| sampler / speech | measure | true | shifted median | shifted p95 | z | beats shifted p95 |",
+          "|---|---|---|---|---|---|---|"]
+    for key, e in result["samplers"].items():
+        for wav, s in e["sync"].items():
+            L += _sync_rows(f"{key} / {wav} ({s['seconds']:.0f} s)", s)
+
+    em = result["emotion"]
+    cls = result["classifier_real_heldout"]
+    L += ["", "## Emotion control", "",
+          f"Style classifier (1-D conv over {result['config']['window']}-frame windows) trained on training-split "
+          f"windows. On real held-out data: window accuracy {_f(cls['accuracy'])}, balanced {_f(cls.get('balanced_accuracy'))}, "
+          f"clip accuracy {_f(cls['clip_accuracy'])} (chance {_f(cls.get('chance'))}).", "",
+          f"Generated with {em['sampler']} on {em['audio']}:", "",
+          "| target emotion | classifier accuracy on generated | mean p(target) | recall on real held-out |",
+          "|---|---|---|---|"]
+    for e, v in em["per_emotion"].items():
+        L.append(f"| {e} | {_f(v['accuracy'])} | {_f(v['probability'])} | {_f(cls['recall'].get(e))} |")
+    bl = em["blend"]
+    L += ["", f"Blend sweep {bl['e1']} -> {bl['e2']} (gamma = share of {bl['e2']}):", "",
+          "| gamma | p(" + bl["e1"] + ") | p(" + bl["e2"] + ") |", "|---|---|---|"]
+    L += [f"| {s['gamma']:.2f} | {_f(s['p_e1'])} | {_f(s['p_e2'])} |" for s in bl["sweep"]]
+    L += ["", f"p({bl['e2']}) rises monotonically: {_f(bl['p_e2_monotonic'])}; "
+              f"p({bl['e1']}) falls monotonically: {_f(bl['p_e1_monotonic'])}.", "",
+          f"Model-free: mean distance between emotions' motion {_f(em['distance_between_emotions'])} vs between "
+          f"two seeds of one emotion {_f(em['distance_between_seeds'])} (normalised features, same audio).", ""]
+
+    L += ["## Physical plausibility", "",
+          "Foot sliding: mean horizontal speed of foot/toe joints while within 5 cm of the sequence's floor. "
+          "Jitter: mean jerk magnitude over all joints. Wrist speed: the faster wrist.", "",
+          "| set | seconds | foot sliding (cm/s) | jitter (cm/s^3) | wrist speed mean | wrist speed p95 |",
+          "|---|---|---|---|---|---|"]
+
+    def phys(name, p):
+        return (f"| {name} | {p['seconds']:.0f} | {_f(p['foot_sliding'], 2)} | {_f(p['jitter'], 0)} | "
+                f"{_f(p['wrist_speed_mean'], 1)} | {_f(p['wrist_speed_p95'], 1)} |")
+
+    L.append(phys("real held-out (all)", result["real_physical"]))
+    for key, e in result["samplers"].items():
+        L += [phys(f"generated, {key}", e["physical"]), phys(f"real, same clips as {key}",
+                                                             e["physical_real_same_clips"])]
+    means = result["real_physical"]["wrist_speed_clip_means"]
+    L += ["", f"Real held-out clips' mean wrist speed ranges {min(means):.1f}-{max(means):.1f} cm/s.", ""]
+
+    L += ["## Samplers side by side", "", "| sampler | seconds | FGD | mean loudness r | mean shifted p95 | "
+          "jitter | wrist speed mean |", "|---|---|---|---|---|---|---|"]
+    for key, e in result["samplers"].items():
+        L.append(f"| {key} | {e['seconds']:.0f} | {_f(e.get('fgd'))} | {_f(e.get('sync_mean_r'))} | "
+                 f"{_f(e.get('sync_mean_shifted_p95'))} | {_f(e['physical']['jitter'], 0)} | "
+                 f"{_f(e['physical']['wrist_speed_mean'], 1)} |")
+    L += ["", "## Pictures", ""]
+    L += [f"![{k}]({v})" for k, v in result["plots"].items()]
+    text = "\n".join(L) + "\n"
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def add_cli(subparsers) -> None:
+    ev = subparsers.add_parser("evaluate", help="measure a model: FGD, synchrony, emotion control, plausibility",
+                               description="Evaluate a checkpoint on a dataset pack; writes OUT/report.md and PNGs.")
+    ev.add_argument("--model", required=True, help="checkpoint (.safetensors)")
+    ev.add_argument("--data", required=True, help="dataset pack (.npz from ohgesture prepare)")
+    ev.add_argument("--out", required=True, help="output folder for report.md and plots")
+    ev.add_argument("--speech", nargs="+", default=[], help="speech recordings the model never saw in training")
+    ev.add_argument("--zeggs", help="folder with the real ZEGGS take 067_Speech_2_x_1_0.bvh/.wav (validates "
+                                    "the synchrony measures)")
+    ev.add_argument("--samplers", default=SAMPLERS_DEFAULT, help="comma list of sampler:steps")
+    ev.add_argument("--guidance", type=float, default=1.0)
+    ev.add_argument("--quick", action="store_true", help="short clips, short 1000-step reference (minutes on a CPU)")
+    ev.add_argument("--cache", help="folder for the cached evaluation networks (default: --out)")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
+    ev.add_argument("--json", help="also write the numbers to this JSON file")
+    ev.set_defaults(func=run_evaluate_cli)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def run_evaluate_cli(args) -> int:
+    for p, what in ((args.model, "model"), (args.data, "data pack")):
+        if not Path(p).exists():
+            raise EvaluationError(f"the {what} {p} does not exist.")
+    result = evaluate(args.model, args.data, args.out, speech=args.speech, zeggs=args.zeggs,
+                      samplers=args.samplers, quick=args.quick, cache_dir=args.cache, device=args.device,
+                      threads=args.threads,
+                      guidance=args.guidance, log=lambda m: print(m, file=sys.stderr))
+    text = json.dumps(_jsonable(result), indent=2)
+    (Path(args.out) / "metrics.json").write_text(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    print(f"wrote {Path(args.out) / 'report.md'} ({result['seconds']:.0f} s); quality bar "
+          f"{'passed' if result['quality_bar']['all'] else 'not passed'}", file=sys.stderr)
+    return 0
