@@ -354,8 +354,10 @@ def constraints_to_known(
     rotations = np.asarray(rotations, dtype=np.float64).reshape(-1, 4)
     if not len(frames) == len(joints) == len(rotations):
         raise ConstraintError("the constraints need as many frames, joints and rotations.")
-    if len(frames) and (frames.min() < 0 or frames.max() >= n_frames):
-        raise ConstraintError(f"a constraint lies outside the clip's {n_frames} frames.")
+    if len(frames) and frames.min() < 0:
+        raise ConstraintError("a constraint lies before the clip's first frame.")
+    inside = frames < n_frames  # keys after the end of the audio have nothing to constrain
+    frames, joints, rotations = frames[inside], joints[inside], rotations[inside]
     if len(joints) and (joints.min() < 0 or joints.max() >= lm.layout.num_joints):
         raise ConstraintError(f"a constraint names a joint the model's {lm.layout.num_joints} joints lack.")
     norms = np.linalg.norm(rotations, axis=-1, keepdims=True)

@@ -190,10 +190,12 @@ def write_motion_to_armature(arm_obj, motion: dict, *, frame_start: float, scene
     return write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name)
 
 
-def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, reset_unkeyed: bool = False):
+def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, reset_unkeyed: bool = False,
+                   assign: bool = True):
     """Key ``pose_channels``-style channels into a new action (bulk foreach_set, never
     keyframe_insert). ``reset_unkeyed`` puts bones without keys back to their rest pose,
-    which the channels of their keyed children assume."""
+    which the channels of their keyed children assume. ``assign=False`` leaves the
+    armature's animation data alone (the caller puts the action in an NLA strip)."""
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
     frames = frame_start + np.arange(count, dtype=np.float64)
     action, slot, new_fcurve = _new_action(action_name, arm_obj)
@@ -218,6 +220,8 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
             for i in range(3):
                 _key_fcurve(new_fcurve(f"{prefix}.location", i, name), frames, basis_loc[:, b, i])
 
+    if not assign:
+        return action
     anim_data = arm_obj.animation_data or arm_obj.animation_data_create()
     _keep_previous_action(anim_data)
     anim_data.action = action

@@ -22,6 +22,7 @@ import numpy as np
 from bpy.props import EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from . import animator as animator_module
 from . import armature as armature_module
 from . import bone_presets, common, keyframes, retarget
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ChainJob, ProcessJob, venv_python
@@ -54,6 +55,12 @@ class GenerationRequest:
     entry_script: str
     action_name: str
     extra_args: list = field(default_factory=list)
+    mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
+    constraints: dict | None = None  # hand-keyed poses (animator.hand_key_constraints)
+    regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
+    layer_upper_body: bool = False
+    layer_blend_frames: int = 6
+    notes: list = field(default_factory=list)
 
 
 def strips_collection(scene):
@@ -116,7 +123,8 @@ def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, mo
     return np.clip([fcurve.evaluate(float(f)) for f in frames], 0.0, 1.0)
 
 
-def build_request(context, *, settings=None, entry_script: str = "", python: str = "") -> GenerationRequest:
+def build_request(context, *, settings=None, entry_script: str = "", python: str = "",
+                  animator: bool = True) -> GenerationRequest:
     """Validate the settings (default: the scene's); raise SettingsError with one sentence
     on any problem."""
     scene = context.scene
@@ -172,13 +180,15 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
     if emotion_2 is not None:
         name_parts.append(f"+{emotion_2} {settings.blend:.2f}" if gamma_curve is None else f"+{emotion_2} animated")
     name_parts.append(f"seed {settings.seed}")
-    return GenerationRequest(
+    request = GenerationRequest(
         audio=audio, scene_name=scene.name, armature_name=arm_obj.name, frame_start=frame_start,
         scene_fps=scene_fps, max_frames=max_frames, start_seconds=start_seconds,
         duration_seconds=duration_seconds, emotion=emotion, emotion_2=emotion_2, gamma=float(settings.blend),
         gamma_curve=gamma_curve, guidance=float(settings.guidance), sampler=sampler, steps=steps,
         seed=int(settings.seed), device=common.device(context), model=str(model), python=python,
         entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=" ".join(name_parts))
+    animator_module.configure_request(context, settings, request, metadata, animator=animator)
+    return request
 
 
 def generation_command(request: GenerationRequest, out_path: str, gamma_curve_path: str | None) -> list[str]:
@@ -187,6 +197,8 @@ def generation_command(request: GenerationRequest, out_path: str, gamma_curve_pa
                "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
     if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
         command += ["--steps", str(request.steps)]
+    if request.mix:
+        command += ["--mix", request.mix]
     if request.emotion is not None:
         command += ["--emotion", request.emotion]
     if request.emotion_2 is not None:
@@ -212,6 +224,7 @@ class GenerationSession:
             gamma_path = os.path.join(self.workdir, "gamma_curve.npy")
             np.save(gamma_path, request.gamma_curve.astype(np.float32))
         self.command = generation_command(request, self.out_path, gamma_path)
+        self.command += animator_module.extra_arguments(request, self.workdir)
         self.job = ProcessJob(self.command, description="Starting")
         self.action = None
         self.map_message = ""
@@ -252,12 +265,11 @@ class GenerationSession:
             raise common.SettingsError("The scene or armature was removed while generating.")
         if not os.path.isfile(self.out_path):
             raise keyframes.MotionFileError("Generation ended without writing a motion file.")
-        motion = keyframes.read_motion_npz(self.out_path)
         # The model's own armature takes the exact path; any other rig goes through its
         # stored bone map, or an automatic one (then stored on the object for editing).
-        self.action, self.map_message = retarget.apply_motion(
-            arm_obj, motion, frame_start=request.frame_start, scene_fps=request.scene_fps,
-            action_name=request.action_name, max_frames=request.max_frames)
+        # Regenerate Selection rewrites keys in place; the upper-body option layers in the NLA.
+        self.action, messages = animator_module.apply_result(request, arm_obj, self.out_path)
+        self.map_message = "; ".join(messages)
         self.state = FINISHED
         return self.action
 
@@ -308,12 +320,12 @@ def active_session() -> GenerationSession | None:
     return _active_session if _active_session is not None and _active_session.state in (RUNNING, "READY") else None
 
 
-def start_session(context, *, entry_script: str = "", python: str = "") -> GenerationSession:
+def start_session(context, *, entry_script: str = "", python: str = "", request=None) -> GenerationSession:
     """Validate, start the subprocess, register it as the running session."""
     global _active_session
     if active_session() is not None:
         raise common.SettingsError("A generation is already running; wait for it or cancel it.")
-    request = build_request(context, entry_script=entry_script, python=python)
+    request = request or build_request(context, entry_script=entry_script, python=python)
     session = GenerationSession(request).start()
     if session.state == FAILED:
         session.cleanup()
@@ -674,3 +686,5 @@ classes = (OHGESTURE_OT_generate, OHGESTURE_OT_cancel, OHGESTURE_OT_reroll_seed,
            OHGESTURE_OT_install_dependencies, OHGESTURE_OT_bone_map_auto, OHGESTURE_OT_bone_map_add,
            OHGESTURE_OT_bone_map_remove, OHGESTURE_OT_bone_map_clear, OHGESTURE_OT_bone_map_export,
            OHGESTURE_OT_bone_map_import)
+OHGESTURE_OT_regenerate_selection = animator_module.make_regenerate_operator(OHGESTURE_OT_generate)
+classes += (OHGESTURE_OT_regenerate_selection, animator_module.OHGESTURE_OT_sync_emotion_mix)

@@ -42,11 +42,18 @@ class OHGESTURE_PT_main(bpy.types.Panel):
         except common.SettingsError as exc:
             layout.label(text=str(exc), icon="ERROR")
 
-        layout.prop(settings, "emotion")
-        layout.prop(settings, "emotion_2")
-        sub = layout.row()
-        sub.enabled = settings.emotion_2 != "NONE"
-        sub.prop(settings, "blend", slider=True)
+        layout.prop(settings, "mix_emotions")
+        if settings.mix_emotions:
+            column = layout.column(align=True)
+            for item in settings.emotion_mix:
+                column.prop(item, "weight", text=item.label.replace("_", " ").title(), slider=True)
+            column.operator("ohgesture.sync_emotion_mix", icon="FILE_REFRESH")
+        else:
+            layout.prop(settings, "emotion")
+            layout.prop(settings, "emotion_2")
+            sub = layout.row()
+            sub.enabled = settings.emotion_2 != "NONE"
+            sub.prop(settings, "blend", slider=True)
         layout.prop(settings, "guidance")
         layout.prop(settings, "quality")
         row = layout.row(align=True)
@@ -61,7 +68,14 @@ class OHGESTURE_PT_main(bpy.types.Panel):
                 layout.label(text=f"{status.message} {status.progress:.0%}")
             layout.operator("ohgesture.cancel", icon="CANCEL")
         else:
+            layout.prop(settings, "use_hand_keys")
+            row = layout.row(align=True)
+            row.prop(settings, "layer_upper_body")
+            sub = row.row(align=True)
+            sub.enabled = settings.layer_upper_body
+            sub.prop(settings, "layer_blend_frames", text="Blend")
             layout.operator("ohgesture.generate", icon="PLAY")
+            layout.operator("ohgesture.regenerate_selection", icon="SEQ_PREVIEW")
 
 
 class OHGESTURE_UL_bone_map(bpy.types.UIList):

@@ -34,6 +34,25 @@ def _is_armature(self, obj):
     return obj.type == "ARMATURE"
 
 
+class OHGestureEmotionWeight(bpy.types.PropertyGroup):
+    """One slider of the emotion mix."""
+
+    label: StringProperty(name="Emotion")
+    weight: FloatProperty(name="Weight", min=0.0, max=1.0, default=0.0, subtype="FACTOR",
+                          description="Share of this emotion (the weights are scaled to sum to 1)")
+
+
+def _sync_mix(self, context):
+    if not self.mix_emotions:
+        return
+    from . import animator
+
+    try:
+        animator.sync_emotion_mix(self, common.emotion_labels(common.model_metadata(common.model_path(context))))
+    except common.SettingsError:
+        pass
+
+
 class OHGestureSettings(bpy.types.PropertyGroup):
     source: EnumProperty(
         name="Source",
@@ -60,6 +79,20 @@ class OHGestureSettings(bpy.types.PropertyGroup):
                ("REFERENCE", "Reference", "DDPM, %d steps (slow)" % common.QUALITY_PRESETS["REFERENCE"][1])],
         default="BALANCED")
     seed: IntProperty(name="Seed", min=0, default=0, description="Same seed and settings give the same motion")
+    mix_emotions: BoolProperty(
+        name="Mix Several Emotions", default=False, update=_sync_mix,
+        description="One slider per emotion of the model instead of the two-emotion blend")
+    emotion_mix: CollectionProperty(type=OHGestureEmotionWeight)
+    use_hand_keys: BoolProperty(
+        name="Keep My Keys", default=True,
+        description="Rotation keys you set on the armature's bones (before generating, or changed on a generated "
+                    "action) become poses the gestures pass through (the model's own armature only)")
+    layer_upper_body: BoolProperty(
+        name="Upper Body Layer", default=False,
+        description="Key only the spine, neck, head and arms, as an NLA strip over the existing animation "
+                    "(e.g. a walk), instead of replacing it")
+    layer_blend_frames: IntProperty(name="Blend In/Out", min=0, default=6,
+                                    description="Frames over which the layer fades in and out")
 
 
 class OHGestureBonePair(bpy.types.PropertyGroup):
@@ -75,7 +108,7 @@ class OHGestureStatus(bpy.types.PropertyGroup):
     message: StringProperty(name="Status", default="")
 
 
-classes = (OHGestureSettings, OHGestureBonePair, OHGestureStatus)
+classes = (OHGestureEmotionWeight, OHGestureSettings, OHGestureBonePair, OHGestureStatus)
 
 
 def register_properties():
