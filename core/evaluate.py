@@ -128,7 +128,7 @@ def _torch_nets(in_dim: int, window: int, embed_dim: int, n_classes: int):
         def __init__(self):
             super().__init__()
             self.net = nn.Sequential(
-                nn.Conv1d(in_dim, 96, 5, padding=2), nn.GELU(),
+                nn.Conv1d(in_dim, 96, 3, padding=1), nn.GELU(),
                 nn.Conv1d(96, 96, 5, stride=2, padding=2), nn.GELU(),
                 nn.Conv1d(96, 96, 5, stride=2, padding=2), nn.GELU(),
             )
@@ -665,6 +665,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         emotions = list(lm.labels)
     else:
         emotions = list(dict.fromkeys([e for e in (neutral, e1, e2) if e in lm.labels]))
+        emotions += [e for e in PICTURE_EMOTIONS if e in lm.labels and e not in emotions][: max(0, 3 - len(emotions))]
     emo_feats = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed)
                  for e in emotions}
     per_emotion = {}
