@@ -33,6 +33,7 @@ BLEND_CANDIDATES = (("neutral", "angry"), ("happy", "sad"), ("neutral", "tired")
 PICTURE_EMOTIONS = ("neutral", "angry", "sad", "happy", "tired", "old", "active")
 GAMMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ZEGGS_TAKE = "067_Speech_2_x_1_0"
+EVAL_NETS_VERSION = 2  # bump when the evaluation networks' architecture or inputs change (cache key)
 
 
 class EvaluationError(ValueError):
@@ -194,7 +195,7 @@ def _nets_key(train_clips, cfg: EvalConfig, labels: list[str]) -> str:
     h = hashlib.sha1()
     for c in train_clips:
         h.update(f"{c.take}|{c.label}|{len(c.motion)}|{float(c.motion[::7].sum()):.4f};".encode())
-    h.update(json.dumps([cfg.window, cfg.stride, cfg.embed_dim, cfg.ae_steps, cfg.classifier_steps, cfg.seed,
+    h.update(json.dumps([EVAL_NETS_VERSION, cfg.window, cfg.stride, cfg.embed_dim, cfg.ae_steps, cfg.classifier_steps, cfg.seed,
                          labels]).encode())
     return h.hexdigest()[:16]
 
