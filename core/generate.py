@@ -250,7 +250,7 @@ def features_to_output(lm: LoadedModel, features: np.ndarray) -> Motion:
     return features_to_motion(features, lm.skeleton, lm.fps, root_joint=lm.layout.root_joint)
 
 
-BORDER_FADE = 8  # frames inside a regenerated range over which it eases in from / out to the kept motion
+BORDER_FADE = 12  # frames inside a regenerated range over which it eases in from / out to the kept motion
 
 
 def regenerate_range(
@@ -299,19 +299,53 @@ def regenerate_range(
         first_seed=seed_frames, **sampling,
     )
     new = region[start - first:end - first]
-    fade = min(BORDER_FADE, (end - start) // 2)
-    if fade > 0:
-        old = existing[start:end]
-        ease = np.ones(end - start)
-        ramp = (np.arange(fade) + 1) / (fade + 1)
-        ease[:fade] = ramp
-        ease[end - start - fade:] = np.minimum(ease[end - start - fade:], ramp[::-1])
-        new = _blend(old, new, ease, lm.layout)
+    old = existing[start:end]
+    length = end - start
+    ease = np.ones(length)
+    for border, at_start in ((0, True), (length - 1, False)):
+        fade = min(_border_fade(existing, new, border, start, end, lm.layout), length // 2)
+        if fade < 1:
+            continue
+        x = (np.arange(fade) + 1) / (fade + 1)
+        ramp = x * x * (3 - 2 * x)  # smoothstep: the blend weight starts with zero slope, so velocity has no kink
+        if at_start:
+            ease[:fade] = np.minimum(ease[:fade], ramp)
+        else:
+            ease[length - fade:] = np.minimum(ease[length - fade:], ramp[::-1])
+    new = _blend(old, new, ease, lm.layout)
     if constraints is not None:
         new = ease_to_constraints(new, constraints[0][start:end], c_mask[start:end], lm.layout, anchored=True)
     out = existing.copy()
     out[start:end] = new
     return out
+
+
+def _joint_matrices(features: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    rot = features[:, layout.slices["rotations"]].astype(np.float64)
+    return sixd_to_matrix(rot.reshape(len(features), layout.num_joints, 6))
+
+
+def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation angle (rad) between matrices a and b, per leading index."""
+    trace = np.einsum("...ij,...ij->...", a, b)
+    return np.arccos(np.clip((trace - 1) / 2, -1.0, 1.0))
+
+
+def _border_fade(existing: np.ndarray, new: np.ndarray, border: int, start: int, end: int,
+                 layout: FeatureLayout) -> int:
+    """Frames to ease over at one border of a regenerated range: at least BORDER_FADE, and
+    long enough that easing across the gap between the old and new pose (smoothstep's peak
+    acceleration is 6 gap / fade^2) stays within the kept motion's usual acceleration."""
+    kept = np.concatenate([existing[max(0, start - 60):start], existing[end:end + 60]])
+    gap = _angles(_joint_matrices(existing[start + border:start + border + 1], layout),
+                  _joint_matrices(new[border:border + 1], layout)).max()
+    if len(kept) < 4:
+        return BORDER_FADE
+    m = _joint_matrices(kept, layout)
+    step = _angles(m[1:], m[:-1])  # (frames-1, joints) angular speed
+    acceleration = np.abs(np.diff(step, axis=0)).max(axis=1)
+    typical = max(float(np.percentile(acceleration, 90)), 1e-4)
+    return max(BORDER_FADE, int(np.ceil(np.sqrt(6.0 * gap / typical))))
 
 
 def _blend(a: np.ndarray, b: np.ndarray, weight_b: np.ndarray, layout: FeatureLayout) -> np.ndarray:

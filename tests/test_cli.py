@@ -237,7 +237,11 @@ def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
 
 
 def test_regenerating_a_range_keeps_every_other_frame_and_joins_smoothly(tiny_checkpoint, tmp_path):
+    """On the shipped model when present: the tiny test model's own motion is so jittery that
+    the untouched parts' 99th percentile says little about a join."""
     import soundfile as sf
+
+    from ohgesture.core.generate import DEFAULT_MODEL
 
     from ohgesture.core.bvh import _frame_lines, read_bvh
     from ohgesture.core.kinematics import forward_kinematics
@@ -246,9 +250,10 @@ def test_regenerating_a_range_keeps_every_other_frame_and_joins_smoothly(tiny_ch
     wav = tmp_path / "ten.wav"
     sf.write(wav, make_synthetic_take(10.0, seed=7).waveform, 16000)
     take, redo = tmp_path / "take.bvh", tmp_path / "redo.bvh"
-    run_cli("generate", wav, "--out", take, "--model", tiny_checkpoint, "--steps", 6)
-    run_cli("generate", wav, "--out", redo, "--model", tiny_checkpoint, "--steps", 6, "--keep", take,
-            "--range", "100:160", "--seed", 9, "--emotion", "lively")
+    model = DEFAULT_MODEL if DEFAULT_MODEL.exists() else tiny_checkpoint
+    run_cli("generate", wav, "--out", take, "--model", model, "--steps", 6)
+    run_cli("generate", wav, "--out", redo, "--model", model, "--steps", 6, "--keep", take,
+            "--range", "100:160", "--seed", 9)
     old, new = _frame_lines(take)[1], _frame_lines(redo)[1]
     assert len(old) == len(new) == 300
     assert [i for i in range(300) if old[i] != new[i] and not 100 <= i < 160] == []  # bit-identical outside
