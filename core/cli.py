@@ -523,6 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
 
+    from .evaluate import add_cli as add_evaluate_cli
+
+    add_evaluate_cli(sub)
+
     ex = sub.add_parser("export", help="copy a checkpoint without its training state (for shipping)")
     ex.add_argument("checkpoint")
     ex.add_argument("--out", required=True)
