@@ -3,6 +3,8 @@ never saved, never part of undo)."""
 
 from __future__ import annotations
 
+import zlib
+
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
@@ -10,8 +12,13 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 from . import common
 
 NO_EMOTION = "NONE"
+
 # Dynamic enum items must stay referenced from Python or Blender shows garbage.
 _emotion_items_cache: dict = {}
+
+
+def _label_number(label: str) -> int:
+    return 1 + zlib.crc32(label.encode("utf-8")) % 1_000_000_000
 
 
 def _emotion_items(allow_none: bool):
@@ -22,9 +29,13 @@ def _emotion_items(allow_none: bool):
             labels = []
         key = (allow_none, tuple(labels))
         if key not in _emotion_items_cache:
-            entries = [(label, label.replace("_", " ").title(), f"Emotion '{label}'") for label in labels]
+            # The stored value is the item's number: derive it from the label, so a choice keeps
+            # its meaning when another model lists its labels in another order.
+            entries = [(label, label.replace("_", " ").title(), f"Emotion '{label}'", 0, _label_number(label))
+                       for label in labels]
             if allow_none or not entries:
-                entries.insert(0, (NO_EMOTION, "None", "No second emotion" if allow_none else "The model has no emotion labels"))
+                entries.insert(0, (NO_EMOTION, "None", "No second emotion" if allow_none else
+                                   "The model has no emotion labels", 0, 0))
             _emotion_items_cache[key] = entries
         return _emotion_items_cache[key]
     return items
