@@ -523,9 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
 
-    from .evaluate import add_cli as add_evaluate_cli
-
-    add_evaluate_cli(sub)
+    try:
+        from .evaluate import add_cli as add_evaluate_cli
+    except ImportError:  # no numpy in this interpreter: main() says how to install the dependencies
+        pass
+    else:
+        add_evaluate_cli(sub)
 
     ex = sub.add_parser("export", help="copy a checkpoint without its training state (for shipping)")
     ex.add_argument("checkpoint")
