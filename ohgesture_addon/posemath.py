@@ -124,6 +124,8 @@ def resample_motion_arrays(rotations: np.ndarray, root_translation: np.ndarray,
     i1 = np.minimum(i0 + 1, num_frames - 1)
     w = np.clip(frame_positions - i0, 0.0, 1.0)
     w = np.where(np.abs(w) < 1e-9, 0.0, w)
+    if not np.any(w):  # same frame rate (or an integer ratio): every target frame is a source frame
+        return normalize_quats(rotations[i0]), root_translation[i0].astype(np.float64)
     rots = slerp(rotations[i0], rotations[i1], w[:, None])
     trans = root_translation[i0] * (1 - w)[:, None] + root_translation[i1] * w[:, None]
     return rots, trans
