@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_path
 from .rotations import euler_to_quat, quat_to_euler
 from .skeleton import Motion, Skeleton
 
@@ -452,21 +452,10 @@ def write_bvh(path: str | os.PathLike, motion: Motion, *, channels: list[list[st
     header += ["MOTION", f"Frames: {motion.num_frames}", f"Frame Time: {1.0 / motion.fps!r}"]
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8", newline="\n"
-    )
-    try:
-        with handle:
-            handle.write("\n".join(header) + "\n")
-            if data.size:
-                np.savetxt(handle, data, fmt="%.6f", delimiter=" ")
-        os.replace(handle.name, path)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\n".join(header) + "\n")
+        if data.size:
+            np.savetxt(handle, data, fmt="%.6f", delimiter=" ")
 
 
 def _frame_lines(path: Path) -> tuple[list[str], list[str]]:
@@ -488,12 +477,5 @@ def splice_frames(original: str | os.PathLike, replacement: str | os.PathLike, s
     if len(kept) != len(new):
         raise BVHError(f"{replacement} has {len(new)} frames where {original} has {len(kept)}")
     lines = header + kept[:start] + new[start:end] + kept[end:]
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\n".join(lines) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\n".join(lines) + "\n")

@@ -9,10 +9,10 @@ Python can read labels and the skeleton; torch and safetensors are imported lazi
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
+
+from .fileio import atomic_path
 
 FORMAT_VERSION = 1
 METADATA_KEY = "ohgesture"
@@ -102,16 +102,8 @@ def save_checkpoint(path, tensors: dict, metadata: dict) -> None:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint metadata must be plain JSON data: {exc}.") from None
     cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(cpu_tensors, tmp, metadata={METADATA_KEY: text})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(cpu_tensors, str(tmp), metadata={METADATA_KEY: text})
 
 
 def load_checkpoint(path, device="cpu") -> tuple[dict, dict]:

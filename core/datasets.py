@@ -24,6 +24,7 @@ import numpy as np
 
 from .audio import AudioFeatureConfig, audio_features, audio_features_from_file
 from .bvh import read_bvh
+from .fileio import atomic_path
 from .features import FeatureLayout, model_skeleton, motion_to_features
 from .kinematics import forward_kinematics
 from .resample import resample_motion
@@ -304,9 +305,6 @@ class WindowSampler:
 
 def save_pack(dataset: GestureDataset, path: Path) -> None:
     """A preprocessed dataset in one npz (features only, no source files), written atomically."""
-    import os
-    import tempfile
-
     from .skeleton import skeleton_to_dict
 
     header = dict(
@@ -315,19 +313,12 @@ def save_pack(dataset: GestureDataset, path: Path) -> None:
         license=dataset.license, labels=dataset.labels,
         clips=[dict(name=c.name, take=c.take, label=c.label, frames=len(c.motion)) for c in dataset.clips],
     )
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(
-                fh, header=np.array(json.dumps(header)),
-                motion=np.concatenate([c.motion for c in dataset.clips]),
-                audio=np.concatenate([c.audio for c in dataset.clips]),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh, header=np.array(json.dumps(header)),
+            motion=np.concatenate([c.motion for c in dataset.clips]),
+            audio=np.concatenate([c.audio for c in dataset.clips]),
+        )
 
 
 def load_pack(path: Path) -> GestureDataset:

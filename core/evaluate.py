@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
+from .fileio import atomic_path
 
 SAMPLERS_DEFAULT = "ddim:25,ddpm:1000"
 BLEND_CANDIDATES = (("neutral", "angry"), ("happy", "sad"), ("neutral", "tired"), ("neutral", "old"),
@@ -385,14 +384,8 @@ def zeggs_proof(zeggs_dir: Path, fps: float = 30.0) -> dict | None:
 
 
 def _save_figure(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=90)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def contact_sheet(rows: list[tuple[str, np.ndarray]], parents, fps: float, path: Path, columns: int = 8) -> Path:
@@ -874,11 +867,8 @@ def write_report(result: dict, path: Path) -> None:
     L += ["", "## Pictures", ""]
     L += [f"![{k}]({v})" for k, v in result["plots"].items()]
     text = "\n".join(L) + "\n"
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 # ------------------------------------------------------------------ CLI

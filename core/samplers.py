@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from .diffusion import CosineSchedule, Denoise, extract, posterior, q_sample, randn
+from .diffusion import CosineSchedule, Denoise, posterior, q_sample, randn
 
 Progress = Callable[[int, int], None] | None
 Inpaint = tuple[torch.Tensor, torch.Tensor] | None
