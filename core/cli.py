@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -75,14 +74,10 @@ def _check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Pat
 def write_npz_atomic(path: Path, **arrays) -> None:
     import numpy as np
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .fileio import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def motion_npz_arrays(motion, root_joint: int, meta: dict) -> dict:
@@ -99,6 +94,15 @@ def motion_npz_arrays(motion, root_joint: int, meta: dict) -> dict:
         fps=np.float64(motion.fps),
         meta=np.array(json.dumps(meta)),
     )
+
+
+# Sampler defaults, chosen by benchmarks/bench_sampling.py: DPM-Solver++(2M) with 20 steps matches
+# the 1000-step DDPM reference within 5% on FGD, synchrony and wrist speed at 1/50 of the cost.
+DEFAULT_STEPS = {"dpmpp_2m": 20, "ddim": 25}
+
+
+def default_steps(sampler: str, lm) -> int:
+    return lm.schedule.T if sampler == "ddpm" else DEFAULT_STEPS[sampler]
 
 
 def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
@@ -215,7 +219,7 @@ def cmd_generate(args) -> int:
             raise CliError("--gamma-curve values must lie between 0 and 1.")
         share = np.interp(np.linspace(0, 1, len(features)), np.linspace(0, 1, curve.size), curve)
         weights = np.stack([1.0 - share, share])
-    steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
+    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm)
     if args.sampler == "ddpm" and steps != lm.schedule.T:
         raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
     known, known_mask = _load_constraints(args.constraints, lm, len(features))
@@ -320,7 +324,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
     constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
     labels = [label for label, _ in mix]
-    steps = args.steps if args.steps is not None else (lm.schedule.T if args.sampler == "ddpm" else 25)
+    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm)
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
         constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
@@ -476,8 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
     gen.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance strength (1 = none)")
-    gen.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], default="ddim")
-    gen.add_argument("--steps", type=int, help="denoising steps (ddim/dpmpp_2m; default 25)")
+    gen.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], default="dpmpp_2m",
+                     help="dpmpp_2m (default, 20 steps), ddim (25 steps) or ddpm (all 1000 steps, the reference)")
+    gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")

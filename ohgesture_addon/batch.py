@@ -54,7 +54,7 @@ def parse_args(argv):
     parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
     parser.add_argument("--guidance", type=float, default=1.5)
     parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim"], help="overrides the quality preset")
+    parser.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], help="overrides the quality preset")
     parser.add_argument("--steps", type=int, help="overrides the quality preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

@@ -85,8 +85,8 @@ class OHGestureSettings(bpy.types.PropertyGroup):
                             description="How strongly the emotion conditions the motion (classifier-free guidance)")
     quality: EnumProperty(
         name="Quality",
-        items=[("FAST", "Fast", "DDIM, %d steps" % common.QUALITY_PRESETS["FAST"][1]),
-               ("BALANCED", "Balanced", "DDIM, %d steps" % common.QUALITY_PRESETS["BALANCED"][1]),
+        items=[("FAST", "Fast", "DPM-Solver++, %d steps" % common.QUALITY_PRESETS["FAST"][1]),
+               ("BALANCED", "Balanced", "DPM-Solver++, %d steps (matches the reference)" % common.QUALITY_PRESETS["BALANCED"][1]),
                ("REFERENCE", "Reference", "DDPM, %d steps (slow)" % common.QUALITY_PRESETS["REFERENCE"][1])],
         default="BALANCED")
     seed: IntProperty(name="Seed", min=0, default=0, description="Same seed and settings give the same motion")

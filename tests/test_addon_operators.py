@@ -67,7 +67,7 @@ def test_register_exposes_panel_and_operators_and_unregisters(registered):
 
 
 def test_quality_presets_live_in_one_dict():
-    assert common.QUALITY_PRESETS == {"FAST": ("ddim", 10), "BALANCED": ("ddim", 25), "REFERENCE": ("ddpm", 1000)}
+    assert common.QUALITY_PRESETS == {"FAST": ("dpmpp_2m", 10), "BALANCED": ("dpmpp_2m", 20), "REFERENCE": ("ddpm", 1000)}
 
 
 def test_create_matching_armature_uses_model_skeleton(setup):
@@ -86,7 +86,7 @@ def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     assert argv[:2] == ["generate", str(setup["wav"])]
     opts = dict(zip(argv[2::], argv[3::]))
     assert opts["--emotion"] == "happy" and opts["--blend"] == "angry:0.25" and opts["--seed"] == "7"
-    assert opts["--sampler"] == "ddim" and opts["--steps"] == "25"
+    assert opts["--sampler"] == "dpmpp_2m" and opts["--steps"] == "20"
     assert opts["--guidance"] == "1.5" and opts["--device"] == "auto"
     assert float(opts["--start-seconds"]) == pytest.approx(0.5)
     assert float(opts["--duration-seconds"]) == pytest.approx(30 / 24)
