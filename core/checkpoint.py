@@ -12,8 +12,6 @@ import json
 import struct
 from pathlib import Path
 
-from .fileio import atomic_path
-
 FORMAT_VERSION = 1
 METADATA_KEY = "ohgesture"
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -102,6 +100,8 @@ def save_checkpoint(path, tensors: dict, metadata: dict) -> None:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint metadata must be plain JSON data: {exc}.") from None
     cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    from .fileio import atomic_path  # imported here: read_metadata must load standalone inside Blender
+
     with atomic_path(path) as tmp:
         save_file(cpu_tensors, str(tmp), metadata={METADATA_KEY: text})
 

@@ -30,8 +30,11 @@ def _emotion_items(allow_none: bool):
         key = (allow_none, tuple(labels))
         if key not in _emotion_items_cache:
             # The stored value is the item's number: derive it from the label, so a choice keeps
-            # its meaning when another model lists its labels in another order.
-            entries = [(label, label.replace("_", " ").title(), f"Emotion '{label}'", 0, _label_number(label))
+            # its meaning when another model lists its labels in another order. Number 0 (the
+            # property's default) is the model's neutral label, or its first.
+            default = "neutral" if "neutral" in labels else (labels[0] if labels else None)
+            entries = [(label, label.replace("_", " ").title(), f"Emotion '{label}'", 0,
+                        0 if (label == default and not allow_none) else _label_number(label))
                        for label in labels]
             if allow_none or not entries:
                 entries.insert(0, (NO_EMOTION, "None", "No second emotion" if allow_none else
