@@ -116,9 +116,11 @@ def emotion_weights(labels_and_weights: Sequence[tuple[str, float]], frames: int
 
 
 def _crossfade(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
-    """Blend two (n, D) feature runs from ``previous`` to ``new`` with a linear ramp."""
+    """Blend two (n, D) feature runs from ``previous`` to ``new``; the smoothstep weight starts and
+    ends with zero slope, so the join adds no kink in velocity."""
     n = len(previous)
-    return _slerp_features(previous, new, ((np.arange(n) + 1) / (n + 1))[:, None], layout)
+    x = (np.arange(n) + 1) / (n + 1)
+    return _slerp_features(previous, new, (x * x * (3 - 2 * x))[:, None], layout)
 
 
 def _slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:
