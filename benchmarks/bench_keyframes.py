@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_keyframes.py
 
 Prints the pose maths (numpy) and the Blender writing (fcurves.new + keyframe_points.add
-+ foreach_set) separately, best of 3 runs.
++ foreach_set) separately, best of 5 runs.
 """
 
 import os
@@ -68,7 +68,7 @@ def main() -> None:
     arm = create_matching_armature(bpy.context, dict(joint_names=names, parents=parents.tolist(),
                                                      offsets=offsets.tolist(), root_joint=0))
     maths, writing = [], []
-    for run in range(3):
+    for run in range(5):
         t0 = time.perf_counter()
         channels = pose_channels(arm, motion, scene_fps=fps)
         t1 = time.perf_counter()

@@ -7,6 +7,10 @@ Coordinate convention (the same as Blender's own BVH importer, plus a unit scale
 model space is Y-up in centimetres; Blender armature space is Z-up in metres, and a
 model vector (x, y, z) becomes (x, -z, y) * 0.01. ``AXIS_MAP`` is that proper rotation
 (+90 degrees about X), so rotations conjugate as ``AXIS_MAP @ R @ AXIS_MAP.T``.
+
+Per-frame arrays (F, J, 4) of the keyframe path are kept in Fortran order: each
+component of each joint is one contiguous run of frames, which is how numpy's
+elementwise maths and Blender's per-channel F-curves both want them.
 """
 
 from __future__ import annotations
@@ -17,8 +21,15 @@ AXIS_MAP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 CENTIMETRES_TO_METRES = 0.01
 
 
+def _float(x) -> np.ndarray:
+    """float32 stays float32 (the keyframe path: Blender stores keys as float32 anyway);
+    everything else becomes float64."""
+    x = np.asarray(x)
+    return x if x.dtype == np.float32 else x.astype(np.float64)
+
+
 def normalize_quats(q: np.ndarray) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
+    q = _float(q)
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
@@ -59,25 +70,39 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw], -1)
+    a, b = np.broadcast_arrays(_float(a), _float(b))
+    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    out = np.empty(a.shape, dtype=np.result_type(a, b), order="F")
+    out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
+
+
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """np.cross for (..., 3) without its generic-axis overhead (this runs per bone level)."""
+    u, v = np.broadcast_arrays(u, v)
+    out = np.empty(u.shape, dtype=np.result_type(u, v), order="F")
+    out[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
+    out[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
+    out[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    return out
 
 
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
+    q = _float(q)
     w, u = q[..., :1], q[..., 1:]
-    t = 2 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2 * _cross(u, v)
+    return v + w * t + _cross(u, t)
 
 
 def make_continuous(q: np.ndarray) -> np.ndarray:
     """Flip signs along axis 0 so consecutive quaternions lie in the same hemisphere;
     Blender interpolates quaternion F-curves component-wise between keys."""
-    q = np.array(q, dtype=np.float64, copy=True)
+    q = np.array(_float(q), copy=True)
     if q.shape[0] < 2:
         return q
     step_sign = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0, -1.0, 1.0)
@@ -131,23 +156,38 @@ def resample_motion_arrays(rotations: np.ndarray, root_translation: np.ndarray,
     return rots, trans
 
 
+def joint_levels(parents: np.ndarray) -> list[np.ndarray]:
+    """Joint indices grouped by depth (roots first), so forward kinematics runs one
+    vectorised step per level of the tree instead of one per joint."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for j in range(len(parents)):
+        p = parents[j]
+        while p >= 0:
+            depth[j] += 1
+            p = parents[p]
+    return [np.flatnonzero(depth == d) for d in range(int(depth.max()) + 1)] if len(parents) else []
+
+
 def forward_kinematics_quats(rotations: np.ndarray, parents: np.ndarray, offsets: np.ndarray,
                              root_joint: int, root_translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World rotations as quaternions (F, J, 4) and positions (F, J, 3) in model space.
     Every joint uses its rest offset, except ``root_joint`` which uses ``root_translation``."""
-    local = normalize_quats(rotations)
+    local = np.asfortranarray(normalize_quats(rotations))
+    parents = np.asarray(parents, dtype=np.int64)
     num_frames, num_joints = rotations.shape[:2]
-    world_q = np.empty_like(local)
-    world_pos = np.empty((num_frames, num_joints, 3))
-    for j in range(num_joints):
-        translation = root_translation if j == root_joint else np.broadcast_to(offsets[j], (num_frames, 3))
-        p = parents[j]
-        if p < 0:
-            world_q[:, j] = local[:, j]
-            world_pos[:, j] = translation
-        else:
-            world_q[:, j] = quat_multiply(world_q[:, p], local[:, j])
-            world_pos[:, j] = world_pos[:, p] + quat_rotate(world_q[:, p], translation)
+    translation = np.empty((num_frames, num_joints, 3), dtype=local.dtype, order="F")
+    translation[:] = offsets
+    translation[:, root_joint] = root_translation
+    world_q = np.empty_like(local, order="F")
+    world_pos = np.empty((num_frames, num_joints, 3), dtype=local.dtype, order="F")
+    for level in joint_levels(parents):
+        roots, children = level[parents[level] < 0], level[parents[level] >= 0]
+        world_q[:, roots] = local[:, roots]
+        world_pos[:, roots] = translation[:, roots]
+        if children.size:
+            parent_q = world_q[:, parents[children]]
+            world_q[:, children] = quat_multiply(parent_q, local[:, children])
+            world_pos[:, children] = world_pos[:, parents[children]] + quat_rotate(parent_q, translation[:, children])
     return world_q, world_pos
 
 
@@ -167,7 +207,10 @@ def rest_positions(parents: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def to_blender_vectors(v: np.ndarray, scale: float = CENTIMETRES_TO_METRES) -> np.ndarray:
-    return np.asarray(v, dtype=np.float64) @ AXIS_MAP.T * scale
+    v = _float(v)
+    out = np.empty(v.shape, dtype=v.dtype, order="F")  # (x, y, z) -> (x, -z, y), i.e. AXIS_MAP @ v
+    out[..., 0], out[..., 1], out[..., 2] = v[..., 0] * scale, v[..., 2] * -scale, v[..., 1] * scale
+    return out
 
 
 def pose_basis_from_world(world_rot: np.ndarray, world_pos: np.ndarray, bone_joint: list[int],
@@ -196,6 +239,15 @@ def quat_conjugate(q: np.ndarray) -> np.ndarray:
     return q * np.array([1.0, -1.0, -1.0, -1.0])
 
 
+def _apply_transposed(matrices: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """R_b^T v for per-bone matrices (B, 3, 3) and vectors (F, B, 3), written out because
+    numpy's batched 3x3 products are slow for so many tiny matrices."""
+    out = np.empty(np.broadcast_shapes(v.shape, matrices.shape[:-1]), dtype=v.dtype, order="F")
+    for j in range(3):
+        out[..., j] = v[..., 0] * matrices[:, 0, j] + v[..., 1] * matrices[:, 1, j] + v[..., 2] * matrices[:, 2, j]
+    return out
+
+
 def pose_basis_from_world_quats(world_q: np.ndarray, world_pos: np.ndarray, bone_joint, bone_parent,
                                 bone_rest_rot: np.ndarray, bone_rest_head: np.ndarray,
                                 scale: float = CENTIMETRES_TO_METRES) -> tuple[np.ndarray, np.ndarray]:
@@ -205,9 +257,14 @@ def pose_basis_from_world_quats(world_q: np.ndarray, world_pos: np.ndarray, bone
     num_bones = len(bone_joint)
     bone_joint = np.asarray(bone_joint, dtype=np.int64)
     bone_parent = np.asarray(bone_parent, dtype=np.int64)
-    identity = np.broadcast_to(np.array([1.0, 0.0, 0.0, 0.0]), (num_frames, 1, 4))
-    world_bl = np.concatenate([identity, quat_multiply(quat_multiply(AXIS_QUAT, world_q),
-                                                       quat_conjugate(AXIS_QUAT))], axis=1)  # slot 0 = identity
+    # Slot 0 = identity; slot j + 1 = joint j's world rotation conjugated by the axis map,
+    # which turns the vector part (x, y, z) into (x, -z, y).
+    world_q = _float(world_q)
+    dtype = world_q.dtype
+    world_bl = np.empty((num_frames, world_q.shape[1] + 1, 4), dtype=dtype, order="F")
+    world_bl[:, 0] = (1.0, 0.0, 0.0, 0.0)
+    world_bl[:, 1:, 0], world_bl[:, 1:, 1] = world_q[..., 0], world_q[..., 1]
+    world_bl[:, 1:, 2], world_bl[:, 1:, 3] = -world_q[..., 3], world_q[..., 2]
     world_pos_bl = to_blender_vectors(world_pos, scale)
     # Slot in world_bl giving each bone's D: its joint's, or (no joint) its parent's.
     source = np.empty(num_bones, dtype=np.int64)
@@ -218,24 +275,26 @@ def pose_basis_from_world_quats(world_q: np.ndarray, world_pos: np.ndarray, bone
     delta = world_bl[:, source]
     parent_inverse = quat_conjugate(world_bl[:, parent_source])
 
-    head = np.empty((num_frames, num_bones, 3))
-    for b in range(num_bones):
-        j, pb = bone_joint[b], bone_parent[b]
-        if j >= 0:
-            head[:, b] = world_pos_bl[:, j]
-        elif pb < 0:
+    bone_rest_head = np.asarray(bone_rest_head, dtype=dtype)
+    head = np.empty((num_frames, num_bones, 3), dtype=dtype, order="F")
+    mapped = bone_joint >= 0
+    head[:, mapped] = world_pos_bl[:, bone_joint[mapped]]
+    for b in np.flatnonzero(~mapped):  # parents first, so a parent's head is already known
+        pb = bone_parent[b]
+        if pb < 0:
             head[:, b] = bone_rest_head[b]
         else:
             head[:, b] = head[:, pb] + quat_rotate(delta[:, b], bone_rest_head[b] - bone_rest_head[pb])
 
-    q_rest = matrix_to_quat(np.asarray(bone_rest_rot, dtype=np.float64))
-    q_rest_inverse = quat_conjugate(q_rest)
-    basis_q = quat_multiply(quat_multiply(q_rest_inverse, parent_inverse), quat_multiply(delta, q_rest))
+    # Q^-1 X Q for a unit quaternion X keeps its w and turns its vector part by Q^T.
+    rest_rot = np.asarray(bone_rest_rot, dtype=dtype)
+    basis_q = quat_multiply(parent_inverse, delta)
+    basis_q[..., 1:] = _apply_transposed(rest_rot, basis_q[..., 1:])
     has_parent = bone_parent >= 0
     parent_head = np.where(has_parent[None, :, None], head[:, np.maximum(bone_parent, 0)], 0.0)
     parent_rest_head = np.where(has_parent[:, None], bone_rest_head[np.maximum(bone_parent, 0)], 0.0)
     rel_head = quat_rotate(parent_inverse, head - parent_head) + parent_rest_head - bone_rest_head
-    basis_loc = quat_rotate(np.broadcast_to(q_rest_inverse, (num_frames,) + q_rest.shape), rel_head)
+    basis_loc = _apply_transposed(rest_rot, rel_head)
     unmapped = bone_joint < 0
     basis_q[:, unmapped] = np.array([1.0, 0.0, 0.0, 0.0])
     basis_loc[:, unmapped] = 0.0
