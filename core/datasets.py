@@ -291,6 +291,11 @@ class WindowSampler:
             audio.append(self.audio[i][start:start + self.window])
         return dict(x0=np.stack(x0), seed=np.stack(seed), audio=np.stack(audio), emotion=self.emotion[idx])
 
+    def velocity_std(self) -> np.ndarray:
+        """(D,) standard deviation of the normalised motion's frame-to-frame change."""
+        diffs = np.concatenate([np.diff(m, axis=0) for m in self.motion]).astype(np.float64)
+        return np.maximum(diffs.std(0), MIN_STD).astype(np.float32)
+
     def all_windows(self, stride: int) -> dict[str, np.ndarray]:
         """Every window at a fixed stride (for a stable held-out loss)."""
         x0, seed, audio, emotion = [], [], [], []

@@ -135,11 +135,16 @@ def diffusion_loss(
     seed_null: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     p_drop: float = 0.0,
+    velocity_weight: float = 0.0,
+    velocity_std: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Huber (smooth L1, delta 1) loss between x0 (B,M,D) and G(x_t, t, c), t ~ U{0..T-1}.
 
     With p_drop > 0 the seed and emotion are dropped independently (drop_conditions);
-    the training loop may instead call drop_conditions itself and pass p_drop=0."""
+    the training loop may instead call drop_conditions itself and pass p_drop=0.
+    ``velocity_weight`` > 0 adds the same loss on frame-to-frame changes, divided by
+    ``velocity_std`` (D,): the pose term alone barely sees how fast a window moves, which
+    is what the audio tells the model."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -150,7 +155,12 @@ def diffusion_loss(
     noise = randn_like_with(x0, generator)
     x_t = q_sample(schedule, x0, t, noise)
     x0_hat = model(x_t, t, seed, emotion, audio, seed_null)
-    return F.smooth_l1_loss(x0_hat, x0, beta=1.0)
+    loss = F.smooth_l1_loss(x0_hat, x0, beta=1.0)
+    if velocity_weight > 0:
+        scale = 1.0 if velocity_std is None else 1.0 / velocity_std
+        loss = loss + velocity_weight * F.smooth_l1_loss(
+            torch.diff(x0_hat, dim=1) * scale, torch.diff(x0, dim=1) * scale, beta=1.0)
+    return loss
 
 
 def _blend_weights(weights, num_conditions: int, frames: int, device) -> torch.Tensor:

@@ -39,6 +39,7 @@ class TrainConfig:
     held_out_fraction: float = 0.1
     seed: int = 0
     diffusion_steps: int = 1000
+    velocity_weight: float = 0.0  # weight of the frame-to-frame change term (see diffusion_loss)
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -134,6 +135,7 @@ def train(
         except ValueError:
             held = None
     held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
+    velocity_std = torch.as_tensor(sampler.velocity_std(), device=device) if config.velocity_weight > 0 else None
 
     model = GestureDenoiser(model_config).to(device)
     ema = copy.deepcopy(model).eval()
@@ -204,7 +206,8 @@ def train(
         seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
                                              null_emotion=model.null_emotion)
         loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
-                              seed_null=seed_null, generator=generator)
+                              seed_null=seed_null, generator=generator,
+                              velocity_weight=config.velocity_weight, velocity_std=velocity_std)
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
         for group in optimizer.param_groups:
             group["lr"] = lr

@@ -375,6 +375,25 @@ def test_diffusion_loss_trains_and_is_reproducible():
     assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
 
 
+def test_velocity_term_sees_dynamics_and_ignores_constant_offsets():
+    x0 = torch.randn(3, 10, 5, generator=torch.Generator().manual_seed(21))
+    audio = torch.zeros(3, 10, 2)
+    emotion = torch.zeros(3, dtype=torch.long)
+    offset = lambda x_t, t, seed, emotion, audio, seed_null: x0 + 0.3  # right motion, wrong pose
+    wobble = torch.tensor([0.3, -0.3] * 5)[None, :, None]
+    jitter = lambda x_t, t, seed, emotion, audio, seed_null: x0 + wobble  # same pose error, wrong motion
+
+    def loss(model, weight):
+        return diffusion_loss(model, x0, None, emotion, audio, SCHEDULE, generator=torch.Generator().manual_seed(22),
+                              velocity_weight=weight, velocity_std=torch.full((5,), 0.5)).item()
+
+    pose_only = 0.5 * 0.3 ** 2  # Huber below delta 1
+    assert loss(offset, 0.0) == pytest.approx(pose_only) and loss(offset, 1.0) == pytest.approx(pose_only)
+    assert loss(jitter, 0.0) == pytest.approx(pose_only)
+    # frame-to-frame changes of +-0.6, divided by the std 0.5: |1.2| > 1, so Huber's linear part
+    assert loss(jitter, 0.5) == pytest.approx(pose_only + 0.5 * (1.2 - 0.5))
+
+
 def test_drop_conditions_rates_and_independence():
     g = torch.Generator().manual_seed(19)
     n = 40_000
