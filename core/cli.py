@@ -418,8 +418,10 @@ def cmd_train(args) -> int:
     out = _check_output(Path(args.out), True, (".safetensors",))
     if args.steps < 1 or args.batch < 1:
         raise CliError("--steps and --batch must be positive whole numbers.")
-    if not 0 <= args.velocity_loss < float("inf"):
-        raise CliError(f"--velocity-loss must be a finite number, 0 or more, got {args.velocity_loss:g}.")
+    if not 0 <= args.speed_loss < float("inf"):
+        raise CliError(f"--speed-loss must be a finite number, 0 or more, got {args.speed_loss:g}.")
+    if not 0 <= args.seed_drop <= 1:
+        raise CliError(f"--seed-drop must be a probability between 0 and 1, got {args.seed_drop:g}.")
     device = resolve_device(args.device)
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         import torch
@@ -430,7 +432,7 @@ def cmd_train(args) -> int:
     overrides = json.loads(args.model_config) if args.model_config else {}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
-                         velocity_weight=args.velocity_loss)
+                         speed_weight=args.speed_loss, seed_drop=args.seed_drop)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -524,8 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=2e-4)
     tr.add_argument("--device", default="auto")
     tr.add_argument("--resume", help="continue from this checkpoint")
-    tr.add_argument("--velocity-loss", type=float, default=0.0, metavar="WEIGHT",
-                    help="add the x0 loss on frame-to-frame changes with this weight (the default model uses 1)")
+    tr.add_argument("--speed-loss", type=float, default=0.0, metavar="WEIGHT",
+                    help="add a loss on how fast each joint turns, with this weight (see README: default model)")
+    tr.add_argument("--seed-drop", type=float, default=0.1, metavar="P",
+                    help="probability of training a window without its seed gesture (default 0.1)")
     tr.add_argument("--checkpoint-every", type=int, default=1000)
     tr.add_argument("--eval-every", type=int, default=500)
     tr.add_argument("--model-config", help='JSON overrides of the model sizes, e.g. {"layers": 2, "latent": 128}')

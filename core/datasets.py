@@ -267,7 +267,7 @@ class WindowSampler:
                  label_balance: float = 0.5):
         """``label_balance`` 0 draws every window start equally often; 1 gives every label the same
         share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance)."""
-        self.window, self.n_seed = window, n_seed
+        self.window, self.n_seed, self.stats = window, n_seed, stats
         span = window + n_seed
         self.clips = [c for c in clips if len(c.motion) >= span]
         if not self.clips:
@@ -291,10 +291,13 @@ class WindowSampler:
             audio.append(self.audio[i][start:start + self.window])
         return dict(x0=np.stack(x0), seed=np.stack(seed), audio=np.stack(audio), emotion=self.emotion[idx])
 
-    def velocity_std(self) -> np.ndarray:
-        """(D,) standard deviation of the normalised motion's frame-to-frame change."""
-        diffs = np.concatenate([np.diff(m, axis=0) for m in self.motion]).astype(np.float64)
-        return np.maximum(diffs.std(0), MIN_STD).astype(np.float32)
+    def joint_speed_std(self, num_joints: int) -> np.ndarray:
+        """(J,) standard deviation of each joint's 6D-rotation change per frame (motion
+        units, as ``diffusion.joint_speeds`` measures it before scaling)."""
+        rotation_std = self.stats.motion_std[-6 * num_joints:].astype(np.float64)
+        speeds = [np.linalg.norm((np.diff(m[:, -6 * num_joints:], axis=0) * rotation_std).reshape(-1, num_joints, 6),
+                                 axis=-1) for m in self.motion]
+        return np.maximum(np.concatenate(speeds).std(0), 1e-3).astype(np.float32)
 
     def all_windows(self, stride: int) -> dict[str, np.ndarray]:
         """Every window at a fixed stride (for a stable held-out loss)."""

@@ -112,14 +112,16 @@ def drop_conditions(
     generator: torch.Generator | None,
     *,
     null_emotion: int,
+    p_seed: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Classifier-free-guidance dropout: independently with probability p per sample,
-    mark the seed null and replace the emotion by the null class ``null_emotion``.
+    """Classifier-free-guidance dropout: independently per sample, mark the seed null with
+    probability ``p_seed`` (default p) and replace the emotion by the null class
+    ``null_emotion`` with probability p.
     Returns new (seed_null (B,) bool, emotion (B,) long); the inputs are not modified."""
     batch = emotion.shape[0]
     draw_device = generator.device if generator is not None else emotion.device
     u = torch.rand((2, batch), generator=generator, device=draw_device).to(emotion.device)
-    seed_null = seed_null.to(emotion.device).bool() | (u[0] < p)
+    seed_null = seed_null.to(emotion.device).bool() | (u[0] < (p if p_seed is None else p_seed))
     emotion = torch.where(u[1] < p, torch.full_like(emotion, null_emotion), emotion)
     return seed_null, emotion
 
@@ -135,16 +137,15 @@ def diffusion_loss(
     seed_null: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     p_drop: float = 0.0,
-    velocity_weight: float = 0.0,
-    velocity_std: torch.Tensor | None = None,
+    speed: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    speed_weight: float = 0.0,
 ) -> torch.Tensor:
     """Huber (smooth L1, delta 1) loss between x0 (B,M,D) and G(x_t, t, c), t ~ U{0..T-1}.
 
     With p_drop > 0 the seed and emotion are dropped independently (drop_conditions);
     the training loop may instead call drop_conditions itself and pass p_drop=0.
-    ``velocity_weight`` > 0 adds the same loss on frame-to-frame changes, divided by
-    ``velocity_std`` (D,): the pose term alone barely sees how fast a window moves, which
-    is what the audio tells the model."""
+    ``speed_weight`` > 0 adds the same loss between ``speed(x0_hat)`` and ``speed(x0)``
+    (e.g. ``joint_speeds``): see there for why."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -156,11 +157,23 @@ def diffusion_loss(
     x_t = q_sample(schedule, x0, t, noise)
     x0_hat = model(x_t, t, seed, emotion, audio, seed_null)
     loss = F.smooth_l1_loss(x0_hat, x0, beta=1.0)
-    if velocity_weight > 0:
-        scale = 1.0 if velocity_std is None else 1.0 / velocity_std
-        loss = loss + velocity_weight * F.smooth_l1_loss(
-            torch.diff(x0_hat, dim=1) * scale, torch.diff(x0, dim=1) * scale, beta=1.0)
+    if speed is not None and speed_weight > 0:
+        loss = loss + speed_weight * F.smooth_l1_loss(speed(x0_hat), speed(x0), beta=1.0)
     return loss
+
+
+def joint_speeds(x: torch.Tensor, rotation_std: torch.Tensor, speed_std: torch.Tensor) -> torch.Tensor:
+    """(B, M-1, J): how fast each joint's 6D rotation changes between frames, in units of
+    ``speed_std`` (J,); ``x`` (B, M, D) is normalised motion ending in the 6J rotation
+    channels, whose std is ``rotation_std`` (6J,).
+
+    Why a loss on it: at high noise the audio says *when* the hands move but not in which
+    direction, so the x0 (and any velocity) prediction averages strokes of opposite
+    directions towards stillness and the audio barely changes it; a speed has no direction
+    to average away, so matching it rewards moving exactly when the audio says so."""
+    rotations = x[..., x.shape[-1] - rotation_std.numel():] * rotation_std
+    change = torch.diff(rotations, dim=1).unflatten(-1, (-1, 6))
+    return torch.sqrt(change.pow(2).sum(-1) + 1e-12) / speed_std
 
 
 def _blend_weights(weights, num_conditions: int, frames: int, device) -> torch.Tensor:

@@ -10,6 +10,7 @@ import copy
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,7 @@ import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
 from .datasets import GestureDataset, NormStats, WindowSampler
-from .diffusion import CosineSchedule, diffusion_loss, drop_conditions
+from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
 from .model import DenoiserConfig, GestureDenoiser, count_parameters
 from .skeleton import skeleton_to_dict
 
@@ -39,7 +40,8 @@ class TrainConfig:
     held_out_fraction: float = 0.1
     seed: int = 0
     diffusion_steps: int = 1000
-    velocity_weight: float = 0.0  # weight of the frame-to-frame change term (see diffusion_loss)
+    speed_weight: float = 0.0  # weight of the joint-speed term (diffusion.joint_speeds)
+    seed_drop: float = COND_DROP_P  # probability of a null seed per training window
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -135,7 +137,11 @@ def train(
         except ValueError:
             held = None
     held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
-    velocity_std = torch.as_tensor(sampler.velocity_std(), device=device) if config.velocity_weight > 0 else None
+    speed = None
+    if config.speed_weight > 0:
+        rotation_std = torch.as_tensor(stats.motion_std[-6 * dataset.layout.num_joints:], device=device)
+        speed_std = torch.as_tensor(sampler.joint_speed_std(dataset.layout.num_joints), device=device)
+        speed = partial(joint_speeds, rotation_std=rotation_std, speed_std=speed_std)
 
     model = GestureDenoiser(model_config).to(device)
     ema = copy.deepcopy(model).eval()
@@ -204,10 +210,10 @@ def train(
         batch = _batch_tensors(sampler.batch(config.batch), device)
         seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
         seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
-                                             null_emotion=model.null_emotion)
+                                             null_emotion=model.null_emotion, p_seed=config.seed_drop)
         loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
                               seed_null=seed_null, generator=generator,
-                              velocity_weight=config.velocity_weight, velocity_std=velocity_std)
+                              speed=speed, speed_weight=config.speed_weight)
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
         for group in optimizer.param_groups:
             group["lr"] = lr

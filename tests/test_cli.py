@@ -176,12 +176,12 @@ def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
     from ohgesture.core.checkpoint import read_metadata
 
     assert read_metadata(out)["training"]["steps"] == 10
-    proc = run_cli("train", *common, "--steps", 20, "--resume", out, "--velocity-loss", 0.1)
+    proc = run_cli("train", *common, "--steps", 20, "--resume", out, "--speed-loss", 0.1)
     assert "resumed" in proc.stderr
     meta = read_metadata(out)
     assert meta["training"]["steps"] == 20 and meta["training"]["held_out_loss"] is not None
-    assert meta["training"]["config"]["velocity_weight"] == 0.1
-    _one_line_error(run_cli("train", *common, "--steps", 30, "--velocity-loss", "nan", check=False))
+    assert meta["training"]["config"]["speed_weight"] == 0.1
+    _one_line_error(run_cli("train", *common, "--steps", 30, "--speed-loss", "nan", check=False))
     assert read_metadata(out)["training"]["steps"] == 20  # the refused run left the checkpoint alone
     assert meta["training"]["held_out_takes"]  # the split is by take and recorded
 

@@ -10,6 +10,7 @@ from ohgesture.core.diffusion import (
     ConditioningError,
     CosineSchedule,
     diffusion_loss,
+    joint_speeds,
     drop_conditions,
     make_conditional_denoiser,
     posterior,
@@ -375,23 +376,32 @@ def test_diffusion_loss_trains_and_is_reproducible():
     assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
 
 
-def test_velocity_term_sees_dynamics_and_ignores_constant_offsets():
-    x0 = torch.randn(3, 10, 5, generator=torch.Generator().manual_seed(21))
-    audio = torch.zeros(3, 10, 2)
-    emotion = torch.zeros(3, dtype=torch.long)
-    offset = lambda x_t, t, seed, emotion, audio, seed_null: x0 + 0.3  # right motion, wrong pose
-    wobble = torch.tensor([0.3, -0.3] * 5)[None, :, None]
-    jitter = lambda x_t, t, seed, emotion, audio, seed_null: x0 + wobble  # same pose error, wrong motion
+def test_joint_speeds_measure_each_joints_turning_rate():
+    # two joints after 4 root channels; joint 0 changes by (0.3, 0.4, 0, ...) per frame, joint 1 is still
+    x = torch.zeros(1, 3, 16)
+    x[0, :, 4] = torch.tensor([0.0, 0.3, 0.6])
+    x[0, :, 5] = torch.tensor([0.0, 0.4, 0.8])
+    speeds = joint_speeds(x, rotation_std=torch.full((12,), 2.0), speed_std=torch.tensor([0.5, 1.0]))
+    assert speeds.shape == (1, 2, 2)
+    assert torch.allclose(speeds[..., 0], torch.full((1, 2), 2.0))  # |(0.6, 0.8)| / 0.5
+    assert torch.allclose(speeds[..., 1], torch.zeros(1, 2), atol=1e-5)
+
+
+def test_speed_term_rewards_moving_when_the_target_moves_whatever_the_direction():
+    x0 = torch.zeros(2, 8, 10)
+    x0[:, :, 4] = torch.arange(8.0) * 0.2  # joint 0 turns steadily
+    emotion = torch.zeros(2, dtype=torch.long)
+    audio = torch.zeros(2, 8, 1)
+    speed = lambda x: joint_speeds(x, rotation_std=torch.ones(6), speed_std=torch.ones(1))
+    mirrored = lambda *args: -x0  # same speed, opposite direction
+    still = lambda *args: torch.zeros_like(x0)
 
     def loss(model, weight):
         return diffusion_loss(model, x0, None, emotion, audio, SCHEDULE, generator=torch.Generator().manual_seed(22),
-                              velocity_weight=weight, velocity_std=torch.full((5,), 0.5)).item()
+                              speed=speed, speed_weight=weight).item()
 
-    pose_only = 0.5 * 0.3 ** 2  # Huber below delta 1
-    assert loss(offset, 0.0) == pytest.approx(pose_only) and loss(offset, 1.0) == pytest.approx(pose_only)
-    assert loss(jitter, 0.0) == pytest.approx(pose_only)
-    # frame-to-frame changes of +-0.6, divided by the std 0.5: |1.2| > 1, so Huber's linear part
-    assert loss(jitter, 0.5) == pytest.approx(pose_only + 0.5 * (1.2 - 0.5))
+    assert loss(mirrored, 1.0) == pytest.approx(loss(mirrored, 0.0), abs=1e-6)  # direction costs nothing extra
+    assert loss(still, 1.0) == pytest.approx(loss(still, 0.0) + 0.5 * 0.2 ** 2, abs=1e-6)  # stillness does
 
 
 def test_drop_conditions_rates_and_independence():
@@ -407,3 +417,6 @@ def test_drop_conditions_rates_and_independence():
     assert torch.equal(new_emotion[~dropped_e], emotion[~dropped_e]) and not seed_null.any()
     already_null = torch.ones(n, dtype=torch.bool)
     assert drop_conditions(already_null, emotion, 0.1, g, null_emotion=5)[0].all()
+    new_null, new_emotion = drop_conditions(seed_null, emotion, 0.1, g, null_emotion=5, p_seed=0.5)
+    assert abs(new_null.float().mean().item() - 0.5) < 0.015
+    assert abs((new_emotion == 5).float().mean().item() - 0.1) < 0.01  # the emotion keeps its own rate
