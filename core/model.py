@@ -44,14 +44,17 @@ class DenoiserConfig:
     ff: int = 1024
     local_window: int = 15
     dropout: float = 0.1
+    # > 0: x_t enters scaled by sqrt(alpha_bar_t) of the cosine schedule with this many steps,
+    # so at high noise the pure-noise input does not drown the audio in the same channels.
+    input_scaling_steps: int = 0
 
     def __post_init__(self):
         positive = ("motion_dim", "audio_dim", "num_emotions", "window", "n_seed", "latent", "heads", "ff")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"model config field {name} must be a positive integer, got {getattr(self, name)}.")
-        if self.layers < 0 or self.local_window < 0:
-            raise ModelConfigError("model config fields layers and local_window must not be negative.")
+        if self.layers < 0 or self.local_window < 0 or self.input_scaling_steps < 0:
+            raise ModelConfigError("model config fields layers, local_window and input_scaling_steps must not be negative.")
         if self.latent % self.heads:
             raise ModelConfigError(f"latent width {self.latent} must be divisible by the number of heads {self.heads}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -141,6 +144,11 @@ class GestureDenoiser(nn.Module):
             self.encoder = None
         self.out_norm = nn.LayerNorm(c.latent)
         self.head = nn.Linear(c.latent, c.motion_dim)
+        if c.input_scaling_steps:
+            from .diffusion import CosineSchedule
+
+            scale = CosineSchedule(T=c.input_scaling_steps).sqrt_alphas_cumprod.float()
+            self.register_buffer("input_scale", scale, persistent=False)  # derived, not a weight
 
     @property
     def null_emotion(self) -> int:
@@ -171,6 +179,8 @@ class GestureDenoiser(nn.Module):
         """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
         emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
+        if self.config.input_scaling_steps:
+            x_t = x_t * self.input_scale.to(x_t.device)[t][:, None, None].to(x_t.dtype)
         h = self.input_proj(torch.cat([x_t, audio.to(x_t.dtype)], dim=-1)) + cond[:, None]
         h = h + self.dropout(self.local_attention(self.local_norm(h)))
         h = h + self.dropout(self.local_ff(self.local_ff_norm(h)))

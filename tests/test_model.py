@@ -89,6 +89,22 @@ def test_conditions_change_the_output():
             assert (diff > 1e-4).all(), name
 
 
+def test_input_scaling_silences_pure_noise_and_keeps_clean_input():
+    scaled, plain = make(input_scaling_steps=1000), make()
+    assert "input_scale" not in scaled.state_dict()  # derived from the schedule, not stored
+    c = inputs()
+    other = dict(c, x_t=torch.randn(c["x_t"].shape, generator=torch.Generator().manual_seed(9)))
+    for t, scaled_moves in ((999, False), (0, True)):
+        at_t = {**c, "t": torch.full((3,), t)}
+        other_t = {**other, "t": torch.full((3,), t)}
+        change_scaled = (run(scaled, at_t) - run(scaled, other_t)).abs().max().item()
+        change_plain = (run(plain, at_t) - run(plain, other_t)).abs().max().item()
+        assert change_plain > 1e-2  # without scaling the noise always reaches the output
+        assert (change_scaled > 1e-2) == scaled_moves  # with it, x_t counts only where it holds signal
+    with pytest.raises(ModelConfigError, match="negative"):
+        make(input_scaling_steps=-1)
+
+
 def test_null_seed_equals_seed_none():
     model = make()
     c = inputs()
