@@ -404,7 +404,7 @@ def cmd_prepare(args) -> int:
 
     out = _check_output(Path(args.out), args.overwrite, (".npz",))
     dataset = load_dataset(args, log=lambda m: print(m, file=sys.stderr))
-    save_pack(dataset, out)
+    save_pack(dataset, out, dtype="float16" if args.float16 else "float32")
     frames = sum(len(c.motion) for c in dataset.clips)
     print(f"wrote {out}: {len(dataset.clips)} clips, {frames / dataset.fps / 60:.1f} min, "
           f"labels {', '.join(dataset.labels)}", file=sys.stderr)
@@ -516,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(prep)
     prep.add_argument("--out", required=True)
     prep.add_argument("--overwrite", action="store_true")
+    prep.add_argument("--float16", action="store_true", help="store the features as float16 (half the size)")
     prep.set_defaults(func=cmd_prepare)
 
     tr = sub.add_parser("train", help="train a model")

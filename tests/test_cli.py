@@ -168,6 +168,21 @@ def test_long_audio_is_windowed_with_seamless_joins(tiny_checkpoint, tmp_path):
     assert step[joins].max() <= 1.5 * np.percentile(step[inside], 99) + 1e-3
 
 
+def test_a_float16_pack_is_half_the_size_and_trains_the_same_clips(synthetic_pairs, tmp_path):
+    from ohgesture.core.datasets import load_pack
+
+    full, half = tmp_path / "full.npz", tmp_path / "half.npz"
+    run_cli("prepare", "--data", synthetic_pairs, "--format", "pairs", "--out", full)
+    run_cli("prepare", "--data", full, "--format", "pack", "--out", half, "--float16")
+    assert half.stat().st_size < 0.7 * full.stat().st_size
+    a, b = load_pack(full), load_pack(half)
+    assert [c.name for c in a.clips] == [c.name for c in b.clips] and a.labels == b.labels
+    for x, y in zip(a.clips, b.clips):
+        assert y.motion.dtype == np.float32 and y.audio.dtype == np.float32
+        np.testing.assert_allclose(y.motion, x.motion, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(y.audio, x.audio, rtol=1e-3, atol=1e-2)
+
+
 def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
     out = tmp_path / "m.safetensors"
     common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
