@@ -106,17 +106,25 @@ def _new_action(action_name: str, arm_obj):
     return action, slot, new_fcurve
 
 
-def _key_fcurve(fcurve, frames: np.ndarray, values: np.ndarray) -> None:
-    count = len(frames)
-    fcurve.keyframe_points.add(count)
-    co = np.empty(2 * count, dtype=np.float32)
-    co[0::2] = frames
-    co[1::2] = values
-    fcurve.keyframe_points.foreach_set("co", co)
-    try:
-        fcurve.keyframe_points.foreach_set("interpolation", np.full(count, LINEAR, dtype=np.int32))
-    except (TypeError, AttributeError, RuntimeError):
-        fcurve.update()  # keys are added in time order; handles only matter without LINEAR
+class _KeyBuffers:
+    """The (frame, value) pairs and LINEAR flags for one F-curve after another: the frames
+    and flags are the same for every curve, so only the values are rewritten (foreach_set
+    copies what it is given, so the buffers can be reused)."""
+
+    def __init__(self, frames: np.ndarray):
+        self.co = np.empty(2 * len(frames), dtype=np.float32)
+        self.co[0::2] = frames
+        self.interpolation = np.full(len(frames), LINEAR, dtype=np.int32)
+
+    def key(self, fcurve, values: np.ndarray) -> None:
+        points = fcurve.keyframe_points
+        points.add(len(self.interpolation))
+        self.co[1::2] = values
+        points.foreach_set("co", self.co)
+        try:
+            points.foreach_set("interpolation", self.interpolation)
+        except (TypeError, AttributeError, RuntimeError):
+            fcurve.update()  # keys are added in time order; handles only matter without LINEAR
 
 
 def _keep_previous_action(anim_data) -> None:
@@ -198,7 +206,7 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
     which the channels of their keyed children assume. ``assign=False`` leaves the
     armature's animation data alone (the caller puts the action in an NLA strip)."""
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
-    frames = frame_start + np.arange(count, dtype=np.float64)
+    buffers = _KeyBuffers(frame_start + np.arange(count, dtype=np.float64))
     action, slot, new_fcurve = _new_action(action_name, arm_obj)
     for b, name in enumerate(names):
         pose_bone = arm_obj.pose.bones[name]
@@ -216,10 +224,10 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
             pose_bone.location = (0.0, 0.0, 0.0)
         prefix = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
         for i in range(4):
-            _key_fcurve(new_fcurve(f"{prefix}.rotation_quaternion", i, name), frames, basis_q[:, b, i])
+            buffers.key(new_fcurve(f"{prefix}.rotation_quaternion", i, name), basis_q[:, b, i])
         if keyed_location[b]:
             for i in range(3):
-                _key_fcurve(new_fcurve(f"{prefix}.location", i, name), frames, basis_loc[:, b, i])
+                buffers.key(new_fcurve(f"{prefix}.location", i, name), basis_loc[:, b, i])
 
     if not assign:
         return action

@@ -434,12 +434,12 @@ def test_sixty_seconds_onto_a_sixty_bone_rig_uses_bulk_keys(scene, monkeypatch):
     assert len(motion["rotations"]) == 1800
 
     written = []
-    bulk = keyframes._key_fcurve
+    bulk = keyframes._KeyBuffers.key
 
-    def counting(fcurve, frames, values):
-        written.append(len(frames))
-        bulk(fcurve, frames, values)
-    monkeypatch.setattr(keyframes, "_key_fcurve", counting)
+    def counting(buffers, fcurve, values):
+        written.append(len(values))
+        bulk(buffers, fcurve, values)
+    monkeypatch.setattr(keyframes._KeyBuffers, "key", counting)
     start = time.perf_counter()
     action, message = retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="long",
                                             store_map=False)
