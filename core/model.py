@@ -180,7 +180,7 @@ class GestureDenoiser(nn.Module):
         emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
         if self.config.input_scaling_steps:
-            x_t = x_t * self.input_scale.to(x_t.device)[t][:, None, None].to(x_t.dtype)
+            x_t = x_t * self.input_scale[t][:, None, None].to(x_t.dtype)  # the buffer moves with the model
         h = self.input_proj(torch.cat([x_t, audio.to(x_t.dtype)], dim=-1)) + cond[:, None]
         h = h + self.dropout(self.local_attention(self.local_norm(h)))
         h = h + self.dropout(self.local_ff(self.local_ff_norm(h)))

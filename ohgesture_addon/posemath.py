@@ -236,7 +236,8 @@ AXIS_QUAT = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])  # AXIS_MAP as a qu
 
 
 def quat_conjugate(q: np.ndarray) -> np.ndarray:
-    return q * np.array([1.0, -1.0, -1.0, -1.0])
+    q = np.asarray(q)
+    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype if q.dtype == np.float32 else np.float64)
 
 
 def _apply_transposed(matrices: np.ndarray, v: np.ndarray) -> np.ndarray:
