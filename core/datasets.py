@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from .audio import AudioFeatureConfig, audio_features, audio_features_from_file
 from .bvh import read_bvh
@@ -260,20 +261,67 @@ def build_pairs(folder: Path, fps: float = 30.0, audio_config: AudioFeatureConfi
                           source=f"BVH and audio pairs listed in {table.name}")
 
 
+def random_rate_curves(rng: np.random.Generator, count: int, frames: int, max_factor: float, knots: int = 4) -> np.ndarray:
+    """(count, frames) playback rates between 1/max_factor and max_factor, log-uniform at
+    ``knots`` evenly spaced points and smoothly (cosine) interpolated between them."""
+    log_rates = rng.uniform(-np.log(max_factor), np.log(max_factor), size=(count, knots))
+    position = np.linspace(0.0, knots - 1.0, frames)
+    left = np.minimum(position.astype(int), knots - 2)
+    blend = 0.5 - 0.5 * np.cos(np.pi * (position - left))
+    return np.exp(log_rates[:, left] * (1 - blend) + log_rates[:, left + 1] * blend)
+
+
+ACTIVITY_SMOOTH_FRAMES = 9  # 0.3 s at 30 fps: a gesture stroke, not single-frame jitter
+
+
+def clip_wrist_speeds(clips: list[Clip], skeleton: Skeleton, layout: FeatureLayout, fps: float) -> list[np.ndarray]:
+    """Per-frame speed of the faster wrist (file units per second) of each clip's motion features."""
+    from .features import features_to_motion
+
+    return [wrist_speed(features_to_motion(c.motion, skeleton, fps, root_joint=layout.root_joint)) for c in clips]
+
+
 class WindowSampler:
     """Random training windows: seed frames followed by a window of motion, with its audio."""
 
     def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
-                 label_balance: float = 0.5):
+                 label_balance: float = 0.5, time_warp: float = 1.0, velocity_channels: tuple[int, ...] = (),
+                 wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None):
         """``label_balance`` 0 draws every window start equally often; 1 gives every label the same
-        share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance)."""
+        share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance).
+
+        ``time_warp`` > 1 plays each window (motion and audio together, seed frames untouched)
+        at a smoothly varying random rate between 1/time_warp and time_warp; the motion
+        channels listed in ``velocity_channels`` (per-second rates) are scaled by the local
+        rate. Why: on a small dataset the seed and emotion identify the clip, so the model
+        can recall when its strokes come and never needs the audio; under a random warp only
+        the audio says when.
+
+        ``wrist_speeds`` (one (F,) array per clip, see clip_wrist_speeds) adds each window's
+        "activity": the wrist speed smoothed over ACTIVITY_SMOOTH_FRAMES and standardised by
+        ``activity_norm`` (mean, std; by default measured on these clips, see activity_norm)."""
+        if time_warp < 1.0:
+            raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
         self.window, self.n_seed, self.stats = window, n_seed, stats
-        span = window + n_seed
-        self.clips = [c for c in clips if len(c.motion) >= span]
+        self.time_warp, self.velocity_channels = float(time_warp), list(velocity_channels)
+        span = n_seed + int(np.ceil((window - 1) * self.time_warp)) + 1
+        keep = [i for i, c in enumerate(clips) if len(c.motion) >= span]
+        self.clips = [clips[i] for i in keep]
         if not self.clips:
             raise DatasetError(f"no clip is long enough for a window of {span} frames")
         self.motion = [(c.motion - stats.motion_mean) / stats.motion_std for c in self.clips]
         self.audio = [(c.audio - stats.audio_mean) / stats.audio_std for c in self.clips]
+        self._all_motion, self._all_audio = np.concatenate(self.motion), np.concatenate(self.audio)
+        self._all_speed = None
+        if wrist_speeds is not None:
+            speeds = [np.asarray(wrist_speeds[i], np.float32) for i in keep]
+            self._all_speed = np.concatenate(speeds)
+            if activity_norm is None:
+                smoothed = np.concatenate([uniform_filter1d(v, ACTIVITY_SMOOTH_FRAMES, mode="nearest") for v in speeds])
+                activity_norm = (float(smoothed.mean()), float(max(smoothed.std(), 1e-6)))
+        self.activity_norm = activity_norm
+        self._clip_length = np.array([len(m) for m in self.motion])
+        self._clip_start = np.concatenate([[0], np.cumsum(self._clip_length)[:-1]])
         self.emotion = np.array([labels.index(c.label) for c in self.clips])
         lengths = np.array([len(c.motion) - span + 1 for c in self.clips], dtype=np.float64)
         per_label = {e: lengths[self.emotion == e].sum() for e in set(self.emotion.tolist())}
@@ -283,13 +331,38 @@ class WindowSampler:
 
     def batch(self, size: int) -> dict[str, np.ndarray]:
         idx = self.rng.choice(len(self.clips), size=size, p=self.clip_weights)
-        x0, seed, audio = [], [], []
-        for i in idx:
-            start = self.rng.integers(self.n_seed, len(self.motion[i]) - self.window + 1)
-            seed.append(self.motion[i][start - self.n_seed:start])
-            x0.append(self.motion[i][start:start + self.window])
-            audio.append(self.audio[i][start:start + self.window])
-        return dict(x0=np.stack(x0), seed=np.stack(seed), audio=np.stack(audio), emotion=self.emotion[idx])
+        if self.time_warp > 1.0:
+            rate = random_rate_curves(self.rng, size, self.window, self.time_warp)
+            offsets = np.concatenate([np.zeros((size, 1)), np.cumsum(rate[:, 1:], axis=1)], axis=1)
+        else:
+            rate, offsets = None, np.broadcast_to(np.arange(self.window, dtype=np.float64), (size, self.window))
+        reach = np.ceil(offsets[:, -1] - 1e-9).astype(int)
+        start = self.rng.integers(self.n_seed, self._clip_length[idx] - reach)
+        return self._windows(idx, start, offsets, rate)
+
+    def _windows(self, idx: np.ndarray, start: np.ndarray, offsets: np.ndarray, rate: np.ndarray | None) -> dict:
+        """Windows of clips ``idx`` read from frame ``start`` at fractional ``offsets`` (B, M)."""
+        first = self._clip_start[idx] + start
+        seed = self._all_motion[first[:, None] - self.n_seed + np.arange(self.n_seed)]
+        position = first[:, None] + offsets
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, (self._clip_start[idx] + self._clip_length[idx] - 1)[:, None])
+        frac = (position - low).astype(np.float32)
+
+        def read(values):
+            return values[low] * (1 - frac[..., None]) + values[high] * frac[..., None]
+
+        x0, audio = read(self._all_motion), read(self._all_audio)
+        if rate is not None and self.velocity_channels:
+            ch, mean, std = self.velocity_channels, self.stats.motion_mean, self.stats.motion_std
+            raw = x0[..., ch] * std[ch] + mean[ch]
+            x0[..., ch] = (raw * rate[..., None] - mean[ch]) / std[ch]
+        out = dict(x0=x0.astype(np.float32), seed=seed, audio=audio.astype(np.float32), emotion=self.emotion[idx])
+        if self._all_speed is not None:
+            speed = read(self._all_speed[:, None])[..., 0] * (1.0 if rate is None else rate)
+            smoothed = uniform_filter1d(speed, ACTIVITY_SMOOTH_FRAMES, axis=1, mode="nearest")
+            out["activity"] = ((smoothed - self.activity_norm[0]) / self.activity_norm[1]).astype(np.float32)
+        return out
 
     def joint_speed_std(self, num_joints: int) -> np.ndarray:
         """(J,) standard deviation of each joint's 6D-rotation change per frame (motion
@@ -300,15 +373,14 @@ class WindowSampler:
         return np.maximum(np.concatenate(speeds).std(0), 1e-3).astype(np.float32)
 
     def all_windows(self, stride: int) -> dict[str, np.ndarray]:
-        """Every window at a fixed stride (for a stable held-out loss)."""
-        x0, seed, audio, emotion = [], [], [], []
-        for m, a, e in zip(self.motion, self.audio, self.emotion):
-            for start in range(self.n_seed, len(m) - self.window + 1, stride):
-                seed.append(m[start - self.n_seed:start])
-                x0.append(m[start:start + self.window])
-                audio.append(a[start:start + self.window])
-                emotion.append(e)
-        return dict(x0=np.stack(x0), seed=np.stack(seed), audio=np.stack(audio), emotion=np.array(emotion))
+        """Every window at a fixed stride, unwarped (for a stable held-out loss)."""
+        idx, start = [], []
+        for i, length in enumerate(self._clip_length):
+            for s in range(self.n_seed, length - self.window + 1, stride):
+                idx.append(i)
+                start.append(s)
+        offsets = np.broadcast_to(np.arange(self.window, dtype=np.float64), (len(idx), self.window))
+        return self._windows(np.array(idx), np.array(start), offsets, None)
 
 
 def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:

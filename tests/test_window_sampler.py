@@ -1,0 +1,97 @@
+"""Training windows: plain slices, and time-warped windows whose motion and audio stay aligned."""
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter1d
+
+from ohgesture.core.datasets import Clip, DatasetError, NormStats, WindowSampler, random_rate_curves
+
+WINDOW, N_SEED = 30, 5
+
+
+def _clips(lengths=(120, 200, 90)):
+    """Channel 0 of motion and audio holds the frame number (in the clip's own offset range),
+    channel 1 of motion is a per-second velocity that is constant within a clip."""
+    clips = []
+    for k, frames in enumerate(lengths):
+        index = 1000.0 * k + np.arange(frames, dtype=np.float32)
+        motion = np.stack([index, np.full(frames, 2.0 + k, np.float32), np.sin(index / 7)], axis=1)
+        audio = np.stack([index, np.cos(index / 5)], axis=1).astype(np.float32)
+        clips.append(Clip(f"c{k}", f"take{k}", "neutral" if k % 2 else "sad", motion, audio))
+    return clips
+
+
+def _identity_stats():
+    return NormStats(np.zeros(3, np.float32), np.ones(3, np.float32), np.zeros(2, np.float32), np.ones(2, np.float32))
+
+
+def test_plain_windows_are_slices_of_one_clip_right_after_their_seed():
+    sampler = WindowSampler(_clips(), ["neutral", "sad"], _identity_stats(), WINDOW, N_SEED, seed=3)
+    batch = sampler.batch(200)
+    index = batch["x0"][..., 0]
+    np.testing.assert_array_equal(np.diff(index, axis=1), 1.0)
+    np.testing.assert_array_equal(batch["audio"][..., 0], index)
+    np.testing.assert_array_equal(batch["seed"][:, -1, 0] + 1, index[:, 0])
+    assert (index[:, 0] % 1000 >= N_SEED).all()
+    assert len(np.unique(index[:, 0] // 1000)) == 3  # every clip is drawn
+
+
+def test_warped_windows_keep_motion_and_audio_together_and_scale_velocities():
+    factor = 1.5
+    sampler = WindowSampler(_clips(), ["neutral", "sad"], _identity_stats(), WINDOW, N_SEED, seed=4,
+                            time_warp=factor, velocity_channels=(1,))
+    batch = sampler.batch(300)
+    index = batch["x0"][..., 0].astype(np.float64)
+    np.testing.assert_allclose(batch["audio"][..., 0], index, atol=1e-3)  # the same warp for both
+    step = np.diff(index, axis=1)
+    assert step.min() >= 1 / factor - 1e-3 and step.max() <= factor + 1e-3
+    assert step.min() < 0.8 and step.max() > 1.25  # it really warps
+    np.testing.assert_array_equal(batch["seed"][:, -1, 0] + 1, index[:, 0])  # seed untouched, just before
+    clip = index[:, 0] // 1000
+    assert (index[:, -1] // 1000 == clip).all()  # never reads past its clip
+    base = 2.0 + clip[:, None]
+    rate = batch["x0"][:, 1:, 1] / base
+    np.testing.assert_allclose(rate, step, atol=2e-3)  # velocity x local playback rate
+    np.testing.assert_allclose(batch["x0"][..., 2], np.sin(index / 7), atol=0.02)  # values interpolated
+
+
+def test_rate_curves_are_smooth_and_bounded():
+    rates = random_rate_curves(np.random.default_rng(0), 500, 90, 2.0)
+    assert rates.shape == (500, 90)
+    assert rates.min() >= 0.5 - 1e-9 and rates.max() <= 2.0 + 1e-9
+    assert np.abs(np.diff(np.log(rates), axis=1)).max() < 0.1  # no jumps between neighbouring frames
+    assert abs(np.log(rates).mean()) < 0.05  # as often slower as faster
+
+
+def test_clips_too_short_for_a_warped_window_are_left_out():
+    clips = _clips((40, 80))
+    stats = _identity_stats()
+    assert len(WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED).clips) == 2
+    assert len(WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, time_warp=2.0).clips) == 1
+    with pytest.raises(DatasetError):
+        WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, time_warp=0.5)
+
+
+def test_activity_is_the_standardised_smoothed_wrist_speed_and_follows_the_warp():
+    clips = _clips()
+    speeds = [np.full(len(c.motion), 2.0 + k, np.float32) for k, c in enumerate(clips)]
+    stats, labels = _identity_stats(), ["neutral", "sad"]
+    plain = WindowSampler(clips, labels, stats, WINDOW, N_SEED, seed=1, wrist_speeds=speeds)
+    frames = np.array([len(c.motion) for c in clips])
+    weights = frames / frames.sum()
+    mean = float((weights * np.array([2.0, 3.0, 4.0])).sum())
+    std = float(np.sqrt((weights * (np.array([2.0, 3.0, 4.0]) - mean) ** 2).sum()))
+    np.testing.assert_allclose(plain.activity_norm, (mean, std), rtol=1e-5)
+    batch = plain.batch(50)
+    clip = batch["x0"][:, 0, 0] // 1000
+    np.testing.assert_allclose(batch["activity"], ((2.0 + clip[:, None]) - mean) / std * np.ones(WINDOW), atol=1e-5)
+    warped = WindowSampler(clips, labels, stats, WINDOW, N_SEED, seed=2, time_warp=1.5, wrist_speeds=speeds,
+                           activity_norm=plain.activity_norm)
+    batch = warped.batch(200)
+    rate = np.diff(batch["x0"][..., 0], axis=1)  # frames of source per frame played
+    clip = batch["x0"][:, 0, 0] // 1000
+    rate = np.concatenate([rate[:, :1], rate], axis=1)
+    expected = uniform_filter1d((2.0 + clip[:, None]) * rate, 9, axis=1, mode="nearest")
+    np.testing.assert_allclose(batch["activity"] * std + mean, expected, rtol=0.02)  # faster playback, faster hands
+    held = plain.all_windows(stride=WINDOW)
+    assert set(held) == {"x0", "seed", "audio", "emotion", "activity"} and len(held["x0"]) == 3 + 6 + 2
