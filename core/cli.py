@@ -422,6 +422,10 @@ def cmd_train(args) -> int:
         raise CliError(f"--speed-loss must be a finite number, 0 or more, got {args.speed_loss:g}.")
     if not 0 <= args.seed_drop <= 1:
         raise CliError(f"--seed-drop must be a probability between 0 and 1, got {args.seed_drop:g}.")
+    if not 0 <= args.max_minutes < float("inf"):
+        raise CliError(f"--max-minutes must be a finite number of minutes, 0 or more, got {args.max_minutes:g}.")
+    if not 1 <= args.time_warp <= 4:
+        raise CliError(f"--time-warp must be a playback-rate factor from 1 (off) to 4, got {args.time_warp:g}.")
     device = resolve_device(args.device)
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         import torch
@@ -432,7 +436,8 @@ def cmd_train(args) -> int:
     overrides = json.loads(args.model_config) if args.model_config else {}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
-                         speed_weight=args.speed_loss, seed_drop=args.seed_drop)
+                         speed_weight=args.speed_loss, seed_drop=args.seed_drop,
+                         time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -531,6 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="add a loss on how fast each joint turns, with this weight (see README: default model)")
     tr.add_argument("--seed-drop", type=float, default=0.1, metavar="P",
                     help="probability of training a window without its seed gesture (default 0.1)")
+    tr.add_argument("--time-warp", type=float, default=1.0, metavar="FACTOR",
+                    help="play training windows at random rates between 1/FACTOR and FACTOR, so only the "
+                         "audio tells when strokes come (default 1: off; see README: default model)")
+    tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
+                    help="stop after this many minutes of training (and save), whichever comes first of it "
+                         "and --steps (default 0: no limit)")
     tr.add_argument("--checkpoint-every", type=int, default=1000)
     tr.add_argument("--eval-every", type=int, default=500)
     tr.add_argument("--model-config", help='JSON overrides of the model sizes, e.g. {"layers": 2, "latent": 128}')

@@ -139,13 +139,16 @@ def diffusion_loss(
     p_drop: float = 0.0,
     speed: Callable[[torch.Tensor], torch.Tensor] | None = None,
     speed_weight: float = 0.0,
+    activity: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Huber (smooth L1, delta 1) loss between x0 (B,M,D) and G(x_t, t, c), t ~ U{0..T-1}.
 
     With p_drop > 0 the seed and emotion are dropped independently (drop_conditions);
     the training loop may instead call drop_conditions itself and pass p_drop=0.
     ``speed_weight`` > 0 adds the same loss between ``speed(x0_hat)`` and ``speed(x0)``
-    (e.g. ``joint_speeds``): see there for why."""
+    (e.g. ``joint_speeds``): see there for why. A model with activity conditioning is fed
+    ``activity`` (B,M), the true activity of x0, and its activity predictor's error is added
+    (model.DenoiserConfig)."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -155,8 +158,15 @@ def diffusion_loss(
     t = torch.randint(0, schedule.T, (batch,), generator=generator, device=draw_device).to(x0.device)
     noise = randn_like_with(x0, generator)
     x_t = q_sample(schedule, x0, t, noise)
-    x0_hat = model(x_t, t, seed, emotion, audio, seed_null)
-    loss = F.smooth_l1_loss(x0_hat, x0, beta=1.0)
+    core = getattr(model, "module", model)  # under DistributedDataParallel
+    if getattr(core.config, "activity_conditioning", False):
+        if activity is None:
+            raise ConditioningError("a model with activity conditioning trains on windows with their activity.")
+        x0_hat, predicted = model(x_t, t, seed, emotion, audio, seed_null, activity=activity, return_activity=True)
+        activity_loss = F.smooth_l1_loss(predicted, activity, beta=1.0)
+    else:
+        x0_hat, activity_loss = model(x_t, t, seed, emotion, audio, seed_null), 0.0
+    loss = F.smooth_l1_loss(x0_hat, x0, beta=1.0) + activity_loss
     if speed is not None and speed_weight > 0:
         loss = loss + speed_weight * F.smooth_l1_loss(speed(x0_hat), speed(x0), beta=1.0)
     return loss

@@ -47,6 +47,16 @@ class DenoiserConfig:
     # > 0: x_t enters scaled by sqrt(alpha_bar_t) of the cosine schedule with this many steps,
     # so at high noise the pure-noise input does not drown the audio in the same channels.
     input_scaling_steps: int = 0
+    # True: the audio also scales and shifts each frame's latent (FiLM), at the input and after
+    # the local block, so loud frames can keep more of x_t's movement than quiet ones (a
+    # product of audio and x_t, which a sum into one projection learns slowly).
+    audio_film: bool = False
+    # True: an audio encoder predicts how fast the hands move at each frame (the "activity",
+    # standardised wrist speed: datasets.WindowSampler) from the audio and emotion, and the
+    # denoiser is conditioned on that curve. Training feeds the denoiser the true activity and
+    # teaches the encoder to predict it (an auxiliary loss); sampling feeds the prediction.
+    # This gives the audio a path the denoiser cannot ignore: the activity says when to move.
+    activity_conditioning: bool = False
 
     def __post_init__(self):
         positive = ("motion_dim", "audio_dim", "num_emotions", "window", "n_seed", "latent", "heads", "ff")
@@ -86,6 +96,25 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int) -> torch.Tensor:
     return F.pad(emb, (0, dim - 2 * half))
 
 
+class ActivityPredictor(nn.Module):
+    """Audio (B, M, A) and emotion (B,) -> activity (B, M): dilated 1-D
+    convolutions reaching about one second of audio around each frame."""
+
+    def __init__(self, audio_dim: int, num_emotions: int, width: int = 64):
+        super().__init__()
+        self.input = nn.Conv1d(audio_dim, width, 5, padding=2)
+        self.emotion = nn.Embedding(num_emotions + 1, width)
+        self.body = nn.Sequential(
+            nn.GELU(), nn.Conv1d(width, width, 5, padding=4, dilation=2),
+            nn.GELU(), nn.Conv1d(width, width, 5, padding=8, dilation=4),
+            nn.GELU(), nn.Conv1d(width, 1, 1),
+        )
+
+    def forward(self, audio: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        h = self.input(audio.transpose(1, 2)) + self.emotion(emotion)[:, :, None]
+        return self.body(h)[:, 0]
+
+
 def band_mask(frames: int, half_width: int, device=None) -> torch.Tensor:
     """(M, M) additive mask: 0 where |i - j| <= half_width, -inf elsewhere."""
     idx = torch.arange(frames, device=device)
@@ -123,7 +152,8 @@ class GestureDenoiser(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.input_proj = nn.Linear(c.motion_dim + c.audio_dim, c.latent)
+        self.input_proj = nn.Linear(c.motion_dim + c.audio_dim + int(c.activity_conditioning), c.latent)
+        self.activity_predictor = ActivityPredictor(c.audio_dim, c.num_emotions) if c.activity_conditioning else None
         self.time_mlp = nn.Sequential(nn.Linear(c.latent, c.latent), nn.SiLU(), nn.Linear(c.latent, c.latent))
         self.emotion_embedding = nn.Embedding(c.num_emotions + 1, c.latent)  # last row = null emotion
         self.seed_proj = nn.Linear(c.n_seed * c.motion_dim, c.latent)
@@ -144,6 +174,10 @@ class GestureDenoiser(nn.Module):
             self.encoder = None
         self.out_norm = nn.LayerNorm(c.latent)
         self.head = nn.Linear(c.latent, c.motion_dim)
+        if c.audio_film:
+            self.audio_film = nn.Sequential(nn.Linear(c.audio_dim, c.latent), nn.SiLU(), nn.Linear(c.latent, 4 * c.latent))
+            nn.init.zeros_(self.audio_film[-1].weight)  # starts as the plain model
+            nn.init.zeros_(self.audio_film[-1].bias)
         if c.input_scaling_steps:
             from .diffusion import CosineSchedule
 
@@ -175,21 +209,38 @@ class GestureDenoiser(nn.Module):
         emotion: torch.Tensor,
         audio: torch.Tensor,
         seed_null: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        activity: torch.Tensor | None = None,
+        return_activity: bool = False,
+    ):
         """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
-        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D)."""
+        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D).
+
+        With activity conditioning, ``activity`` (B,M) replaces the predicted curve (training
+        feeds the true one), and ``return_activity`` returns (x0_hat, predicted activity)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
         if self.config.input_scaling_steps:
             x_t = x_t * self.input_scale[t][:, None, None].to(x_t.dtype)  # the buffer moves with the model
-        h = self.input_proj(torch.cat([x_t, audio.to(x_t.dtype)], dim=-1)) + cond[:, None]
+        audio = audio.to(x_t.dtype)
+        inputs = [x_t, audio]
+        predicted = None
+        if self.activity_predictor is not None:
+            predicted = self.activity_predictor(audio, emotion)
+            inputs.append((predicted if activity is None else activity.to(x_t.dtype))[..., None])
+        h = self.input_proj(torch.cat(inputs, dim=-1)) + cond[:, None]
+        film = self.audio_film(audio).chunk(4, dim=-1) if self.config.audio_film else None
+        if film is not None:
+            h = h * (1 + film[0]) + film[1]
         h = h + self.dropout(self.local_attention(self.local_norm(h)))
         h = h + self.dropout(self.local_ff(self.local_ff_norm(h)))
+        if film is not None:
+            h = h * (1 + film[2]) + film[3]
         if self.encoder is not None:
             frames = h.shape[1]
             positions = sinusoidal_embedding(torch.arange(frames + 1, device=h.device), h.shape[-1])
             tokens = torch.cat([cond[:, None], h], dim=1) + positions[None].to(h.dtype)
             h = self.encoder(tokens)[:, 1:]
-        return self.head(self.out_norm(h))
+        x0_hat = self.head(self.out_norm(h))
+        return (x0_hat, predicted) if return_activity else x0_hat
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
-from .datasets import GestureDataset, NormStats, WindowSampler
+from .datasets import GestureDataset, NormStats, WindowSampler, clip_wrist_speeds
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
 from .model import DenoiserConfig, GestureDenoiser, count_parameters
 from .skeleton import skeleton_to_dict
@@ -42,6 +42,8 @@ class TrainConfig:
     diffusion_steps: int = 1000
     speed_weight: float = 0.0  # weight of the joint-speed term (diffusion.joint_speeds)
     seed_drop: float = COND_DROP_P  # probability of a null seed per training window
+    time_warp: float = 1.0  # > 1: random playback-rate range of training windows (WindowSampler)
+    max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -64,12 +66,8 @@ def _distributed() -> tuple[int, int]:
 
 
 def _batch_tensors(batch: dict, device) -> dict[str, torch.Tensor]:
-    return {
-        "x0": torch.as_tensor(batch["x0"], dtype=torch.float32, device=device),
-        "seed": torch.as_tensor(batch["seed"], dtype=torch.float32, device=device),
-        "audio": torch.as_tensor(batch["audio"], dtype=torch.float32, device=device),
-        "emotion": torch.as_tensor(batch["emotion"], dtype=torch.long, device=device),
-    }
+    return {k: torch.as_tensor(v, dtype=torch.long if k == "emotion" else torch.float32, device=device)
+            for k, v in batch.items()}
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -128,12 +126,21 @@ def train(
         motion_dim=dataset.layout.D, audio_dim=dataset.audio_config.feature_dim,
         num_emotions=len(dataset.labels), **config.model,
     )
+    slices = dataset.layout.slices
+    velocity_channels = tuple(range(slices["root_velocity"].start, slices["root_velocity"].stop)) + tuple(
+        range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
+    speeds = {}
+    if model_config.activity_conditioning:
+        speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),
+                      held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
-                            seed=config.seed * 1000 + rank)
+                            seed=config.seed * 1000 + rank, time_warp=config.time_warp,
+                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"))
     held = None
     if held_clips:
         try:
-            held = WindowSampler(held_clips, dataset.labels, stats, model_config.window, model_config.n_seed)
+            held = WindowSampler(held_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
+                                 wrist_speeds=speeds.get("held"), activity_norm=sampler.activity_norm)
         except ValueError:
             held = None
     held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
@@ -180,7 +187,8 @@ def train(
             for i in range(0, len(held_batch["x0"]), 256):
                 part = {k: v[i:i + 256] for k, v in held_batch.items()}
                 losses.append(float(diffusion_loss(ema, part["x0"], part["seed"], part["emotion"], part["audio"],
-                                                   schedule, generator=g)) * len(part["x0"]))
+                                                   schedule, generator=g, activity=part.get("activity")))
+                              * len(part["x0"]))
         return sum(losses) / len(held_batch["x0"])
 
     def save() -> None:
@@ -213,7 +221,7 @@ def train(
                                              null_emotion=model.null_emotion, p_seed=config.seed_drop)
         loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
                               seed_null=seed_null, generator=generator,
-                              speed=speed, speed_weight=config.speed_weight)
+                              speed=speed, speed_weight=config.speed_weight, activity=batch.get("activity"))
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -238,8 +246,19 @@ def train(
             last_held = held_out_loss()
             if last_held is not None:
                 log(f"step {step}: train loss {running:.4f}, held-out loss {last_held:.4f}")
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        out_of_time = config.max_seconds > 0 and time.time() - start >= config.max_seconds
+        if world > 1 and config.max_seconds > 0:  # every rank must stop at the same step
+            flag = torch.tensor(float(out_of_time), device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        if out_of_time and step % config.eval_every and rank == 0:
+            last_held = held_out_loss()
+        if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
             save()
+        if out_of_time:
+            if rank == 0:
+                log(f"stopped at step {step}: the time limit of {config.max_seconds:g} s is reached")
+            break
     if progress is not None:
         progress.close()
     if world > 1:

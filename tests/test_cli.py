@@ -201,6 +201,28 @@ def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
     assert meta["training"]["held_out_takes"]  # the split is by take and recorded
 
 
+def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthetic_pairs, speech_wav, tmp_path):
+    out = tmp_path / "w.safetensors"
+    config = json.dumps(json.loads(TINY_MODEL_CONFIG) | {"activity_conditioning": True, "audio_film": True})
+    common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
+              "--model-config", config, "--quiet", "--eval-every", 1000, "--checkpoint-every", 1000]
+    proc = run_cli("train", *common, "--steps", 100000, "--time-warp", 1.5, "--max-minutes", 0.05)
+    assert "time limit" in proc.stderr
+    from ohgesture.core.checkpoint import read_metadata
+
+    meta = read_metadata(out)
+    assert meta["model_config"]["activity_conditioning"] and meta["model_config"]["audio_film"]
+    meta = meta["training"]
+    assert 0 < meta["steps"] < 100000 and meta["held_out_loss"] is not None
+    assert meta["config"]["time_warp"] == 1.5 and meta["config"]["max_seconds"] == 3.0
+    bvh = tmp_path / "take.bvh"
+    run_cli("generate", speech_wav, "--model", out, "--out", bvh)
+    assert bvh.stat().st_size > 0
+    for bad in (["--time-warp", 0.5], ["--max-minutes", -1]):
+        assert "must" in _one_line_error(run_cli("train", *common, "--steps", 5, *bad, check=False))
+    assert read_metadata(out)["training"]["steps"] == meta["steps"]  # refused runs left it alone
+
+
 def test_two_process_ddp_training_writes_one_checkpoint(synthetic_pairs, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     out = tmp_path / "ddp.safetensors"

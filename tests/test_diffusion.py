@@ -376,6 +376,39 @@ def test_diffusion_loss_trains_and_is_reproducible():
     assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
 
 
+def test_activity_model_learns_to_predict_activity_from_audio_and_follows_the_true_curve():
+    model = tiny_model(activity_conditioning=True)
+    model.train()
+    c = conditioning(batch=8)
+    x0 = torch.randn(8, 12, 6, generator=torch.Generator().manual_seed(16))
+    emotion = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    activity = c["audio"][..., 0] * 0.5 + c["audio"][..., 1].roll(1, dims=1)  # a function of the audio
+    with pytest.raises(ConditioningError, match="activity"):
+        diffusion_loss(model, x0, c["seed"], emotion, c["audio"], SCHEDULE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(18)
+
+    def predictor_error():
+        with torch.no_grad():
+            _, predicted = model(x0, torch.zeros(8, dtype=torch.long), c["seed"], emotion, c["audio"],
+                                 return_activity=True)
+        return (predicted - activity).abs().mean().item()
+
+    before = predictor_error()
+    for _ in range(150):
+        loss = diffusion_loss(model, x0, c["seed"], emotion, c["audio"], SCHEDULE, generator=g, activity=activity)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert predictor_error() < 0.3 * before
+    model.eval()
+    t = torch.full((8,), 300)
+    with torch.no_grad():  # the denoiser reads the activity it is given (training feeds the true one)
+        given = model(x0, t, c["seed"], emotion, c["audio"], activity=activity + 2.0)
+        own = model(x0, t, c["seed"], emotion, c["audio"])
+    assert (given - own).abs().max() > 1e-3
+
+
 def test_joint_speeds_measure_each_joints_turning_rate():
     # two joints after 4 root channels; joint 0 changes by (0.3, 0.4, 0, ...) per frame, joint 1 is still
     x = torch.zeros(1, 3, 16)

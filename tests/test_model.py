@@ -105,6 +105,25 @@ def test_input_scaling_silences_pure_noise_and_keeps_clean_input():
         make(input_scaling_steps=-1)
 
 
+def test_audio_film_starts_as_the_plain_model_and_learns():
+    plain, film = make(), make(audio_film=True)
+    shared = {k: v for k, v in film.state_dict().items() if k.startswith("audio_film.")}
+    film.load_state_dict(plain.state_dict() | shared)
+    c = inputs()
+    assert torch.equal(run(plain, c), run(film, c))  # zero-initialised modulation
+    film.train()
+    optimizer = torch.optim.SGD(film.audio_film.parameters(), lr=0.1)
+    for _ in range(2):  # the first step moves the zero layer, the second reaches the one before it
+        optimizer.zero_grad()
+        film(c["x_t"], c["t"], c["seed"], c["emotion"], c["audio"], c["seed_null"]).square().mean().backward()
+        grads = [p.grad.abs().sum().item() for p in film.audio_film.parameters()]
+        optimizer.step()
+    assert all(g > 0 for g in grads)
+    film.eval()
+    assert not torch.equal(run(plain, c), run(film, c))
+    assert DenoiserConfig.from_dict(film.config.to_dict()).audio_film is True
+
+
 def test_null_seed_equals_seed_none():
     model = make()
     c = inputs()
