@@ -226,6 +226,7 @@ def cmd_generate(args) -> int:
     motion_features = generate_features(
         lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
+        retime=not args.no_retime,
     )
     if known is not None:
         motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
@@ -234,6 +235,7 @@ def cmd_generate(args) -> int:
         motion = resample_motion(motion, args.fps)
     report(0.97, "writing")
     meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+                retimed=bool(lm.model.activity_predictor is not None and known is None and not args.no_retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
     if out.suffix.lower() == ".npz":
@@ -494,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dpmpp_2m (default, 20 steps), ddim (25 steps) or ddpm (all 1000 steps, the reference)")
     gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--no-retime", action="store_true",
+                     help="keep the sampler's own timing; by default a model with an activity encoder has its "
+                          "motion re-timed so the hands follow the activity it expects from the speech (README)")
     gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")

@@ -45,6 +45,7 @@ class EvalConfig:
     samplers: list[tuple[str, int]] = field(default_factory=lambda: parse_samplers(SAMPLERS_DEFAULT))
     guidance: float = 1.0
     seed: int = 0
+    retime: bool = True  # generate_features' re-timing to the model's activity (models that make one)
     window: int = 40  # frames per embedding/classifier window (1.3 s at 30 fps)
     stride: int = 10
     embed_dim: int = 32
@@ -329,11 +330,11 @@ def physical_stats(position_sets: list[np.ndarray], groups: dict, fps: float) ->
 # ------------------------------------------------------------------ generation
 
 
-def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed) -> np.ndarray:
+def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed, retime=True) -> np.ndarray:
     from .generate import generate_features
 
     return generate_features(lm, audio_feats, list(emotions), np.asarray(weights, np.float64), guidance=guidance,
-                             sampler=sampler, steps=steps, seed=seed)
+                             sampler=sampler, steps=steps, seed=seed, retime=retime)
 
 
 def speech_inputs(lm, path: Path, seconds: float) -> dict:
@@ -539,7 +540,8 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     labels = list(dataset.labels)
     log(f"split: {len(train)} training clips, {len(held)} held-out clips ({split_how})")
     result: dict = dict(model=str(model), data=str(data), mode="quick" if quick else "full", split=split_how,
-                        train_clips=len(train), heldout_clips=len(held), config=asdict(cfg))
+                        train_clips=len(train), heldout_clips=len(held), config=asdict(cfg),
+                        activity_encoder=lm.model.activity_predictor is not None)
 
     # 0. the synchrony measures on real data
     proof = zeggs_proof(Path(zeggs), fps) if zeggs else None
@@ -587,7 +589,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
             clip = held[i]
             n = min(len(clip.motion), max_frames)
             label = clip.label if clip.label in lm.labels else neutral
-            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k)
+            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k, cfg.retime)
             gen_n.append(nets.normalise(feats))
             real_n.append(nets.normalise(clip.motion[:n]))
             gen_pos.append(motion_positions(lm, feats))
@@ -625,7 +627,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         speech_list = speech if not ref else speech[:1]
         for s in speech_list:
             inp = speech_inputs(lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
-            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed)
+            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed, cfg.retime)
             positions = motion_positions(lm, feats)
             speed = wrist_speed_from_positions(positions, groups["wrists"], fps)
             sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], fps)
@@ -660,7 +662,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     else:
         emotions = list(dict.fromkeys([e for e in (neutral, e1, e2) if e in lm.labels]))
         emotions += [e for e in PICTURE_EMOTIONS if e in lm.labels and e not in emotions][: max(0, 3 - len(emotions))]
-    emo_feats = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed)
+    emo_feats = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime)
                  for e in emotions}
     per_emotion = {}
     for e, feats in emo_feats.items():
@@ -671,13 +673,13 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
                                   probability=float(p[:, labels.index(e)].mean()))
     sweep = []
     for g in GAMMAS:
-        feats = generate(lm, emo_audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed)
+        feats = generate(lm, emo_audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime)
         w, _ = feature_windows([nets.normalise(feats)], cfg.window, cfg.stride)
         p = nets.probabilities(w) if len(w) else np.full((1, len(labels)), np.nan)
         sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
                           p_e2=float(p[:, labels.index(e2)].mean())))
     # "Two emotions differ more than two takes of one emotion do" (normalised features, same audio)
-    second_seed = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1)
+    second_seed = {e: generate(lm, emo_audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1, cfg.retime)
                    for e in emotions[:3]}
     between = M.mean_pairwise_distance([nets.normalise(f) for f in emo_feats.values()])
     within = float(np.mean([M.mean_pairwise_distance([nets.normalise(emo_feats[e]), nets.normalise(f)])
@@ -772,7 +774,10 @@ def write_report(result: dict, path: Path) -> None:
     L = [f"# OHGesture evaluation ({result['mode']} mode)", "",
          f"- model: `{result['model']}`", f"- data: `{result['data']}`",
          f"- held-out split: {result['heldout_clips']} clips, {result['train_clips']} training clips; "
-         f"{result['split']}", f"- wall time: {result['seconds']:.0f} s", ""]
+         f"{result['split']}", f"- wall time: {result['seconds']:.0f} s",
+         "- timing: " + ("re-timed to the activity the model's audio encoder expects (core/timing.py)"
+                         if result["config"]["retime"] and result.get("activity_encoder")
+                         else "the sampler's own (no re-timing)"), ""]
     qb = result["quality_bar"]
     L += ["## Quality bar", "", "| check | passed |", "|---|---|"]
     L += [f"| {QUALITY_BAR_TEXT.get(k, k)} | {_f(v)} |" for k, v in qb.items()]
@@ -890,6 +895,8 @@ def add_cli(subparsers) -> None:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
     ev.add_argument("--json", help="also write the numbers to this JSON file")
+    ev.add_argument("--no-retime", action="store_true",
+                    help="keep the sampler's own timing (see ohgesture generate --no-retime)")
     ev.set_defaults(func=run_evaluate_cli)
 
 
@@ -913,8 +920,8 @@ def run_evaluate_cli(args) -> int:
             raise EvaluationError(f"the {what} {p} does not exist.")
     result = evaluate(args.model, args.data, args.out, speech=args.speech, zeggs=args.zeggs,
                       samplers=args.samplers, quick=args.quick, cache_dir=args.cache, device=args.device,
-                      threads=args.threads,
-                      guidance=args.guidance, log=lambda m: print(m, file=sys.stderr))
+                      threads=args.threads, guidance=args.guidance, retime=not args.no_retime,
+                      log=lambda m: print(m, file=sys.stderr))
     text = json.dumps(_jsonable(result), indent=2)
     (Path(args.out) / "metrics.json").write_text(text)
     if args.json:

@@ -18,13 +18,14 @@ import torch
 
 from .audio import AudioFeatureConfig
 from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
-from .datasets import NormStats
+from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
 from .features import FeatureLayout, features_to_motion
 from .model import DenoiserConfig, GestureDenoiser
 from .rotations import matrix_to_quat, quat_to_matrix, matrix_to_6d, sixd_to_matrix
 from .samplers import SAMPLERS
 from .skeleton import Motion, Skeleton, skeleton_from_dict
+from .timing import activity_time_map, retime_features
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
@@ -165,6 +166,7 @@ def generate_features(
     known: np.ndarray | None = None,
     known_mask: np.ndarray | None = None,
     first_seed: np.ndarray | None = None,
+    retime: bool = True,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -172,6 +174,9 @@ def generate_features(
     ``known`` (F, D) motion features with ``known_mask`` (F,) or (F, D) true where they
     must be kept: the sampler inpaints around them and they are returned unchanged.
     ``first_seed`` (n_seed, D) seeds the first window (else the null seed).
+    ``retime``: for a model with an activity encoder (activity_head or _conditioning), re-time the
+    motion so its hand speed follows the activity the encoder expects from the audio
+    (core.timing); never when frames are known.
     """
     frames = len(audio_features)
     if frames < 1:
@@ -191,14 +196,15 @@ def generate_features(
     audio = np.concatenate([audio, np.repeat(audio[-1:], padded - frames, axis=0)]) if padded > frames else audio
     weights = np.concatenate([weights, np.repeat(weights[:, -1:], padded - frames, axis=1)], axis=1) \
         if padded > frames else weights
-    out = np.zeros((padded, lm.layout.D), dtype=np.float32)
+    D, width = lm.layout.D, lm.model.config.state_dim  # any activity channels follow the D motion features
+    out = np.zeros((padded, width), dtype=np.float32)
     mask = None
     if known is not None:
-        mask = np.zeros((padded, lm.layout.D), dtype=np.float32)
+        mask = np.zeros((padded, width), dtype=np.float32)  # activity channels are never known
         given = np.asarray(known_mask, dtype=bool)
-        mask[:frames] = given[:, None] if given.ndim == 1 else given
+        mask[:frames, :D] = given[:, None] if given.ndim == 1 else given
         known_norm = np.zeros_like(out)
-        known_norm[:frames] = (np.asarray(known, np.float32) - stats.motion_mean) / stats.motion_std
+        known_norm[:frames, :D] = (np.asarray(known, np.float32) - stats.motion_mean) / stats.motion_std
     generator = torch.Generator().manual_seed(int(seed))
     device = lm.device
     sample = SAMPLERS[sampler]
@@ -211,7 +217,7 @@ def generate_features(
             seed_frames = torch.from_numpy(((first_seed - stats.motion_mean) / stats.motion_std).astype(np.float32))
             seed_frames, seed_null = seed_frames[None].to(device), torch.zeros(1, dtype=torch.bool, device=device)
         else:
-            seed_frames = torch.from_numpy(out[start - n_seed:start])[None].to(device)
+            seed_frames = torch.from_numpy(out[start - n_seed:start, :D])[None].to(device)
             seed_null = torch.zeros(1, dtype=torch.bool, device=device)
         denoise = make_conditional_denoiser(
             lm.model, seed=seed_frames, audio=a, emotions=emotion_ids,
@@ -226,19 +232,38 @@ def generate_features(
         if mask is not None and mask[start:start + M].any():
             inpaint = (torch.from_numpy(known_norm[start:start + M])[None].to(device),
                        torch.from_numpy(mask[start:start + M])[None].to(device))
-        x = sample(denoise, (1, M, lm.layout.D), lm.schedule, generator=generator, device=device,
+        x = sample(denoise, (1, M, width), lm.schedule, generator=generator, device=device,
                    progress=report, inpaint=inpaint, **kwargs)[0].float().cpu().numpy()
         if k == 0:
             out[start:start + M] = x
         else:
-            out[start:start + overlap] = _crossfade_normalised(out[start:start + overlap], x[:overlap], lm)
+            out[start:start + overlap, :D] = _crossfade_normalised(out[start:start + overlap, :D], x[:overlap, :D], lm)
+            out[start:start + overlap, D:] = x[:overlap, D:]
             out[start + overlap:start + M] = x[overlap:]
-    motion = out[:frames] * stats.motion_std + stats.motion_mean
+    motion = out[:frames, :D] * stats.motion_std + stats.motion_mean
     if mask is not None:
-        motion = np.where(mask[:frames] > 0, known, motion)
+        motion = np.where(mask[:frames, :D] > 0, known, motion)
+    elif retime and lm.model.activity_predictor is not None and frames > 1:
+        motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion
+
+
+def predicted_activity(lm: LoadedModel, audio: np.ndarray, emotion_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:
+    """(F,) the wrist activity the model's audio encoder expects for normalised audio (F, A),
+    its emotions blended with ``weights`` (K, F) like the motion; faster wrist of the two."""
+    a = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(lm.device)
+    with torch.no_grad():
+        per_emotion = [lm.model.activity_predictor(a, torch.tensor([e], device=lm.device))[0].amax(-1).float().cpu().numpy()
+                       for e in emotion_ids]
+    return (np.asarray(weights, np.float64) * np.stack(per_emotion)).sum(axis=0)
+
+
+def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Motion features (F, D) re-timed so the faster wrist's speed follows ``activity`` (F,)."""
+    speed = wrist_speeds(features_to_output(lm, motion)).max(axis=1)
+    return retime_features(motion, activity_time_map(speed, activity), lm.layout)
 
 
 def _crossfade_normalised(previous: np.ndarray, new: np.ndarray, lm: LoadedModel) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""Re-timing generated motion so its hand speed follows an activity curve.
+
+Why: a model with an activity encoder (model.DenoiserConfig ``activity_head``)
+learns *when* the hands move from the audio (on unseen real speech its activity follows
+the loudness with r 0.5-0.65), but the sampled joints only loosely obey it: a speed says
+nothing about direction, and the x0 prediction averages directions away. Re-timing keeps every
+pose the sampler made and changes only when each one is shown: the playback rate at each
+output frame is the speed the activity asks for divided by the speed the motion has there
+(held between MIN_RATE and MAX_RATE), so the wrists move fast where the activity is high
+and linger where it is low. Each chunk of frames keeps its first and last frame in place,
+so timing never drifts by more than a chunk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from .features import FeatureLayout
+
+SMOOTH_FRAMES = 9  # 0.3 s at 30 fps, as the activity the model is trained on
+CHUNK_FRAMES = 120  # 4 s at 30 fps
+MIN_RATE, MAX_RATE = 0.5, 2.0
+STRENGTH = 0.8  # desired speed = mean speed * exp(STRENGTH * z-scored activity)
+
+
+def standardised_profile(values: np.ndarray, smooth_frames: int = SMOOTH_FRAMES) -> np.ndarray:
+    """(F,) values smoothed over ``smooth_frames`` and z-scored over the whole take."""
+    smoothed = uniform_filter1d(np.asarray(values, np.float64), smooth_frames, mode="nearest")
+    return (smoothed - smoothed.mean()) / max(smoothed.std(), 1e-9)
+
+
+def activity_time_map(speed: np.ndarray, activity: np.ndarray, chunk: int = CHUNK_FRAMES,
+                      strength: float = STRENGTH) -> np.ndarray:
+    """(F,) fractional source frame to show at each output frame so that the motion's
+    ``speed`` (F,) read there, times the local playback rate, follows ``activity`` (F,)."""
+    speed = uniform_filter1d(np.asarray(speed, np.float64), SMOOTH_FRAMES, mode="nearest")
+    speed = speed + 0.05 * speed.mean() + 1e-9  # a still pose is not skipped in one frame
+    desired = speed.mean() * np.exp(strength * standardised_profile(activity))
+    frames = len(speed)
+    positions = np.arange(frames, dtype=np.float64)
+    for start in range(0, frames, chunk):
+        end = min(frames, start + chunk)
+        if end - start < 4:
+            continue
+        pos, local = float(start), np.empty(end - start)
+        for k, t in enumerate(range(start, end)):
+            local[k] = pos
+            pos += float(np.clip(desired[t] / np.interp(pos, positions, speed), MIN_RATE, MAX_RATE))
+        local = start + (local - start) * ((end - 1 - start) / max(local[-1] - start, 1e-9))
+        positions[start:end] = local
+    return np.clip(positions, 0, frames - 1)
+
+
+def retime_features(features: np.ndarray, positions: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """Motion features (F, D) read at fractional frames ``positions`` (F',): channels are
+    interpolated linearly (6D rotations are re-orthonormalised when decoded) and the
+    per-second root velocities are scaled by the local playback rate."""
+    features = np.asarray(features)
+    low = np.clip(np.floor(positions).astype(int), 0, len(features) - 1)
+    high = np.minimum(low + 1, len(features) - 1)
+    frac = (positions - low)[:, None]
+    out = features[low] * (1 - frac) + features[high] * frac
+    rate = np.gradient(positions) if len(positions) > 1 else np.ones(1)
+    slices = layout.slices
+    for name in ("root_velocity", "heading_velocity"):
+        out[:, slices[name]] *= rate[:, None]
+    return out.astype(features.dtype)

@@ -1,0 +1,69 @@
+"""Re-timing generated motion to an activity curve (core.timing) and its use in generation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ohgesture.core import metrics as M
+from ohgesture.core.features import FeatureLayout
+from ohgesture.core.timing import CHUNK_FRAMES, activity_time_map, retime_features
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _played_speed(speed, positions):
+    """Speed of a motion with per-frame ``speed`` shown at fractional ``positions``."""
+    return np.interp(positions, np.arange(len(speed)), speed) * np.gradient(positions)
+
+
+def test_time_map_makes_the_played_speed_follow_the_activity():
+    frames = 600
+    t = np.arange(frames)
+    speed = 40 + 30 * np.sin(2 * np.pi * t / 47)  # strokes on their own rhythm
+    activity = np.sin(2 * np.pi * t / 90 + 1.0)  # the speech's rhythm
+    positions = activity_time_map(speed, activity)
+    assert positions[0] == 0 and positions[-1] == pytest.approx(frames - 1)
+    assert np.all(np.diff(positions) >= 0)
+    rate = np.gradient(positions)
+    assert rate.min() > 0.25 and rate.max() < 3.0
+    for end in range(CHUNK_FRAMES, frames, CHUNK_FRAMES):  # chunk borders stay in place: no drift
+        assert abs(positions[end] - end) < 1.0
+    before = M.pearson(speed, activity)
+    after = M.pearson(_played_speed(speed, positions), activity)
+    assert abs(before) < 0.2 and after > 0.5
+
+
+def test_retime_features_interpolates_and_scales_root_velocities():
+    layout = FeatureLayout(num_joints=1, root_joint=0)
+    frames = 20
+    features = np.zeros((frames, layout.D), np.float32)
+    features[:, 0] = 2.0  # planar velocity x, per second
+    features[:, 3] = 0.5  # heading velocity
+    features[:, 4] = np.arange(frames)  # a rotation channel that counts frames
+    np.testing.assert_array_equal(retime_features(features, np.arange(frames, dtype=float), layout), features)
+    positions = np.minimum(np.arange(frames) * 1.5, frames - 1)
+    out = retime_features(features, positions, layout)
+    np.testing.assert_allclose(out[:, 4], positions, atol=1e-5)
+    np.testing.assert_allclose(out[2:10, 0], 3.0, atol=1e-5)  # played 1.5x faster
+    np.testing.assert_allclose(out[2:10, 3], 0.75, atol=1e-5)
+    np.testing.assert_allclose(out[:, 2], 0.0)  # height is not a rate
+
+
+def test_the_shipped_model_follows_unseen_speech_only_when_retimed():
+    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+
+    lm = load_model(DEFAULT_MODEL, "cpu")
+    if lm.model.activity_predictor is None:
+        pytest.skip("the shipped model has no activity encoder")
+    speech = speech_inputs(lm, SAMPLES / "speech_en.wav", 60)
+    wrists = joint_groups(lm.skeleton)["wrists"]
+    r = {}
+    for retime in (False, True):
+        motion = generate_features(lm, speech["audio"], ["neutral"], np.ones(1), sampler="dpmpp_2m", steps=20,
+                                   retime=retime)
+        speed = wrist_speed_from_positions(motion_positions(lm, motion), wrists, lm.fps)
+        r[retime] = M.loudness_motion_correlation(speech["loudness"], speed, lm.fps)
+        assert 20 < speed.mean() < 150  # alive, in the range of real capture (cm/s)
+    assert r[True] >= 0.3 and r[True] > r[False] + 0.15, r
