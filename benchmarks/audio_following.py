@@ -71,8 +71,10 @@ def main() -> None:
                              seed_null)
 
             with torch.no_grad():
-                return SAMPLERS["dpmpp_2m"](denoise, tuple(t["x0"].shape), lm.schedule, steps=20, device=lm.device,
-                                            generator=torch.Generator().manual_seed(0)).float().cpu().numpy()
+                shape = (args.windows, lm.window, model.config.state_dim)
+                x = SAMPLERS["dpmpp_2m"](denoise, shape, lm.schedule, steps=20, device=lm.device,
+                                         generator=torch.Generator().manual_seed(0))
+            return x[..., :lm.layout.D].float().cpu().numpy()
 
         def within(speed, loud) -> float:
             return float(np.nanmean([M.pearson(M.smooth(l, lm.fps, 0.5), M.smooth(s, lm.fps, 0.5))

@@ -146,12 +146,17 @@ def wrist_indices(skeleton: Skeleton) -> tuple[int, int]:
     raise DatasetError(f"no wrist joints found in skeleton {skeleton.name!r}")
 
 
-def wrist_speed(motion: Motion) -> np.ndarray:
-    """Per-frame speed (file units per second) of the faster wrist."""
+def wrist_speeds(motion: Motion) -> np.ndarray:
+    """(F, 2) per-frame speed (file units per second) of the left and the right wrist."""
     positions, _ = forward_kinematics(motion)
     left, right = wrist_indices(motion.skeleton)
     velocity = np.diff(positions[:, [left, right]], axis=0, prepend=positions[:1, [left, right]]) * motion.fps
-    return np.linalg.norm(velocity, axis=-1).max(axis=-1)
+    return np.linalg.norm(velocity, axis=-1)
+
+
+def wrist_speed(motion: Motion) -> np.ndarray:
+    """Per-frame speed (file units per second) of the faster wrist."""
+    return wrist_speeds(motion).max(axis=-1)
 
 
 def _clip_from_motion(name, take, label, motion, fps, audio_feats, layout_motion_features) -> Clip:
@@ -275,10 +280,10 @@ ACTIVITY_SMOOTH_FRAMES = 9  # 0.3 s at 30 fps: a gesture stroke, not single-fram
 
 
 def clip_wrist_speeds(clips: list[Clip], skeleton: Skeleton, layout: FeatureLayout, fps: float) -> list[np.ndarray]:
-    """Per-frame speed of the faster wrist (file units per second) of each clip's motion features."""
+    """(F, 2) left and right wrist speeds (file units per second) of each clip's motion features."""
     from .features import features_to_motion
 
-    return [wrist_speed(features_to_motion(c.motion, skeleton, fps, root_joint=layout.root_joint)) for c in clips]
+    return [wrist_speeds(features_to_motion(c.motion, skeleton, fps, root_joint=layout.root_joint)) for c in clips]
 
 
 class WindowSampler:
@@ -297,9 +302,9 @@ class WindowSampler:
         can recall when its strokes come and never needs the audio; under a random warp only
         the audio says when.
 
-        ``wrist_speeds`` (one (F,) array per clip, see clip_wrist_speeds) adds each window's
-        "activity": the wrist speed smoothed over ACTIVITY_SMOOTH_FRAMES and standardised by
-        ``activity_norm`` (mean, std; by default measured on these clips, see activity_norm)."""
+        ``wrist_speeds`` (one (F, C) array per clip, see clip_wrist_speeds) adds each window's
+        "activity" (B, M, C): the wrist speeds smoothed over ACTIVITY_SMOOTH_FRAMES and
+        standardised by ``activity_norm`` (mean, std; by default measured on these clips)."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
         self.window, self.n_seed, self.stats = window, n_seed, stats
@@ -314,10 +319,11 @@ class WindowSampler:
         self._all_motion, self._all_audio = np.concatenate(self.motion), np.concatenate(self.audio)
         self._all_speed = None
         if wrist_speeds is not None:
-            speeds = [np.asarray(wrist_speeds[i], np.float32) for i in keep]
+            speeds = [np.asarray(wrist_speeds[i], np.float32).reshape(len(clips[i].motion), -1) for i in keep]
             self._all_speed = np.concatenate(speeds)
             if activity_norm is None:
-                smoothed = np.concatenate([uniform_filter1d(v, ACTIVITY_SMOOTH_FRAMES, mode="nearest") for v in speeds])
+                smoothed = np.concatenate([uniform_filter1d(v, ACTIVITY_SMOOTH_FRAMES, axis=0, mode="nearest")
+                                           for v in speeds])
                 activity_norm = (float(smoothed.mean()), float(max(smoothed.std(), 1e-6)))
         self.activity_norm = activity_norm
         self._clip_length = np.array([len(m) for m in self.motion])
@@ -359,7 +365,7 @@ class WindowSampler:
             x0[..., ch] = (raw * rate[..., None] - mean[ch]) / std[ch]
         out = dict(x0=x0.astype(np.float32), seed=seed, audio=audio.astype(np.float32), emotion=self.emotion[idx])
         if self._all_speed is not None:
-            speed = read(self._all_speed[:, None])[..., 0] * (1.0 if rate is None else rate)
+            speed = read(self._all_speed) * (1.0 if rate is None else rate[..., None])
             smoothed = uniform_filter1d(speed, ACTIVITY_SMOOTH_FRAMES, axis=1, mode="nearest")
             out["activity"] = ((smoothed - self.activity_norm[0]) / self.activity_norm[1]).astype(np.float32)
         return out

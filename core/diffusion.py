@@ -146,9 +146,9 @@ def diffusion_loss(
     With p_drop > 0 the seed and emotion are dropped independently (drop_conditions);
     the training loop may instead call drop_conditions itself and pass p_drop=0.
     ``speed_weight`` > 0 adds the same loss between ``speed(x0_hat)`` and ``speed(x0)``
-    (e.g. ``joint_speeds``): see there for why. A model with activity conditioning is fed
-    ``activity`` (B,M), the true activity of x0, and its activity predictor's error is added
-    (model.DenoiserConfig)."""
+    (e.g. ``joint_speeds``): see there for why. A model with an activity encoder adds its
+    error on ``activity`` (B,M,C), the true activity of x0, which a model with activity
+    conditioning is also fed (model.DenoiserConfig)."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -159,9 +159,9 @@ def diffusion_loss(
     noise = randn_like_with(x0, generator)
     x_t = q_sample(schedule, x0, t, noise)
     core = getattr(model, "module", model)  # under DistributedDataParallel
-    if getattr(core.config, "activity_conditioning", False):
+    if getattr(core, "activity_predictor", None) is not None:
         if activity is None:
-            raise ConditioningError("a model with activity conditioning trains on windows with their activity.")
+            raise ConditioningError("a model with an activity encoder trains on windows with their activity.")
         x0_hat, predicted = model(x_t, t, seed, emotion, audio, seed_null, activity=activity, return_activity=True)
         activity_loss = F.smooth_l1_loss(predicted, activity, beta=1.0)
     else:

@@ -51,11 +51,18 @@ class DenoiserConfig:
     # the local block, so loud frames can keep more of x_t's movement than quiet ones (a
     # product of audio and x_t, which a sum into one projection learns slowly).
     audio_film: bool = False
-    # True: an audio encoder predicts how fast the hands move at each frame (the "activity",
-    # standardised wrist speed: datasets.WindowSampler) from the audio and emotion, and the
-    # denoiser is conditioned on that curve. Training feeds the denoiser the true activity and
-    # teaches the encoder to predict it (an auxiliary loss); sampling feeds the prediction.
-    # This gives the audio a path the denoiser cannot ignore: the activity says when to move.
+    # The "activity" is how fast each wrist moves per frame (smoothed, standardised; made by
+    # datasets.WindowSampler), ``activity_channels`` wide (left and right wrist).
+    # activity_in_motion: the activity is diffused with the motion as extra channels of x, so
+    # the model predicts it from the audio at high noise (a speed has no direction to average
+    # away, unlike a pose) and, as sampling sharpens it, makes the joints move when it says.
+    # activity_head: an audio encoder learns to predict the activity from the audio and emotion
+    # (an auxiliary loss); generation re-times the motion to follow it (core.timing).
+    # activity_conditioning: the same encoder, and the denoiser is also conditioned on the
+    # activity (the true curve in training, the prediction in sampling).
+    activity_channels: int = 2
+    activity_in_motion: bool = False
+    activity_head: bool = False
     activity_conditioning: bool = False
 
     def __post_init__(self):
@@ -63,8 +70,9 @@ class DenoiserConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"model config field {name} must be a positive integer, got {getattr(self, name)}.")
-        if self.layers < 0 or self.local_window < 0 or self.input_scaling_steps < 0:
-            raise ModelConfigError("model config fields layers, local_window and input_scaling_steps must not be negative.")
+        if self.layers < 0 or self.local_window < 0 or self.input_scaling_steps < 0 or self.activity_channels < 0:
+            raise ModelConfigError("model config fields layers, local_window, input_scaling_steps and activity_channels "
+                                   "must not be negative.")
         if self.latent % self.heads:
             raise ModelConfigError(f"latent width {self.latent} must be divisible by the number of heads {self.heads}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -72,6 +80,11 @@ class DenoiserConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def state_dim(self) -> int:
+        """Width of the diffused state x: the motion features, then any activity channels."""
+        return self.motion_dim + (self.activity_channels if self.activity_in_motion else 0)
 
     @classmethod
     def from_dict(cls, data: dict) -> "DenoiserConfig":
@@ -97,22 +110,22 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class ActivityPredictor(nn.Module):
-    """Audio (B, M, A) and emotion (B,) -> activity (B, M): dilated 1-D
+    """Audio (B, M, A) and emotion (B,) -> activity (B, M, C): dilated 1-D
     convolutions reaching about one second of audio around each frame."""
 
-    def __init__(self, audio_dim: int, num_emotions: int, width: int = 64):
+    def __init__(self, audio_dim: int, num_emotions: int, channels: int, width: int = 64):
         super().__init__()
         self.input = nn.Conv1d(audio_dim, width, 5, padding=2)
         self.emotion = nn.Embedding(num_emotions + 1, width)
         self.body = nn.Sequential(
             nn.GELU(), nn.Conv1d(width, width, 5, padding=4, dilation=2),
             nn.GELU(), nn.Conv1d(width, width, 5, padding=8, dilation=4),
-            nn.GELU(), nn.Conv1d(width, 1, 1),
+            nn.GELU(), nn.Conv1d(width, channels, 1),
         )
 
     def forward(self, audio: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
         h = self.input(audio.transpose(1, 2)) + self.emotion(emotion)[:, :, None]
-        return self.body(h)[:, 0]
+        return self.body(h).transpose(1, 2)
 
 
 def band_mask(frames: int, half_width: int, device=None) -> torch.Tensor:
@@ -152,8 +165,10 @@ class GestureDenoiser(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.input_proj = nn.Linear(c.motion_dim + c.audio_dim + int(c.activity_conditioning), c.latent)
-        self.activity_predictor = ActivityPredictor(c.audio_dim, c.num_emotions) if c.activity_conditioning else None
+        conditioned = c.activity_channels if c.activity_conditioning else 0
+        self.input_proj = nn.Linear(c.state_dim + c.audio_dim + conditioned, c.latent)
+        self.activity_predictor = (ActivityPredictor(c.audio_dim, c.num_emotions, c.activity_channels)
+                                   if c.activity_conditioning or c.activity_head else None)
         self.time_mlp = nn.Sequential(nn.Linear(c.latent, c.latent), nn.SiLU(), nn.Linear(c.latent, c.latent))
         self.emotion_embedding = nn.Embedding(c.num_emotions + 1, c.latent)  # last row = null emotion
         self.seed_proj = nn.Linear(c.n_seed * c.motion_dim, c.latent)
@@ -173,7 +188,7 @@ class GestureDenoiser(nn.Module):
         else:
             self.encoder = None
         self.out_norm = nn.LayerNorm(c.latent)
-        self.head = nn.Linear(c.latent, c.motion_dim)
+        self.head = nn.Linear(c.latent, c.state_dim)
         if c.audio_film:
             self.audio_film = nn.Sequential(nn.Linear(c.audio_dim, c.latent), nn.SiLU(), nn.Linear(c.latent, 4 * c.latent))
             nn.init.zeros_(self.audio_film[-1].weight)  # starts as the plain model
@@ -212,20 +227,23 @@ class GestureDenoiser(nn.Module):
         activity: torch.Tensor | None = None,
         return_activity: bool = False,
     ):
-        """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
-        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D).
+        """x_t (B,M,S), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
+        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,S);
+        S = config.state_dim (D motion features, then the activity channels if activity_in_motion).
 
-        With activity conditioning, ``activity`` (B,M) replaces the predicted curve (training
-        feeds the true one), and ``return_activity`` returns (x0_hat, predicted activity)."""
+        With activity conditioning, ``activity`` (B,M,C) replaces the predicted curve (training
+        feeds the true one). With an activity encoder, ``return_activity`` returns (x0_hat,
+        predicted activity)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
         if self.config.input_scaling_steps:
             x_t = x_t * self.input_scale[t][:, None, None].to(x_t.dtype)  # the buffer moves with the model
         audio = audio.to(x_t.dtype)
         inputs = [x_t, audio]
         predicted = None
-        if self.activity_predictor is not None:
+        if self.activity_predictor is not None and (return_activity or self.config.activity_conditioning):
             predicted = self.activity_predictor(audio, emotion)
-            inputs.append((predicted if activity is None else activity.to(x_t.dtype))[..., None])
+        if self.config.activity_conditioning:
+            inputs.append(predicted if activity is None else activity.to(x_t.dtype))
         h = self.input_proj(torch.cat(inputs, dim=-1)) + cond[:, None]
         film = self.audio_film(audio).chunk(4, dim=-1) if self.config.audio_film else None
         if film is not None:

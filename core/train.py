@@ -106,6 +106,12 @@ def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, t
     return meta
 
 
+def _modules_added_since(model: torch.nn.Module, tensors: dict) -> list[str]:
+    """Top-level submodules of ``model`` that have no tensor at all in a checkpoint's ``tensors``."""
+    have = {name.split(".")[0] for name in tensors}
+    return sorted({name.split(".")[0] for name in model.state_dict()} - have)
+
+
 def train(
     dataset: GestureDataset,
     out: Path,
@@ -130,7 +136,7 @@ def train(
     velocity_channels = tuple(range(slices["root_velocity"].start, slices["root_velocity"].stop)) + tuple(
         range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
     speeds = {}
-    if model_config.activity_conditioning:
+    if model_config.activity_conditioning or model_config.activity_head or model_config.activity_in_motion:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),
                       held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
@@ -143,12 +149,19 @@ def train(
                                  wrist_speeds=speeds.get("held"), activity_norm=sampler.activity_norm)
         except ValueError:
             held = None
-    held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
+    def with_state(batch: dict) -> dict:
+        """The diffused state x0: motion features, then the activity channels if the model diffuses them."""
+        if model_config.activity_in_motion:
+            batch = dict(batch, x0=torch.cat([batch["x0"], batch["activity"]], dim=-1))
+        return batch
+
+    held_batch = with_state(_batch_tensors(held.all_windows(stride=model_config.window), device)) if held else None
     speed = None
     if config.speed_weight > 0:
         rotation_std = torch.as_tensor(stats.motion_std[-6 * dataset.layout.num_joints:], device=device)
         speed_std = torch.as_tensor(sampler.joint_speed_std(dataset.layout.num_joints), device=device)
-        speed = partial(joint_speeds, rotation_std=rotation_std, speed_std=speed_std)
+        motion_speeds = partial(joint_speeds, rotation_std=rotation_std, speed_std=speed_std)
+        speed = lambda x: motion_speeds(x[..., :model_config.motion_dim])  # noqa: E731  (activity channels follow)
 
     model = GestureDenoiser(model_config).to(device)
     ema = copy.deepcopy(model).eval()
@@ -160,10 +173,17 @@ def train(
         tensors, meta = load_checkpoint(resume, device=device)
         raw = {k[len("train.model."):]: v for k, v in tensors.items() if k.startswith("train.model.")}
         ema_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        added = _modules_added_since(model, raw or ema_state)
+        if added:  # e.g. an activity head switched on for the rest of a run: it starts fresh
+            log(f"resuming with new parts that start fresh: {', '.join(added)}")
+            fresh = model.state_dict()
+            raw = {**{k: v for k, v in fresh.items() if k.split('.')[0] in added}, **(raw or ema_state)}
+            ema_state = {**{k: v for k, v in fresh.items() if k.split('.')[0] in added}, **ema_state}
         validate_state_dict(model, raw or ema_state)
         model.load_state_dict(raw or ema_state)
         ema.load_state_dict(ema_state)
-        _load_optimizer(optimizer, tensors)
+        if not added:  # Adam's state is per parameter; with new parameters it starts afresh
+            _load_optimizer(optimizer, tensors)
         step = int(meta.get("training", {}).get("steps", 0))
         previous_seconds = float(meta.get("training", {}).get("seconds", 0.0))
         log(f"resumed from {resume} at step {step}")
@@ -202,7 +222,8 @@ def train(
         training = dict(steps=step, seconds=round(previous_seconds + time.time() - start, 1), device=str(device),
                         processes=world, train_loss=round(running, 5),
                         held_out_loss=None if last_held is None else round(last_held, 5),
-                        held_out_takes=sorted({c.take for c in held_clips}))
+                        held_out_takes=sorted({c.take for c in held_clips}),
+                        activity_norm=sampler.activity_norm)
         save_checkpoint(out, tensors, checkpoint_metadata(dataset, model_config, config, training, extra_metadata))
 
     start = time.time()
@@ -215,7 +236,7 @@ def train(
         progress = tqdm(total=config.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
     model.train()
     while step < config.steps:
-        batch = _batch_tensors(sampler.batch(config.batch), device)
+        batch = with_state(_batch_tensors(sampler.batch(config.batch), device))
         seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
         seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
                                              null_emotion=model.null_emotion, p_seed=config.seed_drop)

@@ -184,6 +184,10 @@ def test_a_float16_pack_is_half_the_size_and_trains_the_same_clips(synthetic_pai
 
 
 def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
+    import torch
+
+    from ohgesture.core.checkpoint import load_checkpoint
+
     out = tmp_path / "m.safetensors"
     common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
               "--model-config", TINY_MODEL_CONFIG, "--quiet", "--eval-every", 10, "--checkpoint-every", 10]
@@ -199,11 +203,23 @@ def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
     _one_line_error(run_cli("train", *common, "--steps", 30, "--speed-loss", "nan", check=False))
     assert read_metadata(out)["training"]["steps"] == 20  # the refused run left the checkpoint alone
     assert meta["training"]["held_out_takes"]  # the split is by take and recorded
+    # the rest of a run may add an activity head: it starts fresh, the rest carries on
+    with_head = json.dumps(json.loads(TINY_MODEL_CONFIG) | {"activity_head": True})
+    before = load_checkpoint(out)[0]
+    proc = run_cli("train", *common[:8], "--model-config", with_head, "--quiet", "--eval-every", 10,
+                   "--checkpoint-every", 10, "--steps", 21, "--resume", out)
+    assert "start fresh: activity_predictor" in proc.stderr
+    after, meta = load_checkpoint(out)
+    assert meta["model_config"]["activity_head"] and meta["training"]["steps"] == 21
+    assert any(k.startswith("model.activity_predictor.") for k in after)
+    shared = [k for k in before if k.startswith("model.") and k in after]
+    assert len(shared) > 10 and all(torch.allclose(before[k], after[k], atol=0.05) for k in shared)
 
 
 def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthetic_pairs, speech_wav, tmp_path):
     out = tmp_path / "w.safetensors"
-    config = json.dumps(json.loads(TINY_MODEL_CONFIG) | {"activity_conditioning": True, "audio_film": True})
+    config = json.dumps(json.loads(TINY_MODEL_CONFIG) | {"activity_conditioning": True, "activity_in_motion": True,
+                                                         "audio_film": True})
     common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
               "--model-config", config, "--quiet", "--eval-every", 1000, "--checkpoint-every", 1000]
     proc = run_cli("train", *common, "--steps", 100000, "--time-warp", 1.5, "--max-minutes", 0.05)
@@ -215,9 +231,15 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     meta = meta["training"]
     assert 0 < meta["steps"] < 100000 and meta["held_out_loss"] is not None
     assert meta["config"]["time_warp"] == 1.5 and meta["config"]["max_seconds"] == 3.0
-    bvh = tmp_path / "take.bvh"
+    bvh, redo = tmp_path / "take.bvh", tmp_path / "redo.bvh"
     run_cli("generate", speech_wav, "--model", out, "--out", bvh)
-    assert bvh.stat().st_size > 0
+    run_cli("generate", speech_wav, "--model", out, "--out", redo, "--keep", bvh, "--range", "30:60", "--seed", 3)
+    from ohgesture.core.bvh import read_bvh
+
+    take, again = read_bvh(bvh), read_bvh(redo)
+    assert take.rotations.shape == again.rotations.shape and take.rotations.shape[0] > 60
+    np.testing.assert_array_equal(take.rotations[:30], again.rotations[:30])  # kept outside the range
+    assert not np.allclose(take.rotations[35:55], again.rotations[35:55])
     for bad in (["--time-warp", 0.5], ["--max-minutes", -1]):
         assert "must" in _one_line_error(run_cli("train", *common, "--steps", 5, *bad, check=False))
     assert read_metadata(out)["training"]["steps"] == meta["steps"]  # refused runs left it alone

@@ -382,7 +382,8 @@ def test_activity_model_learns_to_predict_activity_from_audio_and_follows_the_tr
     c = conditioning(batch=8)
     x0 = torch.randn(8, 12, 6, generator=torch.Generator().manual_seed(16))
     emotion = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
-    activity = c["audio"][..., 0] * 0.5 + c["audio"][..., 1].roll(1, dims=1)  # a function of the audio
+    a = c["audio"]
+    activity = torch.stack([a[..., 0] * 0.5 + a[..., 1].roll(1, dims=1), a[..., 2]], dim=-1)  # from the audio
     with pytest.raises(ConditioningError, match="activity"):
         diffusion_loss(model, x0, c["seed"], emotion, c["audio"], SCHEDULE)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -407,6 +408,26 @@ def test_activity_model_learns_to_predict_activity_from_audio_and_follows_the_tr
         given = model(x0, t, c["seed"], emotion, c["audio"], activity=activity + 2.0)
         own = model(x0, t, c["seed"], emotion, c["audio"])
     assert (given - own).abs().max() > 1e-3
+
+
+def test_an_activity_head_learns_from_the_audio_without_feeding_the_denoiser():
+    plain, head = tiny_model(), tiny_model(activity_head=True)
+    assert head.input_proj.weight.shape == plain.input_proj.weight.shape  # the denoiser's inputs are unchanged
+    c = conditioning(batch=4)
+    x0 = torch.randn(4, 12, 6, generator=torch.Generator().manual_seed(16))
+    emotion = torch.tensor([0, 1, 2, 0])
+    activity = torch.stack([c["audio"][..., 0], -c["audio"][..., 1]], dim=-1)
+    head.train()
+    loss = diffusion_loss(head, x0, c["seed"], emotion, c["audio"], SCHEDULE,
+                          generator=torch.Generator().manual_seed(2), activity=activity)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.activity_predictor.parameters())
+    head.eval()
+    t = torch.full((4,), 300)
+    with torch.no_grad():
+        out = head(x0, t, c["seed"], emotion, c["audio"])
+        again = head(x0, t, c["seed"], emotion, c["audio"], activity=activity + 5.0)
+    assert torch.equal(out, again)  # the activity is not an input of the denoiser
 
 
 def test_joint_speeds_measure_each_joints_turning_rate():

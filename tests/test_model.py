@@ -124,6 +124,19 @@ def test_audio_film_starts_as_the_plain_model_and_learns():
     assert DenoiserConfig.from_dict(film.config.to_dict()).audio_film is True
 
 
+def test_activity_in_motion_widens_the_state_but_not_the_seed():
+    model = make(activity_in_motion=True, activity_channels=2)
+    assert model.config.state_dim == 9
+    c = inputs()
+    c["x_t"] = torch.randn(3, 20, 9, generator=torch.Generator().manual_seed(3))
+    out = run(model, c)
+    assert out.shape == (3, 20, 9)
+    changed = run(model, {**c, "x_t": torch.cat([c["x_t"][..., :7], c["x_t"][..., 7:] + 1.0], dim=-1)})
+    assert (changed - out)[..., :7].abs().max() > 1e-4  # the motion reads the activity channels
+    with pytest.raises(ModelConfigError, match="negative"):
+        make(activity_channels=-1)
+
+
 def test_null_seed_equals_seed_none():
     model = make()
     c = inputs()
