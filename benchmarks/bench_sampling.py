@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         print(f"| {r['setting']} | {r['evals']} | 1/{ratio:.0f} | {r['fgd']:.2f} ({r['fgd'] / reference['fgd']:.2f}x) | "
               f"{r['sync']:.2f} ({r['sync_shifted']:.2f}) | {r['wrist']:.1f} ({r['wrist'] / reference['wrist']:.2f}x) | "
               f"{r['wall']:.1f} s{scaled} | {r['rtf']:.1f}x |")
-    print(f"\nCLI end to end (`ohgesture generate`, default ddim:25, {args.seconds:.0f} s of speech to BVH, "
+    print(f"\nCLI end to end (`ohgesture generate` with its defaults, dpmpp_2m:20, {args.seconds:.0f} s of speech to BVH, "
           f"process start and model load included): {cli_wall:.1f} s, peak memory {cli_peak:.0f} MB")
     return 0
 
