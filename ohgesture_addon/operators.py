@@ -58,6 +58,7 @@ class GenerationRequest:
     mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
     constraints: dict | None = None  # hand-keyed poses (animator.hand_key_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
+    retime: bool = True  # re-time to the model's expected activity (core/timing.py)
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
@@ -186,7 +187,8 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         duration_seconds=duration_seconds, emotion=emotion, emotion_2=emotion_2, gamma=float(settings.blend),
         gamma_curve=gamma_curve, guidance=float(settings.guidance), sampler=sampler, steps=steps,
         seed=int(settings.seed), device=common.device(context), model=str(model), python=python,
-        entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=" ".join(name_parts))
+        entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=" ".join(name_parts),
+        retime=bool(getattr(settings, "follow_speech", True)))
     animator_module.configure_request(context, settings, request, metadata, animator=animator)
     return request
 
@@ -197,6 +199,8 @@ def generation_command(request: GenerationRequest, out_path: str, gamma_curve_pa
                "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
     if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
         command += ["--steps", str(request.steps)]
+    if not request.retime:
+        command += ["--no-retime"]
     if request.mix:
         command += ["--mix", request.mix]
     if request.emotion is not None:

@@ -56,6 +56,7 @@ class OHGESTURE_PT_main(bpy.types.Panel):
             sub.prop(settings, "blend", slider=True)
         layout.prop(settings, "guidance")
         layout.prop(settings, "quality")
+        layout.prop(settings, "follow_speech")
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.operator("ohgesture.reroll_seed", text="", icon="FILE_REFRESH")

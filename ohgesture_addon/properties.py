@@ -89,10 +89,14 @@ class OHGestureSettings(bpy.types.PropertyGroup):
     quality: EnumProperty(
         name="Quality",
         items=[("FAST", "Fast", "DPM-Solver++, %d steps" % common.QUALITY_PRESETS["FAST"][1]),
-               ("BALANCED", "Balanced", "DPM-Solver++, %d steps (matches the reference)" % common.QUALITY_PRESETS["BALANCED"][1]),
+               ("BALANCED", "Balanced", "DPM-Solver++, %d steps (the default)" % common.QUALITY_PRESETS["BALANCED"][1]),
                ("REFERENCE", "Reference", "DDPM, %d steps (slow)" % common.QUALITY_PRESETS["REFERENCE"][1])],
         default="BALANCED")
     seed: IntProperty(name="Seed", min=0, default=0, description="Same seed and settings give the same motion")
+    follow_speech: BoolProperty(
+        name="Follow Speech Timing", default=True,
+        description="Re-time the generated motion so the hands move when the model expects from the speech "
+                    "(models with an activity encoder, like the shipped one); off keeps the sampler's own timing")
     mix_emotions: BoolProperty(
         name="Mix Several Emotions", default=False, update=_sync_mix,
         description="One slider per emotion of the model instead of the two-emotion blend")

@@ -75,6 +75,12 @@ def test_create_matching_armature_uses_model_skeleton(setup):
     assert arm.type == "ARMATURE" and [b.name for b in arm.data.bones] == JOINT_NAMES
 
 
+def test_follow_speech_off_asks_for_the_samplers_own_timing(setup):
+    setup["scene"].ohgesture.follow_speech = False
+    assert bpy.ops.ohgesture.generate(entry_script=FAKE) == {"FINISHED"}
+    assert "--no-retime" in _recorded(setup)["argv"]
+
+
 def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     strip, scene = setup["strip"], setup["scene"]
     strip.frame_offset_start = 12  # half a second trimmed at 24 fps
@@ -88,6 +94,7 @@ def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     assert opts["--emotion"] == "happy" and opts["--blend"] == "angry:0.25" and opts["--seed"] == "7"
     assert opts["--sampler"] == "dpmpp_2m" and opts["--steps"] == "20"
     assert opts["--guidance"] == "1.5" and opts["--device"] == "auto"
+    assert "--no-retime" not in argv  # Follow Speech Timing is on by default
     assert float(opts["--start-seconds"]) == pytest.approx(0.5)
     assert float(opts["--duration-seconds"]) == pytest.approx(30 / 24)
     assert "--progress-lines" in argv and "--model" in argv
