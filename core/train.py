@@ -149,6 +149,7 @@ def train(
                                  wrist_speeds=speeds.get("held"), activity_norm=sampler.activity_norm)
         except ValueError:
             held = None
+
     def with_state(batch: dict) -> dict:
         """The diffused state x0: motion features, then the activity channels if the model diffuses them."""
         if model_config.activity_in_motion:
@@ -176,9 +177,8 @@ def train(
         added = _modules_added_since(model, raw or ema_state)
         if added:  # e.g. an activity head switched on for the rest of a run: it starts fresh
             log(f"resuming with new parts that start fresh: {', '.join(added)}")
-            fresh = model.state_dict()
-            raw = {**{k: v for k, v in fresh.items() if k.split('.')[0] in added}, **(raw or ema_state)}
-            ema_state = {**{k: v for k, v in fresh.items() if k.split('.')[0] in added}, **ema_state}
+            new_parts = {k: v for k, v in model.state_dict().items() if k.split(".")[0] in added}
+            raw, ema_state = {**new_parts, **(raw or ema_state)}, {**new_parts, **ema_state}
         validate_state_dict(model, raw or ema_state)
         model.load_state_dict(raw or ema_state)
         ema.load_state_dict(ema_state)
