@@ -299,8 +299,8 @@ class WindowSampler:
         at a smoothly varying random rate between 1/time_warp and time_warp; the motion
         channels listed in ``velocity_channels`` (per-second rates) are scaled by the local
         rate. Why: on a small dataset the seed and emotion identify the clip, so the model
-        can recall when its strokes come and never needs the audio; under a random warp only
-        the audio says when.
+        could recall when its strokes come without the audio; under a random warp only the
+        audio says when (alone it did not make the model follow the audio: README).
 
         ``wrist_speeds`` (one (F, C) array per clip, see clip_wrist_speeds) adds each window's
         "activity" (B, M, C): the wrist speeds smoothed over ACTIVITY_SMOOTH_FRAMES and
