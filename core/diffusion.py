@@ -248,11 +248,16 @@ def make_conditional_denoiser(
     all_audio = audio.repeat(passes, 1, 1)
     all_emotion = torch.cat(emotion_rows)
     all_seed_null = torch.cat(seed_null_rows)
+    extra = {}
+    if getattr(getattr(model, "config", None), "activity_conditioning", False):
+        with torch.no_grad():  # depends on audio and emotion only: once per window, not once per step
+            extra["activity"] = model.activity_predictor(all_audio, all_emotion)
 
     @torch.no_grad()
     def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = t.to(device).long().expand(batch) if t.dim() == 0 or t.shape[0] == 1 else t.to(device).long()
-        out = model(x_t.repeat(passes, 1, 1), t.repeat(passes), all_seed, all_emotion, all_audio, all_seed_null)
+        out = model(x_t.repeat(passes, 1, 1), t.repeat(passes), all_seed, all_emotion, all_audio, all_seed_null,
+                    **extra)
         out = out.reshape(passes, batch, *out.shape[1:])
         x0_cond = (w.to(out.dtype) * out[:num_k]).sum(0)
         if not use_uncond:
