@@ -38,7 +38,8 @@ def activity_time_map(speed: np.ndarray, activity: np.ndarray, chunk: int = CHUN
     speed = speed + 0.05 * speed.mean() + 1e-9  # a still pose is not skipped in one frame
     desired = speed.mean() * np.exp(strength * standardised_profile(activity))
     frames = len(speed)
-    positions = np.arange(frames, dtype=np.float64)
+    grid = np.arange(frames, dtype=np.float64)
+    positions = grid.copy()
     for start in range(0, frames, chunk):
         end = min(frames, start + chunk)
         if end - start < 4:
@@ -46,7 +47,7 @@ def activity_time_map(speed: np.ndarray, activity: np.ndarray, chunk: int = CHUN
         pos, local = float(start), np.empty(end - start)
         for k, t in enumerate(range(start, end)):
             local[k] = pos
-            pos += float(np.clip(desired[t] / np.interp(pos, positions, speed), MIN_RATE, MAX_RATE))
+            pos += float(np.clip(desired[t] / np.interp(pos, grid, speed), MIN_RATE, MAX_RATE))
         local = start + (local - start) * ((end - 1 - start) / max(local[-1] - start, 1e-9))
         positions[start:end] = local
     return np.clip(positions, 0, frames - 1)
