@@ -428,6 +428,8 @@ def cmd_train(args) -> int:
         raise CliError(f"--max-minutes must be a finite number of minutes, 0 or more, got {args.max_minutes:g}.")
     if not 1 <= args.time_warp <= 4:
         raise CliError(f"--time-warp must be a playback-rate factor from 1 (off) to 4, got {args.time_warp:g}.")
+    if not 0 <= args.predicted_activity <= 1:
+        raise CliError(f"--predicted-activity must be a share between 0 and 1, got {args.predicted_activity:g}.")
     device = resolve_device(args.device)
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         import torch
@@ -439,7 +441,8 @@ def cmd_train(args) -> int:
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
                          speed_weight=args.speed_loss, seed_drop=args.seed_drop,
-                         time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes)
+                         time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
+                         predicted_activity_share=args.predicted_activity)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -544,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--time-warp", type=float, default=1.0, metavar="FACTOR",
                     help="play training windows at random rates between 1/FACTOR and FACTOR, so only the "
                          "audio tells when strokes come (default 1: off; see README: default model)")
+    tr.add_argument("--predicted-activity", type=float, default=0.0, metavar="SHARE",
+                    help="with an activity-conditioned model, condition this share of training windows on the "
+                         "encoder's own prediction (what sampling sees) instead of the true activity (default 0)")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")

@@ -140,6 +140,7 @@ def diffusion_loss(
     speed: Callable[[torch.Tensor], torch.Tensor] | None = None,
     speed_weight: float = 0.0,
     activity: torch.Tensor | None = None,
+    predicted_activity_share: float = 0.0,
 ) -> torch.Tensor:
     """Huber (smooth L1, delta 1) loss between x0 (B,M,D) and G(x_t, t, c), t ~ U{0..T-1}.
 
@@ -148,7 +149,8 @@ def diffusion_loss(
     ``speed_weight`` > 0 adds the same loss between ``speed(x0_hat)`` and ``speed(x0)``
     (e.g. ``joint_speeds``): see there for why. A model with an activity encoder adds its
     error on ``activity`` (B,M,C), the true activity of x0, which a model with activity
-    conditioning is also fed (model.DenoiserConfig)."""
+    conditioning is also fed (model.DenoiserConfig); ``predicted_activity_share`` of the windows
+    are fed the encoder's own (detached) prediction instead, the curve sampling will see."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -162,7 +164,11 @@ def diffusion_loss(
     if getattr(core, "activity_predictor", None) is not None:
         if activity is None:
             raise ConditioningError("a model with an activity encoder trains on windows with their activity.")
-        x0_hat, predicted = model(x_t, t, seed, emotion, audio, seed_null, activity=activity, return_activity=True)
+        use_predicted = None
+        if predicted_activity_share > 0:
+            use_predicted = torch.rand(batch, generator=generator, device=draw_device).to(x0.device) < predicted_activity_share
+        x0_hat, predicted = model(x_t, t, seed, emotion, audio, seed_null, activity=activity, return_activity=True,
+                                  use_predicted=use_predicted)
         activity_loss = F.smooth_l1_loss(predicted, activity, beta=1.0)
     else:
         x0_hat, activity_loss = model(x_t, t, seed, emotion, audio, seed_null), 0.0

@@ -226,14 +226,16 @@ class GestureDenoiser(nn.Module):
         seed_null: torch.Tensor | None = None,
         activity: torch.Tensor | None = None,
         return_activity: bool = False,
+        use_predicted: torch.Tensor | None = None,
     ):
         """x_t (B,M,S), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
         emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,S);
         S = config.state_dim (D motion features, then the activity channels if activity_in_motion).
 
         With activity conditioning, ``activity`` (B,M,C) replaces the predicted curve (training
-        feeds the true one). With an activity encoder, ``return_activity`` returns (x0_hat,
-        predicted activity)."""
+        feeds the true one); rows where ``use_predicted`` (B,) is true get the encoder's own
+        prediction instead, detached, as in sampling. With an activity encoder,
+        ``return_activity`` returns (x0_hat, predicted activity)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
         if self.config.input_scaling_steps:
             x_t = x_t * self.input_scale[t][:, None, None].to(x_t.dtype)  # the buffer moves with the model
@@ -243,7 +245,10 @@ class GestureDenoiser(nn.Module):
         if self.activity_predictor is not None and (return_activity or self.config.activity_conditioning):
             predicted = self.activity_predictor(audio, emotion)
         if self.config.activity_conditioning:
-            inputs.append(predicted if activity is None else activity.to(x_t.dtype))
+            given = predicted if activity is None else activity.to(x_t.dtype)
+            if activity is not None and use_predicted is not None:
+                given = torch.where(use_predicted.to(given.device).bool()[:, None, None], predicted.detach(), given)
+            inputs.append(given)
         h = self.input_proj(torch.cat(inputs, dim=-1)) + cond[:, None]
         film = self.audio_film(audio).chunk(4, dim=-1) if self.config.audio_film else None
         if film is not None:

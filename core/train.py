@@ -44,6 +44,7 @@ class TrainConfig:
     seed_drop: float = COND_DROP_P  # probability of a null seed per training window
     time_warp: float = 1.0  # > 1: random playback-rate range of training windows (WindowSampler)
     max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
+    predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -242,7 +243,8 @@ def train(
                                              null_emotion=model.null_emotion, p_seed=config.seed_drop)
         loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
                               seed_null=seed_null, generator=generator,
-                              speed=speed, speed_weight=config.speed_weight, activity=batch.get("activity"))
+                              speed=speed, speed_weight=config.speed_weight, activity=batch.get("activity"),
+                              predicted_activity_share=config.predicted_activity_share)
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
         for group in optimizer.param_groups:
             group["lr"] = lr

@@ -410,6 +410,33 @@ def test_activity_model_learns_to_predict_activity_from_audio_and_follows_the_tr
     assert (given - own).abs().max() > 1e-3
 
 
+def test_windows_marked_for_the_predicted_activity_see_the_encoders_curve_without_training_it_through_them():
+    model = tiny_model(activity_conditioning=True)
+    model.eval()
+    c = conditioning(batch=4)
+    x0 = torch.randn(4, 12, 6, generator=torch.Generator().manual_seed(16))
+    emotion = torch.tensor([0, 1, 2, 0])
+    t = torch.full((4,), 300)
+    true = torch.randn(4, 12, 2, generator=torch.Generator().manual_seed(3)) + 2.0
+    mask = torch.tensor([True, False, True, False])
+    with torch.no_grad():
+        own = model(x0, t, c["seed"], emotion, c["audio"])
+        given = model(x0, t, c["seed"], emotion, c["audio"], activity=true)
+        mixed = model(x0, t, c["seed"], emotion, c["audio"], activity=true, use_predicted=mask)
+    assert torch.allclose(mixed[mask], own[mask]) and torch.allclose(mixed[~mask], given[~mask])
+    assert (given[mask] - own[mask]).abs().max() > 1e-3
+    # the encoder learns only from its own loss: the denoiser's loss on those rows does not reach it
+    model.train()
+    x0_hat = model(x0, t, c["seed"], emotion, c["audio"], activity=true, use_predicted=torch.ones(4, dtype=torch.bool))
+    x0_hat.sum().backward()
+    assert all(p.grad is None for p in model.activity_predictor.parameters())
+    model.zero_grad()
+    loss = diffusion_loss(model, x0, c["seed"], emotion, c["audio"], SCHEDULE, generator=torch.Generator().manual_seed(1),
+                          activity=true, predicted_activity_share=1.0)
+    loss.backward()
+    assert all(p.grad is not None for p in model.activity_predictor.parameters())
+
+
 def test_an_activity_head_learns_from_the_audio_without_feeding_the_denoiser():
     plain, head = tiny_model(), tiny_model(activity_head=True)
     assert head.input_proj.weight.shape == plain.input_proj.weight.shape  # the denoiser's inputs are unchanged
