@@ -401,6 +401,9 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], parents, fps: float, path:
     all_pos = np.concatenate([p for _, p in rows])
     height = np.ptp(all_pos[..., 1]) or 1.0
     lo_y = all_pos[..., 1].min()
+    parents = list(parents)
+    # a top joint with one child (Bandai's floor-level joint_Root) carries the travel, not a bone
+    lone_tops = {j for j, p in enumerate(parents) if p < 0 and parents.count(j) == 1}
     for r, (label, positions) in enumerate(rows):
         frames = np.linspace(0, len(positions) - 1, columns).round().astype(int)
         for c, f in enumerate(frames):
@@ -408,7 +411,7 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], parents, fps: float, path:
             pose = positions[f]
             cx = pose[:, 0].mean()
             for j, parent in enumerate(parents):
-                if parent >= 0:
+                if parent >= 0 and parent not in lone_tops:
                     ax.plot([pose[j, 0] - cx, pose[parent, 0] - cx], [pose[j, 1], pose[parent, 1]], "-",
                             color="tab:blue", lw=1.5)
             ax.plot(pose[:, 0] - cx, pose[:, 1], ".", color="k", ms=2)
