@@ -291,8 +291,9 @@ class WindowSampler:
 
     def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
                  label_balance: float = 0.5, time_warp: float = 1.0, velocity_channels: tuple[int, ...] = (),
-                 wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None):
-        """``label_balance`` 0 draws every window start equally often; 1 gives every label the same
+                 wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None,
+                 silence: np.ndarray | None = None):
+        """``label_balance`` 0 draws every frame equally often; 1 gives every label the same
         share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance).
 
         ``time_warp`` > 1 plays each window (motion and audio together, seed frames untouched)
@@ -304,34 +305,55 @@ class WindowSampler:
 
         ``wrist_speeds`` (one (F, C) array per clip, see clip_wrist_speeds) adds each window's
         "activity" (B, M, C): the wrist speeds smoothed over ACTIVITY_SMOOTH_FRAMES and
-        standardised by ``activity_norm`` (mean, std; by default measured on these clips)."""
+        standardised by ``activity_norm`` (mean, std; by default measured on these clips).
+
+        A clip shorter than a window (with its seed and the warp's reach) is padded at both
+        ends: the first and last poses held still, audio ``silence`` (raw features of digital
+        silence; the clip's edge frames when None). Why: some styles have only a few 2-4 s
+        clips (Bandai's angry: four, 12 s in all) and would otherwise never be trained. Each
+        clip is drawn in proportion to its real frames, not its padded ones."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
         self.window, self.n_seed, self.stats = window, n_seed, stats
         self.time_warp, self.velocity_channels = float(time_warp), list(velocity_channels)
         span = n_seed + int(np.ceil((window - 1) * self.time_warp)) + 1
-        keep = [i for i, c in enumerate(clips) if len(c.motion) >= span]
+        keep = [i for i, c in enumerate(clips) if len(c.motion) >= 2]
         self.clips = [clips[i] for i in keep]
         if not self.clips:
-            raise DatasetError(f"no clip is long enough for a window of {span} frames")
+            raise DatasetError("no clip has two frames or more")
         self.motion = [(c.motion - stats.motion_mean) / stats.motion_std for c in self.clips]
         self.audio = [(c.audio - stats.audio_mean) / stats.audio_std for c in self.clips]
-        self._all_motion, self._all_audio = np.concatenate(self.motion), np.concatenate(self.audio)
-        self._all_speed = None
+        speeds = None
         if wrist_speeds is not None:
             speeds = [np.asarray(wrist_speeds[i], np.float32).reshape(len(clips[i].motion), -1) for i in keep]
-            self._all_speed = np.concatenate(speeds)
             if activity_norm is None:
                 smoothed = np.concatenate([uniform_filter1d(v, ACTIVITY_SMOOTH_FRAMES, axis=0, mode="nearest")
                                            for v in speeds])
                 activity_norm = (float(smoothed.mean()), float(max(smoothed.std(), 1e-6)))
         self.activity_norm = activity_norm
+        real_frames = np.array([len(m) for m in self.motion], dtype=np.float64)
+        quiet = None if silence is None else ((np.asarray(silence) - stats.audio_mean) / stats.audio_std)
+        still = -stats.motion_mean[self.velocity_channels] / stats.motion_std[self.velocity_channels]
+        for i, m in enumerate(self.motion):
+            if len(m) < span:
+                before = (span - len(m)) // 2
+                pad = (before, span - len(m) - before)
+                motion = np.pad(m, (pad, (0, 0)), mode="edge")
+                motion[:before, self.velocity_channels] = still  # a held pose does not travel
+                motion[before + len(m):, self.velocity_channels] = still
+                self.motion[i] = motion
+                self.audio[i] = (np.pad(self.audio[i], (pad, (0, 0)), mode="edge") if quiet is None else
+                                 np.concatenate([np.repeat(quiet[None], pad[0], 0), self.audio[i],
+                                                 np.repeat(quiet[None], pad[1], 0)]))
+                if speeds is not None:
+                    speeds[i] = np.pad(speeds[i], (pad, (0, 0)))  # held still: speed 0
+        self._all_motion, self._all_audio = np.concatenate(self.motion), np.concatenate(self.audio)
+        self._all_speed = None if speeds is None else np.concatenate(speeds)
         self._clip_length = np.array([len(m) for m in self.motion])
         self._clip_start = np.concatenate([[0], np.cumsum(self._clip_length)[:-1]])
         self.emotion = np.array([labels.index(c.label) for c in self.clips])
-        lengths = np.array([len(c.motion) - span + 1 for c in self.clips], dtype=np.float64)
-        per_label = {e: lengths[self.emotion == e].sum() for e in set(self.emotion.tolist())}
-        weights = lengths / np.array([per_label[e] for e in self.emotion]) ** label_balance
+        per_label = {e: real_frames[self.emotion == e].sum() for e in set(self.emotion.tolist())}
+        weights = real_frames / np.array([per_label[e] for e in self.emotion]) ** label_balance
         self.clip_weights = weights / weights.sum()
         self.rng = np.random.default_rng(seed)
 

@@ -14,9 +14,11 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
+from .audio import audio_features
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
 from .datasets import GestureDataset, NormStats, WindowSampler, clip_wrist_speeds
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
@@ -140,14 +142,17 @@ def train(
     if model_config.activity_conditioning or model_config.activity_head or model_config.activity_in_motion:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),
                       held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
+    cfg = dataset.audio_config
+    silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                             seed=config.seed * 1000 + rank, time_warp=config.time_warp,
-                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"))
+                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence)
     held = None
     if held_clips:
         try:
             held = WindowSampler(held_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
-                                 wrist_speeds=speeds.get("held"), activity_norm=sampler.activity_norm)
+                                 velocity_channels=velocity_channels, wrist_speeds=speeds.get("held"),
+                                 activity_norm=sampler.activity_norm, silence=silence)
         except ValueError:
             held = None
 

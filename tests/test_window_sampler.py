@@ -63,11 +63,30 @@ def test_rate_curves_are_smooth_and_bounded():
     assert abs(np.log(rates).mean()) < 0.05  # as often slower as faster
 
 
-def test_clips_too_short_for_a_warped_window_are_left_out():
-    clips = _clips((40, 80))
+def test_clips_too_short_for_a_window_are_padded_with_held_poses_and_silence():
+    clips = _clips((12, 200))  # clip 0 is shorter than seed + window (35 frames)
     stats = _identity_stats()
-    assert len(WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED).clips) == 2
-    assert len(WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, time_warp=2.0).clips) == 1
+    silence = np.array([-7.0, -7.0], np.float32)
+    speeds = [np.full(len(c.motion), 5.0, np.float32) for c in clips]
+    sampler = WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, seed=5, velocity_channels=(1,),
+                            silence=silence, wrist_speeds=speeds, activity_norm=(0.0, 1.0), label_balance=0.0)
+    assert len(sampler.clips) == 2
+    batch = sampler.batch(400)
+    short = batch["x0"][:, 0, 0] < 1000
+    assert short.any() and (~short).any()
+    index, velocity, audio = batch["x0"][short][..., 0], batch["x0"][short][..., 1], batch["audio"][short]
+    real = audio[..., 0] == index  # frames of the clip itself; the rest is padding
+    assert real.any() and (~real).any()
+    np.testing.assert_array_equal(audio[~real], np.broadcast_to(silence, audio[~real].shape))  # silence
+    np.testing.assert_array_equal(velocity[real], 2.0)
+    np.testing.assert_array_equal(velocity[~real], 0.0)  # a held pose does not travel
+    assert set(np.unique(index[~real])) <= {0.0, 11.0}  # the first and last poses, held
+    activity = batch["activity"][short][..., 0]  # held still: no wrist speed (smoothed over 9 frames)
+    assert (activity[~real] == 0).any() and activity[~real].mean() < 0.5 * activity[real].mean()
+    assert short.mean() < 0.15  # drawn by real frames: about 12 / 212 of the windows, not half
+    warped = WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, seed=6, time_warp=2.0).batch(200)
+    short = warped["x0"][:, 0, 0] < 1000
+    assert short.any() and warped["x0"][short][..., 0].max() <= 11 + 1e-4
     with pytest.raises(DatasetError):
         WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, time_warp=0.5)
 
