@@ -29,9 +29,8 @@ def main() -> None:
 
     from ohgesture.core import evaluate as E
     from ohgesture.core import metrics as M
-    from ohgesture.core.datasets import wrist_speeds
-    from ohgesture.core.generate import DEFAULT_MODEL, features_to_output, load_model, predicted_activity
-    from ohgesture.core.timing import activity_time_map, retime_features
+    from ohgesture.core.generate import DEFAULT_MODEL, activity_positions, load_model, predicted_activity
+    from ohgesture.core.timing import retime_features
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("speech", nargs="+", type=Path)
@@ -51,7 +50,7 @@ def main() -> None:
         for seed in (0, 1):
             motion = E.generate(lm, inp["audio"], [lm.labels[neutral]], [1.0], "dpmpp_2m", 20, 1.0, seed, False)
             activity = predicted_activity(lm, audio[:len(motion)], [neutral], np.ones((1, len(motion))))
-            positions = activity_time_map(wrist_speeds(features_to_output(lm, motion)).max(axis=1), activity)
+            positions = activity_positions(lm, motion, activity)
             for name, frames in (("before", np.arange(len(motion), dtype=float)), ("after", positions)):
                 shown = retime_features(motion, frames, lm.layout)
                 speed = E.wrist_speed_from_positions(E.motion_positions(lm, shown), wrists, lm.fps)

@@ -260,10 +260,15 @@ def predicted_activity(lm: LoadedModel, audio: np.ndarray, emotion_ids: Sequence
     return (np.asarray(weights, np.float64) * np.stack(per_emotion)).sum(axis=0)
 
 
+def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """(F,) fractional frames of motion features (F, D) to show so the faster wrist's speed
+    follows ``activity`` (F,) (core.timing.activity_time_map)."""
+    return activity_time_map(wrist_speeds(features_to_output(lm, motion)).max(axis=1), activity)
+
+
 def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """Motion features (F, D) re-timed so the faster wrist's speed follows ``activity`` (F,)."""
-    speed = wrist_speeds(features_to_output(lm, motion)).max(axis=1)
-    return retime_features(motion, activity_time_map(speed, activity), lm.layout)
+    return retime_features(motion, activity_positions(lm, motion, activity), lm.layout)
 
 
 def _crossfade_normalised(previous: np.ndarray, new: np.ndarray, lm: LoadedModel) -> np.ndarray:
