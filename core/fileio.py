@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -20,10 +20,21 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     """Yield a hidden temporary path beside ``path``; on success it is renamed onto ``path``
     (with the permissions a plain ``open`` would give), on any error it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
+    folder = path.parent if str(path.parent) else Path(".")
+    while True:
+        # named before it exists, so an interrupt (the CLI turns the add-on's SIGTERM into
+        # KeyboardInterrupt) at any point after creating it still knows what to remove
+        tmp = folder / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            break
+        except FileExistsError:
+            continue
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
