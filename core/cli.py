@@ -385,6 +385,9 @@ def load_dataset(args, log=print):
     if args.format == "bandai":
         import numpy as np
 
+        if args.pairings < 1:  # before the corpus is cut, which takes a while
+            raise CliError(f"--pairings must be 1 or more, got {args.pairings}.")
+
         from .pairing import default_corpus, pair_audio_to_motion
 
         speech = Path(args.speech) if args.speech else _default_speech_dir(data)
@@ -396,7 +399,7 @@ def load_dataset(args, log=print):
             rng = np.random.default_rng(args.seed * 100003 + index)
             return pair_audio_to_motion(wrist_speed, fps, corpus, rng), corpus.sr
 
-        return build_bandai(data, pair, fps=args.fps,
+        return build_bandai(data, pair, fps=args.fps, pairings=args.pairings,
                             progress=lambda i, n: log(f"paired {i}/{n} clips") if i % 50 == 0 or i == n else None)
     raise CliError(f"unknown data format {args.format!r}.")
 
@@ -430,6 +433,8 @@ def cmd_train(args) -> int:
         raise CliError(f"--time-warp must be a playback-rate factor from 1 (off) to 4, got {args.time_warp:g}.")
     if not 0 <= args.predicted_activity <= 1:
         raise CliError(f"--predicted-activity must be a share between 0 and 1, got {args.predicted_activity:g}.")
+    if not 0 <= args.label_balance <= 1:
+        raise CliError(f"--label-balance must lie between 0 and 1, got {args.label_balance:g}.")
     device = resolve_device(args.device)
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         import torch
@@ -442,7 +447,7 @@ def cmd_train(args) -> int:
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
                          speed_weight=args.speed_loss, seed_drop=args.seed_drop,
                          time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
-                         predicted_activity_share=args.predicted_activity)
+                         predicted_activity_share=args.predicted_activity, label_balance=args.label_balance)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -524,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave this speech file out of the pairing corpus (keep it unseen for evaluation)")
         sp.add_argument("--fps", type=float, default=30.0)
         sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--pairings", type=int, default=1, metavar="N",
+                        help="--format bandai: pair every clip N times with different speech (default 1)")
 
     prep = sub.add_parser("prepare", help="turn a dataset folder into a preprocessed .npz pack")
     data_args(prep)
@@ -550,6 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--predicted-activity", type=float, default=0.0, metavar="SHARE",
                     help="with an activity-conditioned model, condition this share of training windows on the "
                          "encoder's own prediction (what sampling sees) instead of the true activity (default 0)")
+    tr.add_argument("--label-balance", type=float, default=0.5, metavar="B",
+                    help="how evenly the emotion labels share the batches: 0 in proportion to their motion, "
+                         "1 equally; in between a label's share grows as (its frames) ** (1 - B) (default 0.5)")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")

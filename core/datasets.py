@@ -219,8 +219,18 @@ def build_bandai(
     audio_config: AudioFeatureConfig | None = None,
     contents: Iterable[str] = BANDAI_GESTURE_CONTENTS,
     progress: Callable[[int, int], None] | None = None,
+    pairings: int = 1,
 ) -> GestureDataset:
-    """``pair_audio(wrist_speed, fps, clip_index) -> (waveform, sample_rate)`` supplies each clip's speech."""
+    """``pair_audio(wrist_speed, fps, pairing_index) -> (waveform, sample_rate)`` supplies a clip's speech.
+
+    ``pairings`` > 1 pairs every clip that many times with different speech (pairing p of
+    clip i gets index i + p * clips, so the first pairing is the same as with one); the
+    copies are named ``STEM~pP`` and keep the clip's take, so a split by take keeps them
+    together. Why: with one track per clip, a style with a few clips (angry: four) has
+    heard a few seconds of speech, and the model can tell the style from that speech
+    rather than learn it from the label."""
+    if int(pairings) < 1:
+        raise DatasetError(f"pairings must be 1 or more, got {pairings}")
     audio_config = audio_config or AudioFeatureConfig()
     rows = bandai_clips(root, contents)
     if not rows:
@@ -230,9 +240,13 @@ def build_bandai(
         motion = _prepare_motion(row["path"], fps)
         skeleton = skeleton or model_skeleton(motion)
         feats = motion_to_features(motion)
-        waveform, sr = pair_audio(wrist_speed(motion), fps, i)
-        audio = audio_features(waveform, sr, fps, n_frames=len(feats), config=audio_config)
-        clips.append(_clip_from_motion(row["path"].stem, row["path"].stem, row["emotion"], motion, fps, audio, feats))
+        speed = wrist_speed(motion)
+        stem = row["path"].stem
+        for p in range(int(pairings)):
+            waveform, sr = pair_audio(speed, fps, i + p * len(rows))
+            audio = audio_features(waveform, sr, fps, n_frames=len(feats), config=audio_config)
+            name = stem if p == 0 else f"{stem}~p{p + 1}"
+            clips.append(_clip_from_motion(name, stem, row["emotion"], motion, fps, audio, feats))
         if progress:
             progress(i + 1, len(rows))
     return GestureDataset(
@@ -314,6 +328,8 @@ class WindowSampler:
         clip is drawn in proportion to its real frames, not its padded ones."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
+        if not 0.0 <= label_balance <= 1.0:
+            raise DatasetError(f"label_balance must lie between 0 and 1, got {label_balance}")
         self.window, self.n_seed, self.stats = window, n_seed, stats
         self.time_warp, self.velocity_channels = float(time_warp), list(velocity_channels)
         span = n_seed + int(np.ceil((window - 1) * self.time_warp)) + 1

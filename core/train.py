@@ -47,6 +47,7 @@ class TrainConfig:
     time_warp: float = 1.0  # > 1: random playback-rate range of training windows (WindowSampler)
     max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
     predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
+    label_balance: float = 0.5  # 0: every frame equally often; 1: every label equally often (WindowSampler)
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -145,7 +146,7 @@ def train(
     cfg = dataset.audio_config
     silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
-                            seed=config.seed * 1000 + rank, time_warp=config.time_warp,
+                            seed=config.seed * 1000 + rank, time_warp=config.time_warp, label_balance=config.label_balance,
                             velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence)
     held = None
     if held_clips:

@@ -223,7 +223,7 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
               "--model-config", config, "--quiet", "--eval-every", 1000, "--checkpoint-every", 1000]
     proc = run_cli("train", *common, "--steps", 100000, "--time-warp", 1.5, "--max-minutes", 0.05,
-                   "--predicted-activity", 0.5)
+                   "--predicted-activity", 0.5, "--label-balance", 0.8)
     assert "time limit" in proc.stderr
     from ohgesture.core.checkpoint import read_metadata
 
@@ -232,7 +232,7 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     meta = meta["training"]
     assert 0 < meta["steps"] < 100000 and meta["held_out_loss"] is not None
     assert meta["config"]["time_warp"] == 1.5 and meta["config"]["max_seconds"] == 3.0
-    assert meta["config"]["predicted_activity_share"] == 0.5
+    assert meta["config"]["predicted_activity_share"] == 0.5 and meta["config"]["label_balance"] == 0.8
     bvh, redo = tmp_path / "take.bvh", tmp_path / "redo.bvh"
     run_cli("generate", speech_wav, "--model", out, "--out", bvh)
     run_cli("generate", speech_wav, "--model", out, "--out", redo, "--keep", bvh, "--range", "30:60", "--seed", 3)
@@ -242,7 +242,8 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     assert take.rotations.shape == again.rotations.shape and take.rotations.shape[0] > 60
     np.testing.assert_array_equal(take.rotations[:30], again.rotations[:30])  # kept outside the range
     assert not np.allclose(take.rotations[35:55], again.rotations[35:55])
-    for bad in (["--time-warp", 0.5], ["--max-minutes", -1], ["--predicted-activity", 1.5]):
+    for bad in (["--time-warp", 0.5], ["--max-minutes", -1], ["--predicted-activity", 1.5],
+                ["--label-balance", -0.1]):
         assert "must" in _one_line_error(run_cli("train", *common, "--steps", 5, *bad, check=False))
     assert read_metadata(out)["training"]["steps"] == meta["steps"]  # refused runs left it alone
 

@@ -116,3 +116,21 @@ def test_activity_is_the_standardised_smoothed_wrist_speed_and_follows_the_warp(
     np.testing.assert_allclose(batch["activity"][..., 0] * std + mean, expected, rtol=0.02)  # faster playback, faster hands
     held = plain.all_windows(stride=WINDOW)
     assert set(held) == {"x0", "seed", "audio", "emotion", "activity"} and len(held["x0"]) == 3 + 6 + 2
+
+
+@pytest.mark.parametrize("balance", [0.0, 0.5, 1.0])
+def test_label_balance_sets_each_labels_share_of_windows(balance):
+    clips = _clips((400, 100, 100))  # sad: clips 0 and 2 (500 frames), neutral: clip 1 (100)
+    sampler = WindowSampler(clips, ["neutral", "sad"], _identity_stats(), WINDOW, N_SEED, seed=6,
+                            label_balance=balance)
+    batch = sampler.batch(20000)
+    neutral_share = (batch["emotion"] == 0).mean()
+    expected = 100 ** (1 - balance) / (100 ** (1 - balance) + 500 ** (1 - balance))
+    assert abs(neutral_share - expected) < 0.015
+    sad = batch["x0"][batch["emotion"] == 1, 0, 0] // 1000  # within a label, clips by their frames
+    assert abs((sad == 0).mean() - 0.8) < 0.02
+
+
+def test_label_balance_outside_zero_to_one_is_refused():
+    with pytest.raises(DatasetError, match="label_balance"):
+        WindowSampler(_clips(), ["neutral", "sad"], _identity_stats(), WINDOW, N_SEED, label_balance=1.5)
