@@ -430,19 +430,28 @@ class WindowSampler:
 def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
     """A preprocessed dataset in one npz (features only, no source files), written atomically.
     ``dtype`` float16 halves the file (0.1 % relative precision, plenty for training) so a
-    pack fits the limits of a machine it has to be copied to."""
+    pack fits the limits of a machine it has to be copied to. A clip whose motion is an
+    earlier clip's of the same take (another speech pairing) stores only its audio."""
     from .skeleton import skeleton_to_dict
 
+    entries, stored, first_of_take = [], [], {}
+    for i, c in enumerate(dataset.clips):
+        entry = dict(name=c.name, take=c.take, label=c.label, frames=len(c.motion))
+        same = first_of_take.get(c.take)
+        if same is not None and np.array_equal(dataset.clips[same].motion, c.motion):
+            entry["motion_of"] = same
+        else:
+            first_of_take.setdefault(c.take, i)
+            stored.append(c.motion)
+        entries.append(entry)
     header = dict(
         skeleton=skeleton_to_dict(dataset.skeleton), layout=dataset.layout.to_dict(),
         audio_config=dataset.audio_config.to_dict(), fps=dataset.fps, source=dataset.source,
-        license=dataset.license, labels=dataset.labels,
-        clips=[dict(name=c.name, take=c.take, label=c.label, frames=len(c.motion)) for c in dataset.clips],
+        license=dataset.license, labels=dataset.labels, clips=entries,
     )
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
-            fh, header=np.array(json.dumps(header)),
-            motion=np.concatenate([c.motion for c in dataset.clips]).astype(dtype),
+            fh, header=np.array(json.dumps(header)), motion=np.concatenate(stored).astype(dtype),
             audio=np.concatenate([c.audio for c in dataset.clips]).astype(dtype),
         )
 
@@ -456,11 +465,20 @@ def load_pack(path: Path) -> GestureDataset:
             motion, audio = data["motion"].astype(np.float32), data["audio"].astype(np.float32)
     except (OSError, ValueError, KeyError) as exc:
         raise DatasetError(f"{path} is not a readable OHGesture dataset pack ({exc})") from None
-    clips, start = [], 0
-    for c in header["clips"]:
-        end = start + c["frames"]
-        clips.append(Clip(c["name"], c["take"], c["label"], motion[start:end], audio[start:end]))
-        start = end
+    clips, start, audio_start = [], 0, 0
+    try:
+        for c in header["clips"]:
+            frames = c["frames"]
+            if "motion_of" in c:
+                clip_motion = clips[c["motion_of"]].motion
+            else:
+                clip_motion, start = motion[start:start + frames], start + frames
+            clip_audio, audio_start = audio[audio_start:audio_start + frames], audio_start + frames
+            if len(clip_motion) != frames or len(clip_audio) != frames:
+                raise ValueError(f"clip {c['name']} has fewer frames than its header says")
+            clips.append(Clip(c["name"], c["take"], c["label"], clip_motion, clip_audio))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{path} is not a readable OHGesture dataset pack ({exc})") from None
     return GestureDataset(
         clips, skeleton_from_dict(header["skeleton"]), FeatureLayout.from_dict(header["layout"]),
         AudioFeatureConfig.from_dict(header["audio_config"]), header["fps"], header["source"],

@@ -183,6 +183,25 @@ def test_a_float16_pack_is_half_the_size_and_trains_the_same_clips(synthetic_pai
         np.testing.assert_allclose(y.audio, x.audio, rtol=1e-3, atol=1e-2)
 
 
+def test_a_damaged_pack_is_refused_in_one_line(synthetic_pairs, tmp_path):
+    import json as json_module
+
+    pack, bad = tmp_path / "pack.npz", tmp_path / "bad.npz"
+    run_cli("prepare", "--data", synthetic_pairs, "--format", "pairs", "--out", pack)
+    with np.load(pack) as data:
+        parts = {k: data[k] for k in data.files}
+    header = json_module.loads(str(parts["header"]))
+    header["clips"][-1]["frames"] += 50  # more frames than the arrays hold
+    np.savez_compressed(bad, **(parts | {"header": np.array(json_module.dumps(header))}))
+    for damaged in (bad, tmp_path / "bytes.npz"):
+        if not damaged.exists():
+            damaged.write_bytes(np.random.default_rng(0).bytes(4000))
+        message = _one_line_error(run_cli("train", "--data", damaged, "--format", "pack", "--out",
+                                          tmp_path / "m.safetensors", "--steps", 2, check=False))
+        assert "is not a readable OHGesture dataset pack" in message
+    assert not (tmp_path / "m.safetensors").exists()
+
+
 def test_training_resumes_from_its_checkpoint(synthetic_pairs, tmp_path):
     import torch
 

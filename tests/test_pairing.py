@@ -186,6 +186,18 @@ def test_several_pairings_give_each_clip_different_speech_and_keep_its_take(band
     for a, b in zip(one.clips, three.clips[::3]):  # the first pairing is the one a single pairing gives
         assert a.name == b.name
         np.testing.assert_array_equal(a.audio, b.audio)
+    from ohgesture.core.datasets import load_pack, save_pack
+
+    save_pack(one, tmp_path / "one.npz")
+    save_pack(three, tmp_path / "three.npz")  # each take's motion stored once
+    motion_bytes = sum(c.motion.nbytes for c in one.clips)
+    grew = (tmp_path / "three.npz").stat().st_size - (tmp_path / "one.npz").stat().st_size
+    assert grew < 0.5 * motion_bytes
+    again = load_pack(tmp_path / "three.npz")
+    assert [(c.name, c.take, c.label) for c in again.clips] == [(c.name, c.take, c.label) for c in three.clips]
+    for a, b in zip(again.clips, three.clips):
+        np.testing.assert_array_equal(a.motion, b.motion)
+        np.testing.assert_array_equal(a.audio, b.audio)
     train, held = three.split(0.5, seed=0)  # a split by take keeps a clip's pairings together
     assert {c.take for c in train}.isdisjoint({c.take for c in held})
     assert all(sum(c.take == t for c in train + held) == 3 for t in {c.take for c in three.clips})
