@@ -447,7 +447,8 @@ def cmd_train(args) -> int:
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
                          speed_weight=args.speed_loss, seed_drop=args.seed_drop,
                          time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
-                         predicted_activity_share=args.predicted_activity, label_balance=args.label_balance)
+                         predicted_activity_share=args.predicted_activity, label_balance=args.label_balance,
+                         mirror=args.mirror)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -560,6 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--label-balance", type=float, default=0.5, metavar="B",
                     help="how evenly the emotion labels share the batches: 0 in proportion to their motion, "
                          "1 equally; in between a label's share grows as (its frames) ** (1 - B) (default 0.5)")
+    tr.add_argument("--mirror", action="store_true",
+                    help="mirror half of the training windows left-right (skeletons whose sides pair up by "
+                         "name, with axis-aligned joint frames, such as Bandai Namco's)")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")

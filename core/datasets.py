@@ -306,7 +306,7 @@ class WindowSampler:
     def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
                  label_balance: float = 0.5, time_warp: float = 1.0, velocity_channels: tuple[int, ...] = (),
                  wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None,
-                 silence: np.ndarray | None = None):
+                 silence: np.ndarray | None = None, mirror: Callable[[np.ndarray], np.ndarray] | None = None):
         """``label_balance`` 0 draws every frame equally often; 1 gives every label the same
         share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance).
 
@@ -325,7 +325,11 @@ class WindowSampler:
         ends: the first and last poses held still, audio ``silence`` (raw features of digital
         silence; the clip's edge frames when None). Why: some styles have only a few 2-4 s
         clips (Bandai's angry: four, 12 s in all) and would otherwise never be trained. Each
-        clip is drawn in proportion to its real frames, not its padded ones."""
+        clip is drawn in proportion to its real frames, not its padded ones.
+
+        ``mirror`` (raw motion features (..., D) -> those of the left-right mirror image, see
+        core.mirror) mirrors half of the windows, seed included, and swaps the left and right
+        activity channels. Why: the small styles have a few seconds of motion each."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
         if not 0.0 <= label_balance <= 1.0:
@@ -371,6 +375,7 @@ class WindowSampler:
         per_label = {e: real_frames[self.emotion == e].sum() for e in set(self.emotion.tolist())}
         weights = real_frames / np.array([per_label[e] for e in self.emotion]) ** label_balance
         self.clip_weights = weights / weights.sum()
+        self.mirror = mirror
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int) -> dict[str, np.ndarray]:
@@ -382,7 +387,16 @@ class WindowSampler:
             rate, offsets = None, np.broadcast_to(np.arange(self.window, dtype=np.float64), (size, self.window))
         reach = np.ceil(offsets[:, -1] - 1e-9).astype(int)
         start = self.rng.integers(self.n_seed, self._clip_length[idx] - reach)
-        return self._windows(idx, start, offsets, rate)
+        out = self._windows(idx, start, offsets, rate)
+        if self.mirror is not None:
+            flip = self.rng.random(size) < 0.5
+            mean, std = self.stats.motion_mean, self.stats.motion_std
+            for key in ("x0", "seed"):
+                raw = out[key][flip] * std + mean
+                out[key][flip] = ((self.mirror(raw) - mean) / std).astype(np.float32)
+            if "activity" in out:
+                out["activity"][flip] = out["activity"][flip][..., ::-1]
+        return out
 
     def _windows(self, idx: np.ndarray, start: np.ndarray, offsets: np.ndarray, rate: np.ndarray | None) -> dict:
         """Windows of clips ``idx`` read from frame ``start`` at fractional ``offsets`` (B, M)."""

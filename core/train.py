@@ -22,6 +22,7 @@ from .audio import audio_features
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
 from .datasets import GestureDataset, NormStats, WindowSampler, clip_wrist_speeds
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
+from .mirror import mirror_features, mirror_map
 from .model import DenoiserConfig, GestureDenoiser, count_parameters
 from .skeleton import skeleton_to_dict
 
@@ -48,6 +49,7 @@ class TrainConfig:
     max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
     predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
     label_balance: float = 0.5  # 0: every frame equally often; 1: every label equally often (WindowSampler)
+    mirror: bool = False  # mirror half of the training windows left-right (core.mirror)
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -145,9 +147,14 @@ def train(
                       held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
     cfg = dataset.audio_config
     silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
+    mirror = None
+    if config.mirror:
+        mirror = partial(mirror_features, layout=dataset.layout,
+                         mirror=mirror_map(dataset.skeleton, dataset.layout.root_joint))
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                             seed=config.seed * 1000 + rank, time_warp=config.time_warp, label_balance=config.label_balance,
-                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence)
+                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence,
+                            mirror=mirror)
     held = None
     if held_clips:
         try:

@@ -267,6 +267,13 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     assert read_metadata(out)["training"]["steps"] == meta["steps"]  # refused runs left it alone
 
 
+def test_mirroring_a_skeleton_it_cannot_mirror_is_refused_in_one_line(zeggs_bvh, tmp_path):
+    out = tmp_path / "z.safetensors"
+    message = _one_line_error(run_cli("train", "--data", zeggs_bvh.parent, "--format", "zeggs", "--out", out,
+                                      "--steps", 2, "--mirror", "--quiet", check=False))
+    assert "no axis-aligned mirror frame" in message and not out.exists()
+
+
 def test_two_process_ddp_training_writes_one_checkpoint(synthetic_pairs, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     out = tmp_path / "ddp.safetensors"
@@ -304,10 +311,11 @@ def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
     ckpt = tmp_path / "bandai.safetensors"
     run_cli("train", "--data", tmp_path / "bandai", "--format", "bandai", "--speech", speech, "--out", ckpt,
             "--steps", 200, "--batch", 16, "--lr", 1e-3, "--model-config", TINY_MODEL_CONFIG, "--quiet",
-            "--eval-every", 100, "--checkpoint-every", 200, timeout=900)
+            "--eval-every", 100, "--checkpoint-every", 200, "--mirror", "--pairings", 2, timeout=900)
     from ohgesture.core.checkpoint import read_metadata
 
     meta = read_metadata(ckpt)
+    assert meta["training"]["config"]["mirror"] is True
     assert meta["emotions"] == ["neutral", "happy", "sad"]
     assert meta["skeleton"]["name"] == "bandai" and len(meta["skeleton"]["joint_names"]) == 22
     assert "CC BY-NC 4.0" in meta["data"]["license"]

@@ -1,0 +1,111 @@
+"""Left-right mirroring of motion features (training augmentation).
+
+The mirror image of a motion reflects every world position through the character's
+sagittal plane, M = diag(-1, 1, 1) (X is lateral, Y up, Z forward in the heading
+frame), and swaps the left and right joints (sigma). Its world rotations are
+G'_j = M G_sigma(j) M K_j, where K_j is a constant rotation that takes joint j's own
+frame to the mirrored frame of its counterpart: it must carry each child's offset
+onto the mirrored offset of the counterpart child, K_j o_c = M o_sigma(c). Then every
+bone lands where the mirrored bone is, and the local rotations follow from the
+parents' without forward kinematics:
+
+    L'_j = K_parent(j)^T  M  L_sigma(j)  M  K_j
+
+For a skeleton whose joint frames are axis-aligned (Bandai Namco's are), K_j is the
+identity or a half turn about one axis; the one that fits the children's offsets is
+chosen, the parent's when several fit (a joint with one child along an axis fits two),
+and the parent's for a leaf. A skeleton that no such K fits cannot be mirrored this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import ROOT_CHANNELS, FeatureLayout
+from .rotations import matrix_to_6d, sixd_to_matrix
+from .skeleton import Skeleton
+
+REFLECT = np.diag([-1.0, 1.0, 1.0])
+CANDIDATES = (np.eye(3), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]), np.diag([-1.0, -1.0, 1.0]))
+SIDE_MARKERS = (("_L", "_R"), ("_l", "_r"), (".L", ".R"), ("Left", "Right"), ("left", "right"), ("L_", "R_"))
+
+
+class MirrorError(ValueError):
+    """A skeleton that cannot be mirrored."""
+
+
+@dataclass(frozen=True)
+class MirrorMap:
+    counterpart: np.ndarray  # (J,) sigma: the joint on the other side (itself on the centre line)
+    left_of: np.ndarray  # (J, 3, 3) K_parent(j)^T M, applied on the left of L_sigma(j)
+    right_of: np.ndarray  # (J, 3, 3) M K_j, applied on the right
+
+
+def counterparts(names: list[str]) -> np.ndarray:
+    """(J,) index of each joint's left/right counterpart by name (itself when it has none)."""
+    index = {n: i for i, n in enumerate(names)}
+    out = np.arange(len(names))
+    for i, name in enumerate(names):
+        for a, b in SIDE_MARKERS:
+            for this, other in ((a, b), (b, a)):
+                if this in name and name.replace(this, other) in index:
+                    out[i] = index[name.replace(this, other)]
+                    break
+            if out[i] != i:
+                break
+    if not np.array_equal(out[out], np.arange(len(names))):
+        raise MirrorError("the joint names do not pair up left and right one to one.")
+    return out
+
+
+def mirror_map(skeleton: Skeleton, root_joint: int, tolerance: float = 0.05) -> MirrorMap:
+    """The constants of ``mirror_features`` for ``skeleton`` (its offsets as the features
+    are decoded with them). ``tolerance``: largest offset mismatch, relative to the bone.
+    The root-motion joint's offset is not a bone (its place comes from the root features)."""
+    sigma = counterparts(list(skeleton.joint_names))
+    parents = np.asarray(skeleton.parents)
+    if not all(parents[sigma[j]] == (sigma[parents[j]] if parents[j] >= 0 else -1) for j in range(len(sigma))):
+        raise MirrorError("the left and right sides of the skeleton are not built alike.")
+    offsets = np.asarray(skeleton.offsets, dtype=np.float64)
+    children = [np.flatnonzero((parents == j) & (np.arange(len(parents)) != root_joint)) for j in range(len(parents))]
+    ends = {int(j): np.asarray(v, dtype=np.float64) for j, v in skeleton.end_sites.items()}
+    k = np.zeros((len(parents), 3, 3))
+    for j in range(len(parents)):  # parents come first
+        inherited = k[parents[j]] if parents[j] >= 0 else np.eye(3)
+        bones, mirrored = list(offsets[children[j]]), list(offsets[sigma[children[j]]])
+        if j in ends and sigma[j] in ends and np.linalg.norm(ends[j]) > 1e-6:  # fixes a hand's or head's turn
+            bones.append(ends[j])
+            mirrored.append(ends[sigma[j]])
+        if not bones:
+            k[j] = inherited
+            continue
+        bones, target = np.array(bones), np.array(mirrored) @ REFLECT.T
+        length = np.maximum(np.linalg.norm(bones, axis=1), 1e-6)
+        errors = [float((np.linalg.norm(bones @ c.T - target, axis=1) / length).max()) for c in CANDIDATES]
+        best = min(errors)
+        if best > tolerance:
+            raise MirrorError(f"joint {skeleton.joint_names[j]} has no axis-aligned mirror frame "
+                              f"(its bones miss by {best:.0%}).")
+        fitting = [c for c, e in zip(CANDIDATES, errors) if e <= best + 1e-3]
+        k[j] = next((c for c in fitting if np.allclose(c, inherited)), fitting[0])
+    parent_k = np.stack([k[p] if p >= 0 else np.eye(3) for p in parents])
+    return MirrorMap(sigma, np.swapaxes(parent_k, 1, 2) @ REFLECT, REFLECT @ k)
+
+
+def mirror_features(features: np.ndarray, layout: FeatureLayout, mirror: MirrorMap) -> np.ndarray:
+    """Motion features (..., D) of the mirror image. The root-motion joint's rotation is
+    stored without heading (relative to the world), so it is mirrored as a child of the
+    world (K = identity above it); its lateral velocity and turning change sign."""
+    features = np.asarray(features)
+    out = np.array(features, dtype=np.float64, copy=True)
+    joints = layout.num_joints
+    rotations = sixd_to_matrix(out[..., ROOT_CHANNELS:].reshape(*out.shape[:-1], joints, 6))
+    left, right = mirror.left_of.copy(), mirror.right_of
+    left[layout.root_joint] = REFLECT
+    mirrored = left @ rotations[..., mirror.counterpart, :, :] @ right
+    out[..., ROOT_CHANNELS:] = matrix_to_6d(mirrored).reshape(*out.shape[:-1], joints * 6)
+    out[..., 0] *= -1.0  # lateral root velocity in the heading frame
+    out[..., 3] *= -1.0  # heading velocity
+    return out.astype(features.dtype, copy=False)
