@@ -60,10 +60,17 @@ def counterparts(names: list[str]) -> np.ndarray:
     return out
 
 
-def mirror_map(skeleton: Skeleton, root_joint: int, tolerance: float = 0.05) -> MirrorMap:
+def mirror_map(skeleton: Skeleton, root_joint: int, typical: np.ndarray | None = None,
+               tolerance: float = 0.05) -> MirrorMap:
     """The constants of ``mirror_features`` for ``skeleton`` (its offsets as the features
     are decoded with them). ``tolerance``: largest offset mismatch, relative to the bone.
-    The root-motion joint's offset is not a bone (its place comes from the root features)."""
+    The root-motion joint's offset is not a bone (its place comes from the root features).
+
+    ``typical`` (J, 3, 3), local rotations of a typical pose (e.g. of the mean features):
+    where several K fit the bones (a bone along an axis allows a half turn about it), the
+    one that carries the counterpart's typical rotation closest to the joint's own is
+    taken; the bones fix where a joint points, only the data says how it is twisted
+    (Bandai's shoulders and hips hold a fixed twist that the wrong choice turns over)."""
     sigma = counterparts(list(skeleton.joint_names))
     parents = np.asarray(skeleton.parents)
     if not all(parents[sigma[j]] == (sigma[parents[j]] if parents[j] >= 0 else -1) for j in range(len(sigma))):
@@ -89,9 +96,23 @@ def mirror_map(skeleton: Skeleton, root_joint: int, tolerance: float = 0.05) -> 
             raise MirrorError(f"joint {skeleton.joint_names[j]} has no axis-aligned mirror frame "
                               f"(its bones miss by {best:.0%}).")
         fitting = [c for c, e in zip(CANDIDATES, errors) if e <= best + 1e-3]
-        k[j] = next((c for c in fitting if np.allclose(c, inherited)), fitting[0])
+        if typical is not None and len(fitting) > 1:
+            above = np.eye(3) if j == root_joint or parents[j] < 0 else k[parents[j]]
+            mirrored = [above.T @ REFLECT @ typical[sigma[j]] @ REFLECT @ c for c in fitting]
+            k[j] = fitting[int(np.argmin([_angle(m, typical[j]) for m in mirrored]))]
+        else:
+            k[j] = next((c for c in fitting if np.allclose(c, inherited)), fitting[0])
     parent_k = np.stack([k[p] if p >= 0 else np.eye(3) for p in parents])
     return MirrorMap(sigma, np.swapaxes(parent_k, 1, 2) @ REFLECT, REFLECT @ k)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.arccos(np.clip((np.trace(a.T @ b) - 1) / 2, -1.0, 1.0)))
+
+
+def typical_rotations(mean_features: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """(J, 3, 3) local rotations of the pose the mean features describe."""
+    return sixd_to_matrix(np.asarray(mean_features, np.float64)[ROOT_CHANNELS:].reshape(layout.num_joints, 6))
 
 
 def mirror_features(features: np.ndarray, layout: FeatureLayout, mirror: MirrorMap) -> np.ndarray:

@@ -22,7 +22,7 @@ from .audio import audio_features
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
 from .datasets import GestureDataset, NormStats, WindowSampler, clip_wrist_speeds
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
-from .mirror import mirror_features, mirror_map
+from .mirror import mirror_features, mirror_map, typical_rotations
 from .model import DenoiserConfig, GestureDenoiser, count_parameters
 from .skeleton import skeleton_to_dict
 
@@ -149,8 +149,9 @@ def train(
     silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
     mirror = None
     if config.mirror:
+        typical = typical_rotations(stats.motion_mean, dataset.layout)
         mirror = partial(mirror_features, layout=dataset.layout,
-                         mirror=mirror_map(dataset.skeleton, dataset.layout.root_joint))
+                         mirror=mirror_map(dataset.skeleton, dataset.layout.root_joint, typical))
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                             seed=config.seed * 1000 + rank, time_warp=config.time_warp, label_balance=config.label_balance,
                             velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence,
