@@ -7,7 +7,8 @@
 #
 # VARIANT is name=extra-model-config-json[=extra train flags], e.g.
 #     act='{"activity_conditioning": true}'=--time-warp\ 1.5
-# Needs runs/bandai_pack_f16.npz (`ohgesture prepare --float16`) and, for the speed table,
+# Needs runs/bandai_pack_f16.npz (`ohgesture prepare --float16`; PACK= another, e.g. one made
+# with `--pairings 3`, 39 MB as float16, within a device run's 64 MiB) and, for the speed table,
 # runs/speech_feats.npy (audio features of a speech clip, numpy.save). Writes under $OUT:
 # NAME.safetensors (inference weights), log.txt (summary) and train_logs.txt.
 set -u
