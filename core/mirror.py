@@ -13,8 +13,9 @@ parents' without forward kinematics:
 
 For a skeleton whose joint frames are axis-aligned (Bandai Namco's are), K_j is the
 identity or a half turn about one axis; the one that fits the children's offsets is
-chosen, the parent's when several fit (a joint with one child along an axis fits two),
-and the parent's for a leaf. A skeleton that no such K fits cannot be mirrored this way.
+chosen. Where several fit (a joint with one child along an axis, or a leaf), the data's
+typical pose decides when given, else the parent's K. A skeleton that no such K fits
+cannot be mirrored this way.
 """
 
 from __future__ import annotations
@@ -85,9 +86,8 @@ def mirror_map(skeleton: Skeleton, root_joint: int, typical: np.ndarray | None =
         if j in ends and sigma[j] in ends and np.linalg.norm(ends[j]) > 1e-6:  # fixes a hand's or head's turn
             bones.append(ends[j])
             mirrored.append(ends[sigma[j]])
-        if not bones:
-            k[j] = inherited
-            continue
+        if not bones:  # a leaf: any K fits
+            bones, mirrored = [np.zeros(3)], [np.zeros(3)]
         bones, target = np.array(bones), np.array(mirrored) @ REFLECT.T
         length = np.maximum(np.linalg.norm(bones, axis=1), 1e-6)
         errors = [float((np.linalg.norm(bones @ c.T - target, axis=1) / length).max()) for c in CANDIDATES]
@@ -98,8 +98,8 @@ def mirror_map(skeleton: Skeleton, root_joint: int, typical: np.ndarray | None =
         fitting = [c for c, e in zip(CANDIDATES, errors) if e <= best + 1e-3]
         if typical is not None and len(fitting) > 1:
             above = np.eye(3) if j == root_joint or parents[j] < 0 else k[parents[j]]
-            mirrored = [above.T @ REFLECT @ typical[sigma[j]] @ REFLECT @ c for c in fitting]
-            k[j] = fitting[int(np.argmin([_angle(m, typical[j]) for m in mirrored]))]
+            twisted = [above.T @ REFLECT @ typical[sigma[j]] @ REFLECT @ c for c in fitting]
+            k[j] = fitting[int(np.argmin([_angle(m, typical[j]) for m in twisted]))]
         else:
             k[j] = next((c for c in fitting if np.allclose(c, inherited)), fitting[0])
     parent_k = np.stack([k[p] if p >= 0 else np.eye(3) for p in parents])
