@@ -49,6 +49,24 @@ def bandai_dir() -> Path:
 
 
 @pytest.fixture
+def bandai_subset(bandai_dir, tmp_path):
+    """A function: names of dataset-1 clips -> a folder holding only those (linked), laid out
+    like the Bandai dataset (data/*.bvh + *.json, cfg/)."""
+
+    def make(names: list[str]) -> Path:
+        subset = tmp_path / "bandai" / "Bandai-Namco-Research-Motiondataset-1"
+        (subset / "data").mkdir(parents=True)
+        source = bandai_dir / "Bandai-Namco-Research-Motiondataset-1"
+        (subset / "cfg").symlink_to(source / "cfg")
+        for name in names:
+            for suffix in (".bvh", ".json"):
+                (subset / "data" / f"{name}{suffix}").symlink_to(source / "data" / f"{name}{suffix}")
+        return tmp_path / "bandai"
+
+    return make
+
+
+@pytest.fixture
 def speech_wavs() -> list[Path]:
     _require(SPEECH_DIR)
     return sorted(SPEECH_DIR.glob("*.wav"))

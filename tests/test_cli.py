@@ -1,7 +1,6 @@
 """The ohgesture CLI end to end: train a tiny model, generate, read the result back."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -292,16 +291,10 @@ def test_two_process_ddp_training_writes_one_checkpoint(synthetic_pairs, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["ddp.safetensors"]
 
 
-def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
+def test_tiny_model_trains_on_real_bandai_clips(bandai_subset, tmp_path):
     """A few hundred steps on a handful of real clips, then generate and read back."""
-    subset = tmp_path / "bandai" / "Bandai-Namco-Research-Motiondataset-1"
-    (subset / "data").mkdir(parents=True)
-    source = bandai_dir / "Bandai-Namco-Research-Motiondataset-1"
-    shutil.copytree(source / "cfg", subset / "cfg")
-    for name in ("dataset-1_bye_normal_001", "dataset-1_bye_happy_001", "dataset-1_bye_sad_001",
-                 "dataset-1_guide_normal_001", "dataset-1_guide_happy_001", "dataset-1_guide_sad_001"):
-        for suffix in (".bvh", ".json"):
-            (subset / "data" / f"{name}{suffix}").symlink_to(source / "data" / f"{name}{suffix}")
+    data = bandai_subset(["dataset-1_bye_normal_001", "dataset-1_bye_happy_001", "dataset-1_bye_sad_001",
+                          "dataset-1_guide_normal_001", "dataset-1_guide_happy_001", "dataset-1_guide_sad_001"])
     speech = tmp_path / "speech"
     speech.mkdir()
     from ohgesture.core.synthetic import make_synthetic_take
@@ -309,7 +302,7 @@ def test_tiny_model_trains_on_real_bandai_clips(bandai_dir, tmp_path):
 
     sf.write(speech / "babble.wav", make_synthetic_take(20.0, seed=1).waveform, 16000)
     ckpt = tmp_path / "bandai.safetensors"
-    run_cli("train", "--data", tmp_path / "bandai", "--format", "bandai", "--speech", speech, "--out", ckpt,
+    run_cli("train", "--data", data, "--format", "bandai", "--speech", speech, "--out", ckpt,
             "--steps", 200, "--batch", 16, "--lr", 1e-3, "--model-config", TINY_MODEL_CONFIG, "--quiet",
             "--eval-every", 100, "--checkpoint-every", 200, "--mirror", "--pairings", 2, timeout=900)
     from ohgesture.core.checkpoint import read_metadata

@@ -1,5 +1,4 @@
 import shutil
-from pathlib import Path
 
 import librosa
 import numpy as np
@@ -147,21 +146,10 @@ def test_method_is_documented_for_the_readme():
         assert phrase in doc
 
 
-def _bandai_subset(bandai_dir: Path, root: Path, names: list[str]) -> Path:
-    subset = root / "bandai" / "Bandai-Namco-Research-Motiondataset-1"
-    (subset / "data").mkdir(parents=True)
-    source = bandai_dir / "Bandai-Namco-Research-Motiondataset-1"
-    (subset / "cfg").symlink_to(source / "cfg")
-    for name in names:
-        for suffix in (".bvh", ".json"):
-            (subset / "data" / f"{name}{suffix}").symlink_to(source / "data" / f"{name}{suffix}")
-    return root / "bandai"
-
-
-def test_several_pairings_give_each_clip_different_speech_and_keep_its_take(bandai_dir, tmp_path):
+def test_several_pairings_give_each_clip_different_speech_and_keep_its_take(bandai_subset, tmp_path):
     from ohgesture.core.datasets import build_bandai
 
-    root = _bandai_subset(bandai_dir, tmp_path, ["dataset-1_bye_angry_001", "dataset-1_guide_sad_001"])
+    root = bandai_subset(["dataset-1_bye_angry_001", "dataset-1_guide_sad_001"])
     calls = []
 
     def pair(wrist_speed, fps, index):  # noise whose loudness is the pairing index: tells pairings apart
@@ -203,11 +191,11 @@ def test_several_pairings_give_each_clip_different_speech_and_keep_its_take(band
     assert all(sum(c.take == t for c in train + held) == 3 for t in {c.take for c in three.clips})
 
 
-def test_prepare_refuses_zero_pairings_in_one_line(bandai_dir, tmp_path):
+def test_prepare_refuses_zero_pairings_in_one_line(bandai_subset, tmp_path):
     import subprocess
     import sys
 
-    root = _bandai_subset(bandai_dir, tmp_path, ["dataset-1_bye_angry_001"])
+    root = bandai_subset(["dataset-1_bye_angry_001"])
     out = tmp_path / "pack.npz"
     proc = subprocess.run([sys.executable, "-m", "ohgesture.core.cli", "prepare", "--data", str(root), "--format",
                            "bandai", "--pairings", "0", "--out", str(out)], capture_output=True, text=True, timeout=300)
