@@ -40,7 +40,7 @@ class MirrorError(ValueError):
 @dataclass(frozen=True)
 class MirrorMap:
     counterpart: np.ndarray  # (J,) sigma: the joint on the other side (itself on the centre line)
-    left_of: np.ndarray  # (J, 3, 3) K_parent(j)^T M, applied on the left of L_sigma(j)
+    left_of: np.ndarray  # (J, 3, 3) K_parent(j)^T M (K_parent = I for the root-motion joint), left of L_sigma(j)
     right_of: np.ndarray  # (J, 3, 3) M K_j, applied on the right
 
 
@@ -80,8 +80,11 @@ def mirror_map(skeleton: Skeleton, root_joint: int, typical: np.ndarray | None =
     children = [np.flatnonzero((parents == j) & (np.arange(len(parents)) != root_joint)) for j in range(len(parents))]
     ends = {int(j): np.asarray(v, dtype=np.float64) for j, v in skeleton.end_sites.items()}
     k = np.zeros((len(parents), 3, 3))
+    above = np.zeros_like(k)  # K of the frame each joint's feature rotation is relative to
     for j in range(len(parents)):  # parents come first
         inherited = k[parents[j]] if parents[j] >= 0 else np.eye(3)
+        # the root-motion joint's features hold its rotation relative to the world (heading removed)
+        above[j] = np.eye(3) if j == root_joint or parents[j] < 0 else k[parents[j]]
         bones, mirrored = list(offsets[children[j]]), list(offsets[sigma[children[j]]])
         if j in ends and sigma[j] in ends and np.linalg.norm(ends[j]) > 1e-6:  # fixes a hand's or head's turn
             bones.append(ends[j])
@@ -97,13 +100,11 @@ def mirror_map(skeleton: Skeleton, root_joint: int, typical: np.ndarray | None =
                               f"(its bones miss by {best:.0%}).")
         fitting = [c for c, e in zip(CANDIDATES, errors) if e <= best + 1e-3]
         if typical is not None and len(fitting) > 1:
-            above = np.eye(3) if j == root_joint or parents[j] < 0 else k[parents[j]]
-            twisted = [above.T @ REFLECT @ typical[sigma[j]] @ REFLECT @ c for c in fitting]
+            twisted = [above[j].T @ REFLECT @ typical[sigma[j]] @ REFLECT @ c for c in fitting]
             k[j] = fitting[int(np.argmin([_angle(m, typical[j]) for m in twisted]))]
         else:
             k[j] = next((c for c in fitting if np.allclose(c, inherited)), fitting[0])
-    parent_k = np.stack([k[p] if p >= 0 else np.eye(3) for p in parents])
-    return MirrorMap(sigma, np.swapaxes(parent_k, 1, 2) @ REFLECT, REFLECT @ k)
+    return MirrorMap(sigma, np.swapaxes(above, 1, 2) @ REFLECT, REFLECT @ k)
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,16 +117,13 @@ def typical_rotations(mean_features: np.ndarray, layout: FeatureLayout) -> np.nd
 
 
 def mirror_features(features: np.ndarray, layout: FeatureLayout, mirror: MirrorMap) -> np.ndarray:
-    """Motion features (..., D) of the mirror image. The root-motion joint's rotation is
-    stored without heading (relative to the world), so it is mirrored as a child of the
-    world (K = identity above it); its lateral velocity and turning change sign."""
+    """Motion features (..., D) of the mirror image (``mirror`` made by ``mirror_map`` with
+    the layout's root joint); the lateral root velocity and the turning change sign."""
     features = np.asarray(features)
     out = np.array(features, dtype=np.float64, copy=True)
     joints = layout.num_joints
     rotations = sixd_to_matrix(out[..., ROOT_CHANNELS:].reshape(*out.shape[:-1], joints, 6))
-    left, right = mirror.left_of.copy(), mirror.right_of
-    left[layout.root_joint] = REFLECT
-    mirrored = left @ rotations[..., mirror.counterpart, :, :] @ right
+    mirrored = mirror.left_of @ rotations[..., mirror.counterpart, :, :] @ mirror.right_of
     out[..., ROOT_CHANNELS:] = matrix_to_6d(mirrored).reshape(*out.shape[:-1], joints * 6)
     out[..., 0] *= -1.0  # lateral root velocity in the heading frame
     out[..., 3] *= -1.0  # heading velocity
