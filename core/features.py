@@ -223,3 +223,33 @@ def features_to_motion(
     translations[:, root] = np.einsum("fij,fj->fi", to_parent, world_position - parent_position)
     rotations = matrix_to_quat(matrices)
     return Motion(skeleton=skeleton, rotations=rotations, local_translations=translations, fps=float(fps))
+
+
+def crossfade_features(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """Blend two (n, D) feature runs from ``previous`` to ``new``; the smoothstep weight starts and
+    ends with zero slope, so the join adds no kink in velocity."""
+    n = len(previous)
+    x = (np.arange(n) + 1) / (n + 1)
+    return slerp_features(previous, new, (x * x * (3 - 2 * x))[:, None], layout)
+
+
+def slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:
+    """(n, D) features blended per frame by ``alpha`` (n, 1): slerp on rotations, linear elsewhere."""
+    n = len(previous)
+    out = (1 - alpha) * previous + alpha * new
+    rot = layout.slices["rotations"]
+    joints = layout.num_joints
+    q0 = matrix_to_quat(sixd_to_matrix(previous[:, rot].reshape(n, joints, 6).astype(np.float64)))
+    q1 = matrix_to_quat(sixd_to_matrix(new[:, rot].reshape(n, joints, 6).astype(np.float64)))
+    q1 = np.where((q0 * q1).sum(-1, keepdims=True) < 0, -q1, q1)
+    dot = np.clip((q0 * q1).sum(-1, keepdims=True), -1.0, 1.0)
+    theta = np.arccos(dot)
+    a = alpha[:, None, :]
+    sin = np.sin(theta)
+    safe = sin > 1e-6
+    w0 = np.where(safe, np.sin((1 - a) * theta) / np.where(safe, sin, 1), 1 - a)
+    w1 = np.where(safe, np.sin(a * theta) / np.where(safe, sin, 1), a)
+    q = w0 * q0 + w1 * q1
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    out[:, rot] = matrix_to_6d(quat_to_matrix(q)).reshape(n, -1)
+    return out

@@ -20,9 +20,9 @@ from .audio import AudioFeatureConfig
 from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
-from .features import FeatureLayout, features_to_motion
+from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features
 from .model import DenoiserConfig, GestureDenoiser
-from .rotations import matrix_to_quat, quat_to_matrix, matrix_to_6d, sixd_to_matrix
+from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
 from .samplers import SAMPLERS
 from .skeleton import Motion, Skeleton, skeleton_from_dict
 from .timing import activity_time_map, retime_features
@@ -114,36 +114,6 @@ def emotion_weights(labels_and_weights: Sequence[tuple[str, float]], frames: int
     if abs(w.sum() - 1.0) > 1e-6:
         raise GenerationError(f"emotion weights must sum to 1, they sum to {w.sum():g}.")
     return w
-
-
-def _crossfade(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
-    """Blend two (n, D) feature runs from ``previous`` to ``new``; the smoothstep weight starts and
-    ends with zero slope, so the join adds no kink in velocity."""
-    n = len(previous)
-    x = (np.arange(n) + 1) / (n + 1)
-    return _slerp_features(previous, new, (x * x * (3 - 2 * x))[:, None], layout)
-
-
-def _slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:
-    """(n, D) features blended per frame by ``alpha`` (n, 1): slerp on rotations, linear elsewhere."""
-    n = len(previous)
-    out = (1 - alpha) * previous + alpha * new
-    rot = layout.slices["rotations"]
-    joints = layout.num_joints
-    q0 = matrix_to_quat(sixd_to_matrix(previous[:, rot].reshape(n, joints, 6).astype(np.float64)))
-    q1 = matrix_to_quat(sixd_to_matrix(new[:, rot].reshape(n, joints, 6).astype(np.float64)))
-    q1 = np.where((q0 * q1).sum(-1, keepdims=True) < 0, -q1, q1)
-    dot = np.clip((q0 * q1).sum(-1, keepdims=True), -1.0, 1.0)
-    theta = np.arccos(dot)
-    a = alpha[:, None, :]
-    sin = np.sin(theta)
-    safe = sin > 1e-6
-    w0 = np.where(safe, np.sin((1 - a) * theta) / np.where(safe, sin, 1), 1 - a)
-    w1 = np.where(safe, np.sin(a * theta) / np.where(safe, sin, 1), a)
-    q = w0 * q0 + w1 * q1
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    out[:, rot] = matrix_to_6d(quat_to_matrix(q)).reshape(n, -1)
-    return out
 
 
 def window_starts(frames: int, window: int, overlap: int) -> list[int]:
@@ -274,7 +244,7 @@ def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -
 def _crossfade_normalised(previous: np.ndarray, new: np.ndarray, lm: LoadedModel) -> np.ndarray:
     """Cross-fade in motion space (denormalise, blend, renormalise)."""
     s = lm.stats
-    blended = _crossfade(previous * s.motion_std + s.motion_mean, new * s.motion_std + s.motion_mean, lm.layout)
+    blended = crossfade_features(previous * s.motion_std + s.motion_mean, new * s.motion_std + s.motion_mean, lm.layout)
     return ((blended - s.motion_mean) / s.motion_std).astype(np.float32)
 
 
@@ -393,7 +363,7 @@ def _blend(a: np.ndarray, b: np.ndarray, weight_b: np.ndarray, layout: FeatureLa
 
 
 def _crossfade_at(a: np.ndarray, b: np.ndarray, w: float, layout: FeatureLayout) -> np.ndarray:
-    return _slerp_features(a, b, np.full((len(a), 1), w), layout)
+    return slerp_features(a, b, np.full((len(a), 1), w), layout)
 
 
 # ------------------------------------------------------------------ pose constraints (hand keys)

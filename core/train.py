@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from .audio import audio_features
 from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
-from .datasets import GestureDataset, NormStats, WindowSampler, clip_wrist_speeds
+from .datasets import GestureDataset, NormStats, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
 from .mirror import mirror_features, mirror_map, typical_rotations
 from .model import DenoiserConfig, GestureDenoiser, count_parameters
@@ -141,6 +141,9 @@ def train(
     slices = dataset.layout.slices
     velocity_channels = tuple(range(slices["root_velocity"].start, slices["root_velocity"].stop)) + tuple(
         range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
+    # after the statistics, so a resumed run keeps the normalisation it was trained with
+    train_clips = chain_short_clips(train_clips, window_span(model_config.window, model_config.n_seed, config.time_warp),
+                                    dataset.layout, seed=config.seed)
     speeds = {}
     if model_config.activity_conditioning or model_config.activity_head or model_config.activity_in_motion:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),

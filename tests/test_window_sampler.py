@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from ohgesture.core.datasets import Clip, DatasetError, NormStats, WindowSampler, random_rate_curves
+from ohgesture.core.datasets import (Clip, DatasetError, NormStats, WindowSampler, chain_short_clips,
+                                     random_rate_curves)
+from ohgesture.core.features import feature_layout, features_to_motion, motion_to_features
+from ohgesture.core.synthetic import make_synthetic_take
 
 WINDOW, N_SEED = 30, 5
 
@@ -154,3 +157,50 @@ def test_mirror_flips_about_half_the_windows_seed_included_and_swaps_the_activit
     np.testing.assert_allclose(batch["audio"][..., 0], batch["x0"][..., 0])  # audio and time untouched
     np.testing.assert_allclose(batch["activity"][flipped][..., 0], 3.0, atol=1e-5)  # right became left
     np.testing.assert_allclose(batch["activity"][~flipped][..., 0], 1.0, atol=1e-5)
+
+
+def _feature_clips(spec):
+    """Clips of real motion features (a synthetic take's, cut at different places) for
+    (label, frames) pairs; audio channel 0 holds the take's frame number."""
+    take = make_synthetic_take(20.0, seed=2)
+    features = motion_to_features(take.motion)
+    clips, at = [], 0
+    for k, (label, frames) in enumerate(spec):
+        audio = np.stack([np.arange(at, at + frames), np.full(frames, k)], axis=1).astype(np.float32)
+        clips.append(Clip(f"{label}{k}", f"take{k}", label, features[at:at + frames], audio))
+        at += frames + 7
+    return clips, feature_layout(take.motion.skeleton), take.motion.skeleton
+
+
+def test_short_clips_of_a_label_are_joined_into_one_run_with_blended_joins():
+    clips, layout, skeleton = _feature_clips([("sad", 40), ("neutral", 200), ("sad", 50), ("happy", 30)])
+    fade = 8
+    out = chain_short_clips(clips, 60, layout, seed=1, crossfade=fade)
+    assert out[0] is clips[1] and out[1] is clips[3]  # long clips, and a lone short one (padded later), untouched
+    (run,) = [c for c in out if c.label == "sad"]
+    assert len(out) == 3 and len(run.motion) == len(run.audio) == 40 + 50 - fade
+    first, second = (clips[0], clips[2]) if run.audio[0, 1] == 0 else (clips[2], clips[0])
+    n = len(first.motion)
+    np.testing.assert_array_equal(run.motion[:n - fade], first.motion[:-fade])  # untouched away from the join
+    np.testing.assert_array_equal(run.motion[n:], second.motion[fade:])
+    join = run.motion[n - fade:n]
+    rot = layout.slices["rotations"]
+    to_first = np.abs(join[:, rot] - first.motion[-fade:, rot]).mean(1)
+    to_second = np.abs(join[:, rot] - second.motion[:fade, rot]).mean(1)
+    assert to_first[0] < to_second[0] and to_second[-1] < to_first[-1]  # eases from one clip into the next
+    assert np.all(np.diff(to_first) >= -1e-6) and np.all(np.diff(to_second) <= 1e-6)
+    decoded = features_to_motion(run.motion, skeleton, 30.0)  # the blended rotations are rotations
+    np.testing.assert_allclose(np.linalg.norm(decoded.rotations, axis=-1), 1.0, atol=1e-5)
+    frame = run.audio[n - fade:n, 0]  # audio features blended linearly, between the two clips' frames
+    assert np.all((frame >= np.minimum(first.audio[-fade:, 0], second.audio[:fade, 0]) - 1e-3)
+                  & (frame <= np.maximum(first.audio[-fade:, 0], second.audio[:fade, 0]) + 1e-3))
+
+
+def test_a_lone_short_clip_takes_in_its_labels_shortest_other_clip():
+    clips, layout, _ = _feature_clips([("sad", 40), ("sad", 300), ("sad", 120), ("neutral", 45)])
+    out = chain_short_clips(clips, 100, layout, seed=0, crossfade=8)
+    assert clips[1] in out and clips[3] in out and clips[0] not in out and clips[2] not in out
+    (run,) = [c for c in out if c.name.startswith("sad-chain")]
+    assert len(run.motion) == 40 + 120 - 8 and set(run.take.split("+")) == {"take0", "take2"}
+    sampler = WindowSampler(out, ["neutral", "sad"], NormStats.from_clips(out), 80, 10)
+    assert len(sampler.motion[sampler.clips.index(run)]) == len(run.motion)  # long enough: not padded
