@@ -448,7 +448,7 @@ def cmd_train(args) -> int:
                          speed_weight=args.speed_loss, seed_drop=args.seed_drop,
                          time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
                          predicted_activity_share=args.predicted_activity, label_balance=args.label_balance,
-                         mirror=args.mirror)
+                         mirror=args.mirror, chain_all=args.chain_all)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -564,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mirror", action="store_true",
                     help="mirror half of the training windows left-right (skeletons whose sides pair up by "
                          "name, with axis-aligned joint frames, such as Bandai Namco's)")
+    tr.add_argument("--chain-all", action="store_true",
+                    help="join every clip of a label into one run (cross-faded), so windows also cross from one "
+                         "clip's end into the next clip's start; clips too short for a window are always joined")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")

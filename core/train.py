@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -50,6 +51,7 @@ class TrainConfig:
     predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
     label_balance: float = 0.5  # 0: every frame equally often; 1: every label equally often (WindowSampler)
     mirror: bool = False  # mirror half of the training windows left-right (core.mirror)
+    chain_all: bool = False  # join every clip of a label into one run, not only the short ones
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -142,8 +144,9 @@ def train(
     velocity_channels = tuple(range(slices["root_velocity"].start, slices["root_velocity"].stop)) + tuple(
         range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
     # after the statistics, so a resumed run keeps the normalisation it was trained with
-    train_clips = chain_short_clips(train_clips, window_span(model_config.window, model_config.n_seed, config.time_warp),
-                                    dataset.layout, seed=config.seed)
+    span = window_span(model_config.window, model_config.n_seed, config.time_warp)
+    train_clips = chain_short_clips(train_clips, sys.maxsize if config.chain_all else span, dataset.layout,
+                                    seed=config.seed)
     speeds = {}
     if model_config.activity_conditioning or model_config.activity_head or model_config.activity_in_motion:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),

@@ -241,7 +241,7 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     common = ["--data", synthetic_pairs, "--format", "pairs", "--out", out, "--batch", 8,
               "--model-config", config, "--quiet", "--eval-every", 1000, "--checkpoint-every", 1000]
     proc = run_cli("train", *common, "--steps", 100000, "--time-warp", 1.5, "--max-minutes", 0.05,
-                   "--predicted-activity", 0.5, "--label-balance", 0.8)
+                   "--predicted-activity", 0.5, "--label-balance", 0.8, "--chain-all")
     assert "time limit" in proc.stderr
     from ohgesture.core.checkpoint import read_metadata
 
@@ -251,6 +251,7 @@ def test_time_warped_activity_model_stops_at_its_time_limit_and_generates(synthe
     assert 0 < meta["steps"] < 100000 and meta["held_out_loss"] is not None
     assert meta["config"]["time_warp"] == 1.5 and meta["config"]["max_seconds"] == 3.0
     assert meta["config"]["predicted_activity_share"] == 0.5 and meta["config"]["label_balance"] == 0.8
+    assert meta["config"]["chain_all"]
     bvh, redo = tmp_path / "take.bvh", tmp_path / "redo.bvh"
     run_cli("generate", speech_wav, "--model", out, "--out", bvh)
     run_cli("generate", speech_wav, "--model", out, "--out", redo, "--keep", bvh, "--range", "30:60", "--seed", 3)

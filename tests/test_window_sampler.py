@@ -1,5 +1,7 @@
 """Training windows: plain slices, and time-warped windows whose motion and audio stay aligned."""
 
+import sys
+
 import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
@@ -204,3 +206,11 @@ def test_a_lone_short_clip_takes_in_its_labels_shortest_other_clip():
     assert len(run.motion) == 40 + 120 - 8 and set(run.take.split("+")) == {"take0", "take2"}
     sampler = WindowSampler(out, ["neutral", "sad"], NormStats.from_clips(out), 80, 10)
     assert len(sampler.motion[sampler.clips.index(run)]) == len(run.motion)  # long enough: not padded
+
+
+def test_chain_all_joins_every_clip_of_a_label():
+    clips, layout, _ = _feature_clips([("sad", 40), ("neutral", 200), ("sad", 150), ("neutral", 120), ("happy", 60)])
+    out = chain_short_clips(clips, sys.maxsize, layout, crossfade=8)
+    assert sorted(c.label for c in out) == ["happy", "neutral", "sad"] and clips[4] in out
+    length = {c.label: len(c.motion) for c in out}
+    assert length["sad"] == 40 + 150 - 8 and length["neutral"] == 200 + 120 - 8
