@@ -226,7 +226,7 @@ def _fine_features(samples: np.ndarray, cfg: AudioFeatureConfig) -> np.ndarray:
     onset = np.zeros(n_frames, dtype=np.float32)
     onset[1:] = np.maximum(np.diff(log_mel, axis=1), 0.0).mean(axis=0)
 
-    rms_db = 20.0 * np.log10(np.maximum(rms, 10.0 ** (cfg.energy_floor_db / 20.0)))
+    rms_db = np.maximum(20.0 * np.log10(np.maximum(rms, 10.0 ** (cfg.energy_floor_db / 20.0))), cfg.energy_floor_db)
 
     log_f0, voiced = _pitch(y, cfg, n_frames, rms_db)
     stacked = np.concatenate(
