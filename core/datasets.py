@@ -26,7 +26,7 @@ from scipy.ndimage import uniform_filter1d
 from .audio import AudioFeatureConfig, audio_features, audio_features_from_file
 from .bvh import read_bvh
 from .fileio import atomic_path
-from .features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features
+from .features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features, smoothstep_ramp
 from .kinematics import forward_kinematics
 from .resample import resample_motion
 from .skeleton import Motion, Skeleton
@@ -340,8 +340,7 @@ def chain_short_clips(clips: list[Clip], min_frames: int, layout: FeatureLayout,
         order = [group[i] for i in rng.permutation(len(group))]
         motion, audio = order[0].motion, order[0].audio
         for nxt in order[1:]:
-            x = (np.arange(crossfade) + 1.0) / (crossfade + 1)
-            weight = (x * x * (3 - 2 * x))[:, None]
+            weight = smoothstep_ramp(crossfade)[:, None]
             joined_motion = crossfade_features(motion[-crossfade:], nxt.motion[:crossfade], layout)
             joined_audio = (1 - weight) * audio[-crossfade:] + weight * nxt.audio[:crossfade]
             motion = np.concatenate([motion[:-crossfade], joined_motion, nxt.motion[crossfade:]])

@@ -228,9 +228,13 @@ def features_to_motion(
 def crossfade_features(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
     """Blend two (n, D) feature runs from ``previous`` to ``new``; the smoothstep weight starts and
     ends with zero slope, so the join adds no kink in velocity."""
-    n = len(previous)
-    x = (np.arange(n) + 1) / (n + 1)
-    return slerp_features(previous, new, (x * x * (3 - 2 * x))[:, None], layout)
+    return slerp_features(previous, new, smoothstep_ramp(len(previous))[:, None], layout)
+
+
+def smoothstep_ramp(n: int) -> np.ndarray:
+    """(n,) weights rising from near 0 to near 1 with zero slope at both ends."""
+    x = (np.arange(n) + 1.0) / (n + 1)
+    return x * x * (3 - 2 * x)
 
 
 def slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:
