@@ -893,6 +893,7 @@ def add_cli(subparsers) -> None:
                                     "the synchrony measures)")
     ev.add_argument("--samplers", default=SAMPLERS_DEFAULT, help="comma list of sampler:steps")
     ev.add_argument("--guidance", type=float, default=1.0)
+    ev.add_argument("--seed", type=int, default=0, help="sampling seed (run seeds 0, 1, 2 to see how much one seed varies)")
     ev.add_argument("--quick", action="store_true", help="short clips, short 1000-step reference (minutes on a CPU)")
     ev.add_argument("--cache", help="folder for the cached evaluation networks (default: --out)")
     ev.add_argument("--device", default="cpu")
@@ -923,7 +924,7 @@ def run_evaluate_cli(args) -> int:
             raise EvaluationError(f"the {what} {p} does not exist.")
     result = evaluate(args.model, args.data, args.out, speech=args.speech, zeggs=args.zeggs,
                       samplers=args.samplers, quick=args.quick, cache_dir=args.cache, device=args.device,
-                      threads=args.threads, guidance=args.guidance, retime=not args.no_retime,
+                      threads=args.threads, guidance=args.guidance, retime=not args.no_retime, seed=args.seed,
                       log=lambda m: print(m, file=sys.stderr))
     text = json.dumps(_jsonable(result), indent=2)
     (Path(args.out) / "metrics.json").write_text(text)
