@@ -463,8 +463,10 @@ def cmd_export(args) -> int:
 
     out = _check_output(Path(args.out), args.overwrite, (".safetensors",))
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
-    strip_training_state(Path(args.checkpoint), out, extra)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only)", file=sys.stderr)
+    other = Path(args.interpolate_with) if args.interpolate_with else None
+    strip_training_state(Path(args.checkpoint), out, extra, interpolate_with=other, share=args.share)
+    mixed = f", {args.share:g} of the way to {other.name}" if other else ""
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only{mixed})", file=sys.stderr)
     return 0
 
 
@@ -588,6 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("checkpoint")
     ex.add_argument("--out", required=True)
     ex.add_argument("--metadata", help="JSON file merged into the metadata")
+    ex.add_argument("--interpolate-with", metavar="CHECKPOINT",
+                    help="mix the weights with another run of the same model (e.g. the model a fine-tune resumed from)")
+    ex.add_argument("--share", type=float, default=0.5,
+                    help="with --interpolate-with: the other checkpoint's share of the weights (default 0.5)")
     ex.add_argument("--overwrite", action="store_true")
     ex.set_defaults(func=cmd_export)
     return p

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from .audio import audio_features
-from .checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, validate_state_dict
 from .datasets import GestureDataset, NormStats, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
 from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
 from .mirror import mirror_features, mirror_map, typical_rotations
@@ -309,9 +309,44 @@ def train(
     return TrainResult(step, previous_seconds + time.time() - start, running, last_held, out)
 
 
-def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = None) -> None:
-    """Copy a checkpoint keeping only what inference needs (EMA weights and statistics)."""
+def interpolate_weights(ours: dict, other: dict, share: float) -> dict:
+    """(1 - share) * ours + share * other, tensor by tensor, for two runs of one model that share
+    their normalisation (a fine-tune and the model it started from: weight-space interpolation
+    trades what the fine-tune gained against what it lost, as WiSE-FT does)."""
+    if not 0.0 <= share <= 1.0:
+        raise CheckpointError(f"the interpolation share must be between 0 and 1, not {share:g}.")
+    if set(ours) != set(other):
+        differ = sorted(set(ours) ^ set(other))
+        raise CheckpointError(f"the two checkpoints hold different tensors ({', '.join(differ[:3])}); "
+                              f"only runs of one model configuration can be interpolated.")
+    mixed = {}
+    for name, a in ours.items():
+        b = other[name]
+        if a.shape != b.shape:
+            raise CheckpointError(f"tensor {name} is {tuple(a.shape)} in one checkpoint and {tuple(b.shape)} in the "
+                                  f"other; only runs of one model configuration can be interpolated.")
+        if name.startswith("norm."):
+            if not torch.allclose(a, b):
+                raise CheckpointError("the two checkpoints normalise their data differently (norm. statistics); "
+                                      "interpolate a fine-tune with the model it was resumed from.")
+            mixed[name] = a
+        elif a.is_floating_point():
+            mixed[name] = ((1.0 - share) * a.double() + share * b.double()).to(a.dtype)
+        else:
+            mixed[name] = a
+    return mixed
+
+
+def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = None,
+                         interpolate_with: Path | None = None, share: float = 0.5) -> None:
+    """Copy a checkpoint keeping only what inference needs (EMA weights and statistics),
+    optionally interpolated with another run of the same model (``interpolate_weights``)."""
     tensors, meta = load_checkpoint(path)
     kept = {k: v for k, v in tensors.items() if not k.startswith("train.")}
+    if interpolate_with is not None:
+        other, other_meta = load_checkpoint(interpolate_with)
+        kept = interpolate_weights(kept, {k: v for k, v in other.items() if not k.startswith("train.")}, share)
+        meta["interpolated"] = dict(with_checkpoint=Path(interpolate_with).name, share_of_other=share,
+                                    other_steps=other_meta.get("training", {}).get("steps"))
     meta.update(extra_metadata or {})
     save_checkpoint(out, kept, meta)

@@ -367,3 +367,62 @@ def test_mix_of_three_with_one_weight_equals_the_single_emotion(tiny_checkpoint,
     np.testing.assert_allclose(mixed, single, atol=1e-6)
     _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "bad.npz", "--model", tiny_checkpoint,
                             "--mix", "lively:0.5,calm:0.2", check=False))
+
+
+def test_export_strips_training_state_and_interpolates_a_fine_tune_with_its_start(
+        tiny_checkpoint, synthetic_pairs, tmp_path):
+    import shutil
+
+    import torch
+
+    from ohgesture.core.checkpoint import load_checkpoint, read_metadata
+
+    start = tmp_path / "start.safetensors"
+    shutil.copy(tiny_checkpoint, start)
+    tuned = tmp_path / "tuned.safetensors"
+    shutil.copy(tiny_checkpoint, tuned)
+    run_cli("train", "--data", synthetic_pairs, "--format", "pairs", "--out", tuned, "--resume", tuned,
+            "--steps", read_metadata(tuned)["training"]["steps"] + 20, "--batch", 8, "--lr", 1e-2,
+            "--model-config", TINY_MODEL_CONFIG, "--quiet", "--eval-every", 1000, "--checkpoint-every", 1000)
+
+    plain = tmp_path / "plain.safetensors"
+    run_cli("export", start, "--out", plain)
+    a, _ = load_checkpoint(start)
+    stripped, _ = load_checkpoint(plain)
+    assert any(k.startswith("train.") for k in a) and not any(k.startswith("train.") for k in stripped)
+    assert all(torch.equal(stripped[k], a[k]) for k in stripped)
+
+    mixed_path = tmp_path / "mixed.safetensors"
+    proc = run_cli("export", start, "--out", mixed_path, "--interpolate-with", tuned, "--share", 0.25)
+    assert "0.25 of the way to tuned.safetensors" in proc.stderr
+    b, _ = load_checkpoint(tuned)
+    mixed, meta = load_checkpoint(mixed_path)
+    moved = [k for k in mixed if k.startswith("model.") and not torch.equal(a[k], b[k])]
+    assert len(moved) > 10  # the fine-tune changed the weights, so the test can see the mix
+    for k in moved:
+        assert torch.allclose(mixed[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-6)
+    assert all(torch.equal(mixed[k], a[k]) for k in mixed if k.startswith("norm."))
+    assert meta["interpolated"] == dict(with_checkpoint="tuned.safetensors", share_of_other=0.25,
+                                        other_steps=read_metadata(tuned)["training"]["steps"])
+
+    refused = tmp_path / "refused.safetensors"
+    line = _one_line_error(run_cli("export", start, "--out", refused, "--interpolate-with", tuned, "--share", 1.5,
+                                   check=False))
+    assert "between 0 and 1" in line and not refused.exists()
+
+
+def test_interpolation_refuses_checkpoints_of_different_models_or_data():
+    import torch
+
+    from ohgesture.core.checkpoint import CheckpointError
+    from ohgesture.core.train import interpolate_weights
+
+    ours = {"model.w": torch.ones(2, 3), "norm.motion_mean": torch.zeros(3)}
+    assert torch.allclose(interpolate_weights(ours, {"model.w": torch.zeros(2, 3), "norm.motion_mean": torch.zeros(3)},
+                                              0.5)["model.w"], torch.full((2, 3), 0.5))
+    with pytest.raises(CheckpointError, match="different tensors"):
+        interpolate_weights(ours, {"model.w": torch.ones(2, 3)}, 0.5)
+    with pytest.raises(CheckpointError, match="only runs of one model configuration"):
+        interpolate_weights(ours, {"model.w": torch.ones(3, 3), "norm.motion_mean": torch.zeros(3)}, 0.5)
+    with pytest.raises(CheckpointError, match="normalise their data differently"):
+        interpolate_weights(ours, {"model.w": torch.ones(2, 3), "norm.motion_mean": torch.ones(3)}, 0.5)
