@@ -341,11 +341,14 @@ def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = No
                          interpolate_with: Path | None = None, share: float = 0.5) -> None:
     """Copy a checkpoint keeping only what inference needs (EMA weights and statistics),
     optionally interpolated with another run of the same model (``interpolate_weights``)."""
+    def inference_tensors(tensors: dict) -> dict:
+        return {k: v for k, v in tensors.items() if not k.startswith("train.")}
+
     tensors, meta = load_checkpoint(path)
-    kept = {k: v for k, v in tensors.items() if not k.startswith("train.")}
+    kept = inference_tensors(tensors)
     if interpolate_with is not None:
         other, other_meta = load_checkpoint(interpolate_with)
-        kept = interpolate_weights(kept, {k: v for k, v in other.items() if not k.startswith("train.")}, share)
+        kept = interpolate_weights(kept, inference_tensors(other), share)
         meta["interpolated"] = dict(with_checkpoint=Path(interpolate_with).name, share_of_other=share,
                                     other_steps=other_meta.get("training", {}).get("steps"))
     meta.update(extra_metadata or {})
