@@ -673,7 +673,8 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         if len(w) and e in labels:
             p = nets.probabilities(w)
             per_emotion[e] = dict(accuracy=float((p.argmax(1) == labels.index(e)).mean()),
-                                  probability=float(p[:, labels.index(e)].mean()))
+                                  probability=float(p[:, labels.index(e)].mean()),
+                                  read_as=labels[int(np.bincount(p.argmax(1), minlength=len(labels)).argmax())])
     sweep = []
     for g in GAMMAS:
         feats = generate(lm, emo_audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime)
@@ -836,10 +837,10 @@ def write_report(result: dict, path: Path) -> None:
           f"windows. On real held-out data: window accuracy {_f(cls['accuracy'])}, balanced {_f(cls.get('balanced_accuracy'))}, "
           f"clip accuracy {_f(cls['clip_accuracy'])} (chance {_f(cls.get('chance'))}).", "",
           f"Generated with {em['sampler']} on {em['audio']}:", "",
-          "| target emotion | classifier accuracy on generated | mean p(target) | recall on real held-out |",
-          "|---|---|---|---|"]
+          "| target emotion | classifier accuracy on generated | mean p(target) | most windows read as | recall on real held-out |",
+          "|---|---|---|---|---|"]
     for e, v in em["per_emotion"].items():
-        L.append(f"| {e} | {_f(v['accuracy'])} | {_f(v['probability'])} | {_f(cls['recall'].get(e))} |")
+        L.append(f"| {e} | {_f(v['accuracy'])} | {_f(v['probability'])} | {v.get('read_as', '')} | {_f(cls['recall'].get(e))} |")
     bl = em["blend"]
     L += ["", f"Blend sweep {bl['e1']} -> {bl['e2']} (gamma = share of {bl['e2']}):", "",
           "| gamma | p(" + bl["e1"] + ") | p(" + bl["e2"] + ") |", "|---|---|---|"]

@@ -107,6 +107,7 @@ def tiny_model_and_pack(tmp_path_factory):
 
 
 def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
+    from ohgesture.core.datasets import load_pack
     from ohgesture.core.evaluate import evaluate
     from ohgesture.core.synthetic import make_synthetic_take
     import soundfile as sf
@@ -134,4 +135,9 @@ def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
     sync = result["samplers"]["ddim:5"]["sync"]["unseen.wav"]
     assert -1 <= sync["loudness"]["true"] <= 1
     assert len(result["emotion"]["blend"]["sweep"]) == 5
+    for e, v in result["emotion"]["per_emotion"].items():
+        assert v["read_as"] in load_pack(pack).labels  # one of the classifier's labels
+        if v["accuracy"] > 0.5:  # most windows read as the target, so the plurality is the target
+            assert v["read_as"] == e
+        assert f"| {e} | " in report and f"| {v['read_as']} |" in report
     assert list(out.glob("eval_nets_*.safetensors"))  # cached next to the report
