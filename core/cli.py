@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .defaults import DEFAULT_GUIDANCE
+
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
@@ -502,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--mix", metavar="A:W,B:W,...", help="any number of emotions with weights that sum to 1")
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
-    gen.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance strength (1 = none)")
+    gen.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance strength (1 = none)")
     gen.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], default="dpmpp_2m",
                      help="dpmpp_2m (default, 20 steps), ddim (25 steps) or ddpm (all 1000 steps, the reference)")
     gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
+from .defaults import DEFAULT_GUIDANCE
 from .fileio import atomic_path
 
 SAMPLERS_DEFAULT = "ddim:25,ddpm:1000"
@@ -43,7 +44,7 @@ class EvaluationError(ValueError):
 class EvalConfig:
     quick: bool = True
     samplers: list[tuple[str, int]] = field(default_factory=lambda: parse_samplers(SAMPLERS_DEFAULT))
-    guidance: float = 1.0
+    guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
     retime: bool = True  # generate_features' re-timing to the model's activity (models that make one)
     window: int = 40  # frames per embedding/classifier window (1.3 s at 30 fps)
@@ -915,7 +916,8 @@ def add_cli(subparsers) -> None:
     ev.add_argument("--zeggs", help="folder with the real ZEGGS take 067_Speech_2_x_1_0.bvh/.wav (validates "
                                     "the synchrony measures)")
     ev.add_argument("--samplers", default=SAMPLERS_DEFAULT, help="comma list of sampler:steps")
-    ev.add_argument("--guidance", type=float, default=1.0)
+    ev.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                    help="classifier-free guidance strength (1 = none)")
     ev.add_argument("--seed", type=int, default=0, help="sampling seed (run seeds 0, 1, 2 to see how much one seed varies)")
     ev.add_argument("--quick", action="store_true", help="short clips, short 1000-step reference (minutes on a CPU)")
     ev.add_argument("--cache", help="folder for the cached evaluation networks (default: --out)")

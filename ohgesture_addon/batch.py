@@ -24,11 +24,11 @@ from types import SimpleNamespace
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif"}
 
 
-def _addon_package():
-    """The add-on subpackage, loading the extension root as ``ohgesture`` when run as a
-    plain script (the same way core/_entry.py does)."""
+def _package_module(name: str):
+    """A module of the ``ohgesture`` package, loading the extension root as ``ohgesture``
+    when run as a plain script (the same way core/_entry.py does)."""
     if __package__:
-        return importlib.import_module(__package__)
+        return importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
     if "ohgesture" not in sys.modules:
         root = Path(__file__).resolve().parent.parent
         spec = importlib.util.spec_from_file_location(
@@ -36,7 +36,12 @@ def _addon_package():
         module = importlib.util.module_from_spec(spec)
         sys.modules["ohgesture"] = module
         spec.loader.exec_module(module)
-    return importlib.import_module("ohgesture.ohgesture_addon")
+    return importlib.import_module(f"ohgesture.{name}")
+
+
+def _addon_package():
+    """The add-on subpackage."""
+    return _package_module("ohgesture_addon")
 
 
 def parse_args(argv):
@@ -52,7 +57,8 @@ def parse_args(argv):
     target.add_argument("--create-armature", action="store_true", help="add an armature matching the model")
     parser.add_argument("--emotion", help="emotion label (default: the model's first)")
     parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
-    parser.add_argument("--guidance", type=float, default=1.5)
+    parser.add_argument("--guidance", type=float, default=_package_module("core.defaults").DEFAULT_GUIDANCE,
+                        help="classifier-free guidance strength (1 = none)")
     parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
     parser.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], help="overrides the quality preset")
     parser.add_argument("--steps", type=int, help="overrides the quality preset")

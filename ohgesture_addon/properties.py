@@ -9,6 +9,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
+from ..core.defaults import DEFAULT_GUIDANCE
 from . import common
 
 NO_EMOTION = "NONE"
@@ -84,7 +85,7 @@ class OHGestureSettings(bpy.types.PropertyGroup):
     blend: FloatProperty(
         name="Share of Emotion 2", min=0.0, max=1.0, default=0.0, subtype="FACTOR",
         description="0 = only emotion 1, 1 = only emotion 2; may be animated over the strip")
-    guidance: FloatProperty(name="Guidance Strength", min=0.0, soft_max=5.0, default=1.5,
+    guidance: FloatProperty(name="Guidance Strength", min=0.0, soft_max=5.0, default=DEFAULT_GUIDANCE,
                             description="How strongly the emotion conditions the motion (classifier-free guidance)")
     quality: EnumProperty(
         name="Quality",

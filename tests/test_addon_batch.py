@@ -77,3 +77,17 @@ def test_batch_error_is_one_line_and_non_zero(scene_blend):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "error: There is no armature object named 'Nope'."
     assert not out.exists()
+
+
+def test_every_front_end_starts_from_the_same_guidance():
+    """The Blender panel, the batch script, the CLI and the evaluation once disagreed (1.5 vs
+    1), so a take made in Blender was not the motion the README measured."""
+    from ohgesture.core.cli import build_parser
+    from ohgesture.core.defaults import DEFAULT_GUIDANCE
+    from ohgesture.ohgesture_addon import batch
+
+    assert batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]).guidance == DEFAULT_GUIDANCE
+    parser = build_parser()
+    assert parser.parse_args(["generate", "a.wav", "--out", "a.bvh"]).guidance == DEFAULT_GUIDANCE
+    assert parser.parse_args(["evaluate", "--model", "m", "--data", "d", "--out", "o"]).guidance == DEFAULT_GUIDANCE
+    # the panel's default: test_addon_operators checks the --guidance a default Generate passes

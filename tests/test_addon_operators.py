@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import ohgesture.ohgesture_addon as addon
+from ohgesture.core.defaults import DEFAULT_GUIDANCE
 from ohgesture.ohgesture_addon import common, operators
 from blender_util import EMOTIONS, JOINT_NAMES, add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
 
@@ -93,7 +94,7 @@ def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     opts = dict(zip(argv[2::], argv[3::]))
     assert opts["--emotion"] == "happy" and opts["--blend"] == "angry:0.25" and opts["--seed"] == "7"
     assert opts["--sampler"] == "dpmpp_2m" and opts["--steps"] == "20"
-    assert opts["--guidance"] == "1.5" and opts["--device"] == "auto"
+    assert opts["--guidance"] == f"{DEFAULT_GUIDANCE:g}" and opts["--device"] == "auto"  # the CLI's own default
     assert "--no-retime" not in argv  # Follow Speech Timing is on by default
     assert float(opts["--start-seconds"]) == pytest.approx(0.5)
     assert float(opts["--duration-seconds"]) == pytest.approx(30 / 24)
