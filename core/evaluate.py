@@ -681,14 +681,17 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         if e not in labels:
             continue
         k = labels.index(e)
-        per_clip = {}
+        per_clip, per_clip_read_as = {}, {}
         for name in emo_feats:
             w = windows_of(emo_feats[name][e])
             if len(w):
-                per_clip[name] = float((nets.probabilities(w).argmax(1) == k).mean())
+                predicted = nets.probabilities(w).argmax(1)
+                per_clip[name] = float((predicted == k).mean())
+                per_clip_read_as[name] = labels[int(np.bincount(predicted, minlength=len(labels)).argmax())]
         if per_clip:
             p = probabilities([emo_feats[name][e] for name in emo_feats])
             per_emotion[e] = dict(accuracy=float(np.mean(list(per_clip.values()))), per_clip=per_clip,
+                                  per_clip_read_as=per_clip_read_as,
                                   probability=float(p[:, k].mean()),
                                   read_as=labels[int(np.bincount(p.argmax(1), minlength=len(labels)).argmax())])
     sweep = []
@@ -857,11 +860,14 @@ def write_report(result: dict, path: Path) -> None:
           f"clip accuracy {_f(cls['clip_accuracy'])} (chance {_f(cls.get('chance'))}).", "",
           f"Generated with {em['sampler']} on each of {', '.join(em['audio'])} ({_f(result['config']['emotion_seconds'], 0)} s "
           "each); accuracy is the mean over the clips, probabilities and the blend sweep pool their windows.", "",
-          "| target emotion | classifier accuracy on generated | per clip | mean p(target) | most windows read as "
+          "| target emotion | classifier accuracy on generated | per clip (what it mostly reads as, if not the target) "
+          "| mean p(target) | most windows read as "
           "| recall on real held-out |",
           "|---|---|---|---|---|---|"]
     for e, v in em["per_emotion"].items():
-        per_clip = " / ".join(_f(a, 2) for a in v.get("per_clip", {}).values())
+        read_as = v.get("per_clip_read_as", {})
+        per_clip = " / ".join(_f(a, 2) + (f" ({read_as[c]})" if read_as.get(c, e) != e else "")
+                              for c, a in v.get("per_clip", {}).items())
         L.append(f"| {e} | {_f(v['accuracy'])} | {per_clip} | {_f(v['probability'])} | {v.get('read_as', '')} "
                  f"| {_f(cls['recall'].get(e))} |")
     bl = em["blend"]

@@ -139,5 +139,6 @@ def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
         assert v["read_as"] in load_pack(pack).labels  # one of the classifier's labels
         if v["accuracy"] > 0.5:  # most windows read as the target, so the plurality is the target
             assert v["read_as"] == e
+        assert set(v["per_clip_read_as"]) == set(v["per_clip"]) == {"unseen.wav"}
         assert f"| {e} | " in report and f"| {v['read_as']} |" in report
     assert list(out.glob("eval_nets_*.safetensors"))  # cached next to the report
