@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .defaults import DEFAULT_GUIDANCE
+from .defaults import DEFAULT_GUIDANCE, DEFAULT_SMOOTHING_HZ
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -190,6 +190,9 @@ def cmd_generate(args) -> int:
     started = time.time()
     report(0.0, "loading model")
     lm = load_model(args.model, args.device)
+    if not 0 <= args.smooth_hz < lm.fps / 2:  # also refuses nan
+        raise CliError(f"--smooth-hz must be 0 (off) or a frequency below {lm.fps / 2:g} Hz (half the model's "
+                       f"{lm.fps:g} fps), got {args.smooth_hz:g}.")
     mix = emotion_mix(args, lm.labels)
     labels = [label for label, _ in mix]
     for label in labels:
@@ -228,7 +231,7 @@ def cmd_generate(args) -> int:
     motion_features = generate_features(
         lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
-        retime=not args.no_retime,
+        retime=not args.no_retime, smoothing_hz=args.smooth_hz,
     )
     if known is not None:
         motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
@@ -237,6 +240,7 @@ def cmd_generate(args) -> int:
         motion = resample_motion(motion, args.fps)
     report(0.97, "writing")
     meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+                smoothing_hz=args.smooth_hz,
                 retimed=bool(lm.model.activity_predictor is not None and known is None and not args.no_retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
@@ -332,7 +336,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
         constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+        smoothing_hz=args.smooth_hz, progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
     )
     decoded = features_to_motion(features, lm.skeleton, lm.fps, root_joint=root)
     rotations = existing.rotations.copy()
@@ -512,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-retime", action="store_true",
                      help="keep the sampler's own timing; by default a model with an activity encoder has its "
                           "motion re-timed so the hands follow the activity it expects from the speech (README)")
+    gen.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
+                     help=f"low-pass cutoff of the generated motion in Hz (default {DEFAULT_SMOOTHING_HZ:g}; 0 keeps "
+                          "the sampler's frame-to-frame noise)")
     gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")

@@ -225,6 +225,25 @@ def features_to_motion(
     return Motion(skeleton=skeleton, rotations=rotations, local_translations=translations, fps=float(fps))
 
 
+def smooth_features(features: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase low-pass of every channel of motion features (F, D).
+
+    A second-order Butterworth filter run forwards and backwards (no lag, so strokes stay
+    on the audio). Every channel is linear in time or a 6D rotation, which a linear filter
+    keeps valid (features_to_motion re-orthonormalises). ``cutoff_hz`` <= 0, or one at or
+    above the Nyquist frequency, leaves the features as they are.
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    features = np.asarray(features)
+    nyquist = fps / 2.0
+    if cutoff_hz <= 0 or cutoff_hz >= nyquist or len(features) < 2:
+        return features
+    sos = butter(2, cutoff_hz / nyquist, output="sos")
+    padlen = min(3 * (2 * len(sos) + 1), len(features) - 1)
+    return sosfiltfilt(sos, features, axis=0, padlen=padlen).astype(features.dtype)
+
+
 def crossfade_features(previous: np.ndarray, new: np.ndarray, layout: FeatureLayout) -> np.ndarray:
     """Blend two (n, D) feature runs from ``previous`` to ``new``; the smoothstep weight starts and
     ends with zero slope, so the join adds no kink in velocity."""

@@ -20,7 +20,8 @@ from .audio import AudioFeatureConfig
 from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
-from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features
+from .defaults import DEFAULT_SMOOTHING_HZ
+from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features
 from .model import DenoiserConfig, GestureDenoiser
 from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
 from .samplers import SAMPLERS
@@ -137,6 +138,7 @@ def generate_features(
     known_mask: np.ndarray | None = None,
     first_seed: np.ndarray | None = None,
     retime: bool = True,
+    smoothing_hz: float = DEFAULT_SMOOTHING_HZ,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -147,6 +149,8 @@ def generate_features(
     ``retime``: for a model with an activity encoder (activity_head or _conditioning), re-time the
     motion so its hand speed follows the activity the encoder expects from the audio
     (core.timing); never when frames are known.
+    ``smoothing_hz``: low-pass cutoff of the finished motion (core.features.smooth_features);
+    0 keeps the sampler's frame-to-frame noise.
     """
     frames = len(audio_features)
     if frames < 1:
@@ -211,10 +215,11 @@ def generate_features(
             out[start:start + overlap, D:] = x[:overlap, D:]
             out[start + overlap:start + M] = x[overlap:]
     motion = out[:frames, :D] * stats.motion_std + stats.motion_mean
+    if mask is None and retime and lm.model.activity_predictor is not None and frames > 1:
+        motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
+    motion = smooth_features(motion, lm.fps, smoothing_hz)
     if mask is not None:
         motion = np.where(mask[:frames, :D] > 0, known, motion)
-    elif retime and lm.model.activity_predictor is not None and frames > 1:
-        motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion

@@ -21,6 +21,7 @@ from ohgesture.core.features import (
     model_skeleton,
     motion_to_features,
     root_motion_joint,
+    smooth_features,
 )
 from ohgesture.core.kinematics import forward_kinematics
 from ohgesture.core.resample import resample_motion
@@ -415,3 +416,28 @@ def test_unreadable_file_is_a_bvherror(tmp_path):
     os.mkdir(tmp_path / "folder.bvh")
     with pytest.raises(BVHError):
         read_bvh(tmp_path / "folder.bvh")
+
+
+def test_smoothing_removes_frame_noise_and_keeps_strokes_in_place():
+    fps, frames = 30.0, 300
+    t = np.arange(frames) / fps
+    stroke = np.sin(2 * np.pi * 1.5 * t)  # a gesture rhythm
+    noise = 0.3 * np.sin(2 * np.pi * 13.0 * t)  # frame-to-frame jitter
+    features = np.stack([stroke + noise, 2.0 * stroke], axis=1).astype(np.float32)
+    smoothed = smooth_features(features, fps, 8.0)
+    assert smoothed.shape == features.shape and smoothed.dtype == np.float32
+    inner = slice(30, -30)
+    assert np.abs(smoothed[inner, 0] - stroke[inner]).max() < 0.05  # the jitter is gone ...
+    assert np.abs(smoothed[inner, 1] - 2.0 * stroke[inner]).max() < 0.05  # ... the stroke keeps its size
+    lag = np.argmax(np.correlate(smoothed[:, 1], 2.0 * stroke, "full")) - (frames - 1)
+    assert lag == 0  # zero phase: strokes stay on the audio
+
+
+def test_smoothing_off_or_impossible_leaves_the_features_alone():
+    features = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    for cutoff in (0.0, 15.0, 40.0):  # off, at and above the Nyquist frequency of 30 fps
+        assert np.array_equal(smooth_features(features, 30.0, cutoff), features)
+    for frames in (1, 2, 5):  # shorter than the filter's usual padding
+        short = features[:frames]
+        out = smooth_features(short, 30.0, 8.0)
+        assert out.shape == short.shape and np.all(np.isfinite(out))

@@ -1,4 +1,4 @@
-"""Re-timing generated motion to an activity curve (core.timing) and its use in generation."""
+"""Re-timing generated motion to an activity curve (core.timing), its use in generation, and the\nlow-pass smoothing of the finished motion."""
 
 from pathlib import Path
 
@@ -79,3 +79,24 @@ def test_the_shipped_model_follows_unseen_speech_only_when_retimed():
         r[retime] = M.loudness_motion_correlation(speech["loudness"], speed, lm.fps)
         assert 20 < speed.mean() < 150  # alive, in the range of real capture (cm/s)
     assert r[True] >= 0.3 and r[True] > r[False] + 0.15, r
+
+
+def test_smoothing_brings_the_shipped_models_jerk_towards_real_capture_without_slowing_the_hands():
+    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+
+    lm = load_model(DEFAULT_MODEL, "cpu")
+    speech = speech_inputs(lm, SAMPLES / "speech_en.wav", 20)
+    wrists = joint_groups(lm.skeleton)["wrists"]
+    measured = {}
+    for hz in (0.0, 8.0):
+        motion = generate_features(lm, speech["audio"], ["neutral"], np.ones(1), sampler="dpmpp_2m", steps=20,
+                                   smoothing_hz=hz)
+        positions = motion_positions(lm, motion)
+        speed = wrist_speed_from_positions(positions, wrists, lm.fps)
+        measured[hz] = (M.jitter(positions, lm.fps), speed.mean(),
+                        M.loudness_motion_correlation(speech["loudness"], speed, lm.fps))
+    (jerk_raw, speed_raw, r_raw), (jerk, speed, r) = measured[0.0], measured[8.0]
+    assert jerk < 0.8 * jerk_raw, measured
+    assert speed > 0.93 * speed_raw, measured
+    assert abs(r - r_raw) < 0.05, measured
