@@ -232,6 +232,7 @@ def cmd_generate(args) -> int:
         lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
         retime=not args.no_retime, smoothing_hz=args.smooth_hz,
+        foot_lock=not args.no_foot_lock,
     )
     if known is not None:
         motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
@@ -240,7 +241,7 @@ def cmd_generate(args) -> int:
         motion = resample_motion(motion, args.fps)
     report(0.97, "writing")
     meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-                smoothing_hz=args.smooth_hz,
+                smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
                 retimed=bool(lm.model.activity_predictor is not None and known is None and not args.no_retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
@@ -336,7 +337,8 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
         constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        smoothing_hz=args.smooth_hz, progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+        smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
     )
     decoded = features_to_motion(features, lm.skeleton, lm.fps, root_joint=root)
     rotations = existing.rotations.copy()
@@ -519,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                      help=f"low-pass cutoff of the generated motion in Hz (default {DEFAULT_SMOOTHING_HZ:g}; 0 keeps "
                           "the sampler's frame-to-frame noise)")
+    gen.add_argument("--no-foot-lock", action="store_true",
+                     help="leave planted feet where the sampler put them; by default a foot that rests on the "
+                          "floor is pinned there by leg IK")
     gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")

@@ -48,6 +48,7 @@ class EvalConfig:
     seed: int = 0
     retime: bool = True  # generate_features' re-timing to the model's activity (models that make one)
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ  # generate_features' low-pass of the finished motion; 0: off
+    foot_lock: bool = True  # generate_features' pinning of planted feet
     window: int = 40  # frames per embedding/classifier window (1.3 s at 30 fps)
     stride: int = 10
     embed_dim: int = 32
@@ -333,12 +334,12 @@ def physical_stats(position_sets: list[np.ndarray], groups: dict, fps: float) ->
 
 
 def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed, retime=True,
-             smoothing_hz=DEFAULT_SMOOTHING_HZ) -> np.ndarray:
+             smoothing_hz=DEFAULT_SMOOTHING_HZ, foot_lock=True) -> np.ndarray:
     from .generate import generate_features
 
     return generate_features(lm, audio_feats, list(emotions), np.asarray(weights, np.float64), guidance=guidance,
                              sampler=sampler, steps=steps, seed=seed, retime=retime,
-                             smoothing_hz=smoothing_hz)
+                             smoothing_hz=smoothing_hz, foot_lock=foot_lock)
 
 
 def speech_inputs(lm, path: Path, seconds: float) -> dict:
@@ -596,7 +597,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
             clip = held[i]
             n = min(len(clip.motion), max_frames)
             label = clip.label if clip.label in lm.labels else neutral
-            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k, cfg.retime, cfg.smoothing_hz)
+            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
             gen_n.append(nets.normalise(feats))
             real_n.append(nets.normalise(clip.motion[:n]))
             gen_pos.append(motion_positions(lm, feats))
@@ -634,7 +635,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         speech_list = speech if not ref else speech[:1]
         for s in speech_list:
             inp = speech_inputs(lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
-            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz)
+            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
             positions = motion_positions(lm, feats)
             speed = wrist_speed_from_positions(positions, groups["wrists"], fps)
             sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], fps)
@@ -677,7 +678,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         w = [x for x in (windows_of(f) for f in feature_sets) if len(x)]
         return nets.probabilities(np.concatenate(w)) if w else np.full((1, len(labels)), np.nan)
 
-    emo_feats = {name: {e: generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz)
+    emo_feats = {name: {e: generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
                         for e in emotions} for name, audio in emo_sources}
     per_emotion = {}
     for e in emotions:
@@ -700,7 +701,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     sweep = []
     for g in GAMMAS:
         p = probabilities([generate(lm, audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed,
-                                    cfg.retime, cfg.smoothing_hz) for _, audio in emo_sources])
+                                    cfg.retime, cfg.smoothing_hz, cfg.foot_lock) for _, audio in emo_sources])
         sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
                           p_e2=float(p[:, labels.index(e2)].mean())))
     # "Two emotions differ more than two takes of one emotion do" (normalised features, same audio)
@@ -709,7 +710,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         feats = emo_feats[name]
         between.append(M.mean_pairwise_distance([nets.normalise(f) for f in feats.values()]))
         for e in emotions[:3]:
-            again = generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1, cfg.retime, cfg.smoothing_hz)
+            again = generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
             within.append(M.mean_pairwise_distance([nets.normalise(feats[e]), nets.normalise(again)]))
     result["emotion"] = dict(
         sampler=sampler_key(*few_step), audio=[name for name, _ in emo_sources], emotions=emotions,
@@ -808,7 +809,9 @@ def write_report(result: dict, path: Path) -> None:
                          if result["config"]["retime"] and result.get("activity_encoder")
                          else "the sampler's own (no re-timing)"),
          "- smoothing: " + (f"{result['config']['smoothing_hz']:g} Hz low-pass of the generated motion"
-                            if result["config"].get("smoothing_hz", 0) > 0 else "none"), ""]
+                            if result["config"].get("smoothing_hz", 0) > 0 else "none"),
+         "- feet: " + ("planted feet pinned by leg IK (core/footlock.py)" if result["config"].get("foot_lock")
+                       else "as sampled (no foot locking)"), ""]
     qb = result["quality_bar"]
     L += ["## Quality bar", "", "| check | passed |", "|---|---|"]
     L += [f"| {QUALITY_BAR_TEXT.get(k, k)} | {_f(v)} |" for k, v in qb.items()]
@@ -939,6 +942,8 @@ def add_cli(subparsers) -> None:
                     help="keep the sampler's own timing (see ohgesture generate --no-retime)")
     ev.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                     help=f"low-pass cutoff of the generated motion (default {DEFAULT_SMOOTHING_HZ:g}; 0 = off)")
+    ev.add_argument("--no-foot-lock", action="store_true",
+                    help="leave planted feet where the sampler put them (see ohgesture generate --no-foot-lock)")
     ev.set_defaults(func=run_evaluate_cli)
 
 
@@ -963,7 +968,7 @@ def run_evaluate_cli(args) -> int:
     result = evaluate(args.model, args.data, args.out, speech=args.speech, zeggs=args.zeggs,
                       samplers=args.samplers, quick=args.quick, cache_dir=args.cache, device=args.device,
                       threads=args.threads, guidance=args.guidance, retime=not args.no_retime, seed=args.seed,
-                      smoothing_hz=args.smooth_hz, log=lambda m: print(m, file=sys.stderr))
+                      smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, log=lambda m: print(m, file=sys.stderr))
     text = json.dumps(_jsonable(result), indent=2)
     (Path(args.out) / "metrics.json").write_text(text)
     if args.json:

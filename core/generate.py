@@ -21,6 +21,7 @@ from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
 from .defaults import DEFAULT_SMOOTHING_HZ
+from .footlock import lock_feet
 from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features
 from .model import DenoiserConfig, GestureDenoiser
 from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
@@ -139,6 +140,7 @@ def generate_features(
     first_seed: np.ndarray | None = None,
     retime: bool = True,
     smoothing_hz: float = DEFAULT_SMOOTHING_HZ,
+    foot_lock: bool = True,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -151,6 +153,7 @@ def generate_features(
     (core.timing); never when frames are known.
     ``smoothing_hz``: low-pass cutoff of the finished motion (core.features.smooth_features);
     0 keeps the sampler's frame-to-frame noise.
+    ``foot_lock``: pin planted feet to the floor (core.footlock).
     """
     frames = len(audio_features)
     if frames < 1:
@@ -218,6 +221,8 @@ def generate_features(
     if mask is None and retime and lm.model.activity_predictor is not None and frames > 1:
         motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
     motion = smooth_features(motion, lm.fps, smoothing_hz)
+    if foot_lock:
+        motion = lock_feet(motion, lm.skeleton, lm.fps, lm.layout)
     if mask is not None:
         motion = np.where(mask[:frames, :D] > 0, known, motion)
     if not np.all(np.isfinite(motion)):

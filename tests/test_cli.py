@@ -75,6 +75,24 @@ def test_generate_npz_contract_and_determinism(tiny_checkpoint, speech_wav, tmp_
         assert json.loads(str(x["meta"]))["emotions"] == [["lively", 1.0]]
 
 
+def test_smoothing_and_foot_lock_can_be_turned_off_and_say_so(tiny_checkpoint, speech_wav, tmp_path):
+    def take(*extra):
+        out = tmp_path / f"t{len(list(tmp_path.iterdir()))}.npz"
+        run_cli("generate", speech_wav, "--out", out, "--model", tiny_checkpoint, "--steps", 4, "--seed", 3, *extra)
+        with np.load(out, allow_pickle=False) as data:
+            return data["rotations"], list(data["joint_names"]), json.loads(str(data["meta"]))
+
+    finished, names, meta = take()
+    unlocked, _, meta_unlocked = take("--no-foot-lock")
+    raw, _, meta_raw = take("--no-foot-lock", "--smooth-hz", "0")
+    assert (meta["smoothing_hz"], meta["foot_lock"]) == (8.0, True)
+    assert (meta_unlocked["foot_lock"], meta_raw["smoothing_hz"]) == (False, 0.0)
+    moved = {names[j] for j in np.flatnonzero(np.abs(finished - unlocked).max(axis=(0, 2)) > 1e-6)}
+    assert moved and all("Leg" in n or "Foot" in n for n in moved), moved  # the lock turns legs only
+    jerk = [np.abs(np.diff(r, n=3, axis=0)).mean() for r in (raw, unlocked)]
+    assert jerk[1] < jerk[0]  # the low-pass takes out frame-to-frame noise
+
+
 def test_blend_weights_follow_the_documented_convention(tiny_checkpoint, speech_wav, tmp_path):
     def rotations(*extra):
         out = tmp_path / f"r{len(list(tmp_path.iterdir()))}.npz"

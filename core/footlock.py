@@ -1,0 +1,204 @@
+"""Foot locking: planted feet are pinned to the floor by two-bone leg IK.
+
+The sampler's planted feet wander a few centimetres around their spot, which reads as
+skating (foot sliding about five times real capture's). Where a foot is planted (its toe
+near the floor and slow), its toe is pinned to the run's mean position: hip and knee turn
+so the ankle moves by the toe's error, the foot keeps its world orientation. Pins ease in
+and out so the leg does not jump. Thresholds scale with the leg's length, so they hold for
+skeletons in any unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .features import FeatureLayout, features_to_motion
+from .kinematics import forward_kinematics_matrices
+from .rotations import matrix_to_6d
+from .skeleton import Skeleton
+
+CONTACT_HEIGHT = 0.06  # of the leg's length above the floor (5 cm on an 85 cm leg)
+CONTACT_SPEED = 0.2  # of the leg's length per second (17 cm/s on an 85 cm leg)
+MIN_PLANT_FRAMES = 6  # shorter plants are left alone: pinning them would only add a jerk
+EASE_FRAMES = 6  # frames over which a pin eases in before and out after a plant
+PIN_TOLERANCE = 0.03  # of the leg's length: how far a planted foot may creep before it shuffles
+
+
+@dataclass(frozen=True)
+class Leg:
+    hip: int  # the thigh bone's joint (its rotation swings the knee)
+    knee: int
+    ankle: int
+    contact: int  # the joint that touches the floor: the toe where there is one, else the ankle
+
+
+def legs(skeleton: Skeleton) -> list[Leg]:
+    """Each foot joint (name with "foot", not "toe" or "end") with its knee, hip and toe."""
+    names = [n.lower() for n in skeleton.joint_names]
+    parents = np.asarray(skeleton.parents)
+    found = []
+    for ankle, name in enumerate(names):
+        if "foot" not in name or "toe" in name or "end" in name:
+            continue
+        knee = int(parents[ankle])
+        hip = int(parents[knee]) if knee >= 0 else -1
+        if hip < 0:
+            continue
+        toes = [j for j in np.flatnonzero(parents == ankle) if "toe" in names[j]]
+        found.append(Leg(hip, knee, ankle, int(toes[0]) if toes else ankle))
+    return found
+
+
+def planted_runs(height: np.ndarray, speed: np.ndarray, max_height: float, max_speed: float,
+                 min_frames: int = MIN_PLANT_FRAMES) -> list[tuple[int, int]]:
+    """[start, end) runs of at least ``min_frames`` frames where height and speed are both low."""
+    planted = (height < max_height) & (speed < max_speed)
+    edges = np.flatnonzero(np.diff(np.r_[0, planted.astype(np.int8), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_frames]
+
+
+def merge_runs(points: np.ndarray, runs: list[tuple[int, int]], max_gap: int, max_distance: float
+               ) -> list[tuple[int, int]]:
+    """Join plants split by a short lift or a jitter (gap <= ``max_gap`` frames) when they rest
+    within ``max_distance`` of each other: one pin, not a hop between two nearby ones."""
+    merged: list[tuple[int, int]] = []
+    for start, end in runs:
+        if merged:
+            last_start, last_end = merged[-1]
+            apart = np.linalg.norm(points[start:end].mean(axis=0) - points[last_start:last_end].mean(axis=0))
+            if start - last_end <= max_gap and apart <= max_distance:
+                merged[-1] = (last_start, end)
+                continue
+        merged.append((start, end))
+    return merged
+
+
+def pin_targets(points: np.ndarray, tolerance: float = np.inf, ease: int = EASE_FRAMES) -> np.ndarray:
+    """Where one plant's ``points`` (F, C) are held: the mean of each stretch that stays within
+    ``2 * tolerance`` of the stretch's first point, moving from one stretch's spot to the next
+    over ``2 * ease + 1`` frames. A foot that creeps far during a long plant so shuffles in
+    short moves instead of dragging the leg ever further from where the body stands.
+    """
+    from scipy.ndimage import convolve1d
+
+    targets = np.empty_like(points, dtype=np.float64)
+    first = 0
+    for t in range(1, len(points) + 1):
+        if t == len(points) or np.linalg.norm(points[t] - points[first]) > 2 * tolerance:
+            targets[first:t] = points[first:t].mean(axis=0)
+            first = t
+    if not np.isfinite(tolerance):
+        return targets
+    window = np.hanning(2 * ease + 3)[1:-1]
+    return convolve1d(targets, window / window.sum(), axis=0, mode="nearest")
+
+
+def pin_offsets(points: np.ndarray, runs: list[tuple[int, int]], ease: int = EASE_FRAMES,
+                tolerance: float = np.inf) -> np.ndarray:
+    """Per-frame shift (F, C) that holds ``points`` at their pin targets inside each run
+    (``pin_targets``; one spot per run by default) and eases to 0 outside runs.
+
+    Between two runs closer than two eases the shift goes straight from one run's last
+    shift to the next run's first, so no frame is pulled back to the unpinned path.
+    """
+    frames = len(points)
+    offsets = np.zeros_like(points, dtype=np.float64)
+    for start, end in runs:
+        offsets[start:end] = pin_targets(points[start:end], tolerance, ease) - points[start:end]
+    for k, (start, end) in enumerate(runs):
+        after = runs[k + 1][0] if k + 1 < len(runs) else None
+        if after is not None and after - end <= 2 * ease:
+            x = _smoothstep((np.arange(end, after) - end + 1) / (after - end + 1))
+            offsets[end:after] = (1 - x)[:, None] * offsets[end - 1] + x[:, None] * offsets[after]
+            continue
+        stop = min(frames, end + ease)
+        x = _smoothstep(1 - (np.arange(end, stop) - end + 1) / (ease + 1))
+        offsets[end:stop] = x[:, None] * offsets[end - 1]
+        before = runs[k - 1][1] if k > 0 else None
+        if before is None or start - before > 2 * ease:
+            begin = max(0, start - ease)
+            x = _smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
+            offsets[begin:start] = x[:, None] * offsets[start]
+    return offsets
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotations (N, 3, 3) turning directions ``a`` (N, 3) onto ``b`` (N, 3)."""
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(sin, np.sum(a * b, axis=-1, keepdims=True))
+    rotvec = np.where(sin > 1e-12, axis / np.maximum(sin, 1e-12) * angle, 0.0)
+    return Rotation.from_rotvec(rotvec).as_matrix()
+
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations (F, 3, 3) for the thigh (about the hip) and then the shin (about the new
+    knee) that bring the ankle to ``target``, the knee bending in its original plane.
+
+    A target out of reach is pulled in along the hip-target line to just short of a straight leg.
+    """
+    upper = np.linalg.norm(knee - hip, axis=-1)
+    lower = np.linalg.norm(ankle - knee, axis=-1)
+    to_target = target - hip
+    distance = np.linalg.norm(to_target, axis=-1)
+    direction = to_target / np.maximum(distance, 1e-9)[:, None]
+    distance = np.clip(distance, np.abs(upper - lower) + 1e-6, (upper + lower) * (1 - 1e-4))
+    bend = (knee - hip) - np.sum((knee - hip) * direction, axis=-1, keepdims=True) * direction
+    bend = bend / np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
+    cos_hip = np.clip((upper ** 2 + distance ** 2 - lower ** 2) / (2 * upper * distance), -1.0, 1.0)
+    sin_hip = np.sqrt(1 - cos_hip ** 2)
+    new_knee = hip + upper[:, None] * (cos_hip[:, None] * direction + sin_hip[:, None] * bend)
+    thigh = rotation_between(knee - hip, new_knee - hip)
+    swung_ankle = new_knee + np.einsum("fij,fj->fi", thigh, ankle - knee)
+    reach = hip + distance[:, None] * direction
+    shin = rotation_between(swung_ankle - new_knee, reach - new_knee)
+    return thigh, shin
+
+
+def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: FeatureLayout,
+              up_axis: int = 1) -> np.ndarray:
+    """Motion features (F, D) with planted feet pinned; only the leg joints' rotations change."""
+    chains = legs(skeleton)
+    if not chains or len(features) < MIN_PLANT_FRAMES:
+        return features
+    motion = features_to_motion(features, skeleton, fps, root_joint=layout.root_joint)
+    parents = np.asarray(skeleton.parents)
+    positions, world = forward_kinematics_matrices(motion.rotations, motion.local_translations, parents)
+    horizontal = [a for a in range(3) if a != up_axis]
+    floor = np.percentile(positions[:, [leg.contact for leg in chains], up_axis], 1)
+    out = np.array(features, copy=True)
+    for leg in chains:
+        length = float(np.median(np.linalg.norm(positions[:, leg.knee] - positions[:, leg.hip], axis=-1)
+                                 + np.linalg.norm(positions[:, leg.ankle] - positions[:, leg.knee], axis=-1)))
+        point = positions[:, leg.contact]
+        speed = np.r_[0.0, np.linalg.norm(np.diff(point[:, horizontal], axis=0), axis=-1) * fps]
+        runs = planted_runs(point[:, up_axis] - floor, speed, CONTACT_HEIGHT * length, CONTACT_SPEED * length)
+        runs = merge_runs(point[:, horizontal], runs, 2 * EASE_FRAMES, CONTACT_HEIGHT * length)
+        if not runs:
+            continue
+        shift = np.zeros((len(point), 3))
+        shift[:, horizontal] = pin_offsets(point[:, horizontal], runs, tolerance=PIN_TOLERANCE * length)
+        thigh, shin = two_bone_ik(positions[:, leg.hip], positions[:, leg.knee], positions[:, leg.ankle],
+                                  positions[:, leg.ankle] + shift)
+        hip_world = thigh @ world[:, leg.hip]
+        knee_world = shin @ thigh @ world[:, leg.knee]
+        parent_world = world[:, parents[leg.hip]]
+        local = {
+            leg.hip: np.swapaxes(parent_world, 1, 2) @ hip_world,
+            leg.knee: np.swapaxes(hip_world, 1, 2) @ knee_world,
+            leg.ankle: np.swapaxes(knee_world, 1, 2) @ world[:, leg.ankle],  # the foot keeps its world turn
+        }
+        for joint, matrix in local.items():
+            out[:, layout.joint_slice(joint)] = matrix_to_6d(matrix).astype(out.dtype)
+    return out

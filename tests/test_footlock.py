@@ -1,0 +1,141 @@
+"""Foot locking (core.footlock): the leg IK, the plant detection and the pinning of the shipped
+model's planted feet, and the real skeletons' legs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ohgesture.core import metrics as M
+from ohgesture.core.bvh import read_bvh
+from ohgesture.core.footlock import legs, pin_offsets, pin_targets, planted_runs, rotation_between, two_bone_ik
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _random_legs(n, rng):
+    hip = rng.normal(size=(n, 3)) * 10
+    thigh = rng.normal(size=(n, 3))
+    thigh *= (40 + 10 * rng.random((n, 1))) / np.linalg.norm(thigh, axis=1, keepdims=True)
+    shin = rng.normal(size=(n, 3))
+    shin *= (35 + 10 * rng.random((n, 1))) / np.linalg.norm(shin, axis=1, keepdims=True)
+    return hip, hip + thigh, hip + thigh + shin
+
+
+def test_rotation_between_turns_one_direction_onto_another():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))
+    a[0] = b[0]  # no turn at all
+    R = rotation_between(a, b)
+    turned = np.einsum("nij,nj->ni", R, a / np.linalg.norm(a, axis=1, keepdims=True))
+    assert np.allclose(turned, b / np.linalg.norm(b, axis=1, keepdims=True), atol=1e-9)
+    assert np.allclose(R[0], np.eye(3))
+
+
+def test_two_bone_ik_puts_the_ankle_on_a_reachable_target_and_keeps_the_bones_and_the_bend():
+    rng = np.random.default_rng(1)
+    hip, knee, ankle = _random_legs(500, rng)
+    target = ankle + rng.normal(size=(500, 3)) * 4
+    reach = np.linalg.norm(knee - hip, axis=1) + np.linalg.norm(ankle - knee, axis=1)
+    ok = np.linalg.norm(target - hip, axis=1) < 0.98 * reach
+    ok &= np.linalg.norm(target - hip, axis=1) > 1.02 * np.abs(np.linalg.norm(knee - hip, axis=1)
+                                                               - np.linalg.norm(ankle - knee, axis=1))
+    thigh, shin = two_bone_ik(hip, knee, ankle, target)
+    new_knee = hip + np.einsum("fij,fj->fi", thigh, knee - hip)
+    new_ankle = new_knee + np.einsum("fij,fj->fi", shin @ thigh, ankle - knee)
+    assert np.abs(new_ankle[ok] - target[ok]).max() < 1e-6
+    assert np.allclose(np.linalg.norm(new_knee - hip, axis=1), np.linalg.norm(knee - hip, axis=1))
+    assert np.allclose(np.linalg.norm(new_ankle - new_knee, axis=1), np.linalg.norm(ankle - knee, axis=1))
+    # the knee bends to the same side of the hip-target line as before
+    line = (target - hip) / np.linalg.norm(target - hip, axis=1, keepdims=True)
+
+    def side(k):
+        v = k - hip
+        return v - np.sum(v * line, axis=1, keepdims=True) * line
+
+    assert np.all(np.sum(side(new_knee)[ok] * side(knee)[ok], axis=1) > 0)
+
+
+def test_a_target_out_of_reach_straightens_the_leg_towards_it():
+    hip, knee, ankle = np.array([[0.0, 90, 0]]), np.array([[0.0, 50, 5]]), np.array([[0.0, 10, 0]])
+    target = np.array([[0.0, -200, 0]])
+    thigh, shin = two_bone_ik(hip, knee, ankle, target)
+    new_knee = hip + thigh[0] @ (knee - hip)[0]
+    new_ankle = new_knee + (shin[0] @ thigh[0]) @ (ankle - knee)[0]
+    reach = np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee)
+    assert np.linalg.norm(new_ankle - hip) == pytest.approx(reach, rel=1e-3)
+    assert np.allclose(new_ankle[0, [0, 2]], 0.0, atol=1e-2)  # on the hip-target line
+    assert np.all(np.isfinite(new_ankle))
+
+
+def test_plants_need_a_low_slow_foot_for_enough_frames():
+    height = np.r_[np.zeros(20), np.full(10, 20.0), np.zeros(3), np.zeros(12)]
+    speed = np.r_[np.zeros(20), np.zeros(10), np.zeros(3), np.full(12, 50.0)]
+    speed[5] = 40.0  # one fast frame splits the first plant
+    runs = planted_runs(height, speed, max_height=5.0, max_speed=15.0, min_frames=6)
+    assert runs == [(6, 20)]  # frames 0-4 are too short, 30-32 too short, 33-44 too fast
+
+
+def test_pins_hold_each_plant_at_its_mean_and_ease_out_without_jumps():
+    frames = 200
+    t = np.arange(frames)
+    points = np.stack([3 * np.sin(t / 7.0), 0.05 * t], axis=1)  # a wandering foot
+    runs = [(20, 60), (66, 100), (150, 180)]  # the first two close enough to be bridged
+    pinned = points + pin_offsets(points, runs, ease=6)
+    for start, end in runs:
+        assert np.allclose(pinned[start:end], points[start:end].mean(axis=0))
+    assert np.allclose(pinned[:10], points[:10]) and np.allclose(pinned[110:140], points[110:140])
+    assert np.allclose(pinned[190:], points[190:])
+    step = np.linalg.norm(np.diff(pinned, axis=0), axis=1)
+    assert step.max() < 2.0  # the wandering moves up to 0.43 per frame; no pin snaps by more
+
+
+def test_a_creeping_plant_is_held_in_place_and_shuffles_in_short_moves():
+    frames, tolerance = 300, 2.5
+    points = np.stack([0.2 * np.arange(frames), np.zeros(frames)], axis=1)  # 60 units of creep
+    targets = pin_targets(points, tolerance, ease=6)
+    assert np.abs(targets - points).max() < 2 * tolerance + 1e-9  # the leg never reaches further
+    step = np.linalg.norm(np.diff(targets, axis=0), axis=1)
+    assert np.all(np.diff(targets[:, 0]) >= -1e-9)  # it never moves back
+    assert np.mean(step < 1e-6) > 0.4  # held still between the moves
+    assert step.max() < 1.0  # each move is eased, not a jump
+
+
+def test_both_real_skeletons_have_two_legs_with_toes(zeggs_bvh, bandai_dir):
+    bandai = read_bvh(bandai_dir / "Bandai-Namco-Research-Motiondataset-1/data/dataset-1_bow_normal_001.bvh")
+    for skeleton in (read_bvh(zeggs_bvh).skeleton, bandai.skeleton):
+        found = legs(skeleton)
+        names = skeleton.joint_names
+        assert len(found) == 2, [names[leg.ankle] for leg in found]
+        for leg in found:
+            assert skeleton.parents[leg.ankle] == leg.knee and skeleton.parents[leg.knee] == leg.hip
+            assert "toe" in names[leg.contact].lower()
+
+
+def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_moves():
+    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs
+    from ohgesture.core.footlock import lock_feet
+    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+
+    lm = load_model(DEFAULT_MODEL, "cpu")
+    speech = speech_inputs(lm, SAMPLES / "speech_en.wav", 20)
+    raw = generate_features(lm, speech["audio"], ["happy"], np.ones(1), sampler="dpmpp_2m", steps=20,
+                            foot_lock=False)
+    locked = lock_feet(raw, lm.skeleton, lm.fps, lm.layout)
+    leg_joints = {j for leg in legs(lm.skeleton) for j in (leg.hip, leg.knee, leg.ankle)}
+    changed = set(np.flatnonzero(np.abs(locked - raw).max(axis=0) > 1e-6))
+    leg_columns = {c for j in leg_joints for c in range(lm.layout.joint_slice(j).start, lm.layout.joint_slice(j).stop)}
+    assert changed and changed <= leg_columns  # only the legs' rotations change
+    before, after = motion_positions(lm, raw), motion_positions(lm, locked)
+    feet = joint_groups(lm.skeleton)["feet"]
+    sliding = M.foot_sliding(before, lm.fps, feet), M.foot_sliding(after, lm.fps, feet)
+    assert sliding[1] < 0.67 * sliding[0], sliding  # what is left: shuffles too fast to count as planted
+    foot_speed = [np.median(np.linalg.norm(np.diff(pos[:, feet][:, :, [0, 2]], axis=0), axis=-1)) * lm.fps
+                 for pos in (before, after)]
+    assert foot_speed[0] > 1.0 and foot_speed[1] < 0.5, foot_speed  # most of the time the feet stand still
+    assert np.abs(after[:, feet, 1] - before[:, feet, 1]).max() < 2.0  # pinned on the floor, not lifted
+    above = [j for j in range(len(lm.skeleton.joint_names)) if j not in leg_joints and j not in feet]
+    above = [j for j in above if not any(lm.skeleton.parents[j] == k for k in feet)]
+    assert np.allclose(after[:, above], before[:, above], atol=1e-4)
+    speed = np.linalg.norm(np.diff(after, axis=0), axis=-1).max() * lm.fps
+    assert speed < 1.2 * np.linalg.norm(np.diff(before, axis=0), axis=-1).max() * lm.fps  # no leg snaps
