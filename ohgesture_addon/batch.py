@@ -64,6 +64,7 @@ def parse_args(argv):
     parser.add_argument("--steps", type=int, help="overrides the quality preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-retime", action="store_true", help="keep the sampler's own timing")
+    parser.add_argument("--no-foot-lock", action="store_true", help="leave planted feet as the model made them")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
@@ -201,7 +202,8 @@ def run(args) -> list[str]:
     settings = SimpleNamespace(
         source="STRIP" if args.strip else "FILE", sound_strip=args.strip or "", sound_file="", armature=arm_obj,
         emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance,
-        quality=args.quality, seed=args.seed, follow_speech=not args.no_retime, mix_emotions=bool(args.mix),
+        quality=args.quality, seed=args.seed, follow_speech=not args.no_retime, lock_feet=not args.no_foot_lock,
+        mix_emotions=bool(args.mix),
         emotion_mix=_mix_items(args.mix),
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
         layer_blend_frames=args.layer_blend_frames)

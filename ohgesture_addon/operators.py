@@ -59,6 +59,7 @@ class GenerationRequest:
     constraints: dict | None = None  # hand-keyed poses (animator.hand_key_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
     retime: bool = True  # re-time to the model's expected activity (core/timing.py)
+    foot_lock: bool = True  # pin planted feet (core/footlock.py)
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
@@ -188,7 +189,7 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         gamma_curve=gamma_curve, guidance=float(settings.guidance), sampler=sampler, steps=steps,
         seed=int(settings.seed), device=common.device(context), model=str(model), python=python,
         entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=" ".join(name_parts),
-        retime=bool(getattr(settings, "follow_speech", True)))
+        retime=bool(getattr(settings, "follow_speech", True)), foot_lock=bool(getattr(settings, "lock_feet", True)))
     animator_module.configure_request(context, settings, request, metadata, animator=animator)
     return request
 
@@ -201,6 +202,8 @@ def generation_command(request: GenerationRequest, out_path: str, gamma_curve_pa
         command += ["--steps", str(request.steps)]
     if not request.retime:
         command += ["--no-retime"]
+    if not request.foot_lock:
+        command += ["--no-foot-lock"]
     if request.mix:
         command += ["--mix", request.mix]
     if request.emotion is not None:

@@ -57,6 +57,7 @@ class OHGESTURE_PT_main(bpy.types.Panel):
         layout.prop(settings, "guidance")
         layout.prop(settings, "quality")
         layout.prop(settings, "follow_speech")
+        layout.prop(settings, "lock_feet")
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.operator("ohgesture.reroll_seed", text="", icon="FILE_REFRESH")

@@ -98,6 +98,10 @@ class OHGestureSettings(bpy.types.PropertyGroup):
         name="Follow Speech Timing", default=True,
         description="Re-time the generated motion so the hands move when the model expects from the speech "
                     "(models with an activity encoder, like the shipped one); off keeps the sampler's own timing")
+    lock_feet: BoolProperty(
+        name="Lock Feet", default=True,
+        description="Pin feet that rest on the floor there (leg IK), so they do not skate; "
+                    "off keeps the legs as the model made them")
     mix_emotions: BoolProperty(
         name="Mix Several Emotions", default=False, update=_sync_mix,
         description="One slider per emotion of the model instead of the two-emotion blend")

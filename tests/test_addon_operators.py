@@ -82,6 +82,12 @@ def test_follow_speech_off_asks_for_the_samplers_own_timing(setup):
     assert "--no-retime" in _recorded(setup)["argv"]
 
 
+def test_lock_feet_off_asks_for_the_legs_as_sampled(setup):
+    setup["scene"].ohgesture.lock_feet = False
+    assert bpy.ops.ohgesture.generate(entry_script=FAKE) == {"FINISHED"}
+    assert "--no-foot-lock" in _recorded(setup)["argv"]
+
+
 def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     strip, scene = setup["strip"], setup["scene"]
     strip.frame_offset_start = 12  # half a second trimmed at 24 fps
@@ -96,6 +102,7 @@ def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     assert opts["--sampler"] == "dpmpp_2m" and opts["--steps"] == "20"
     assert opts["--guidance"] == f"{DEFAULT_GUIDANCE:g}" and opts["--device"] == "auto"  # the CLI's own default
     assert "--no-retime" not in argv  # Follow Speech Timing is on by default
+    assert "--no-foot-lock" not in argv  # and so is Lock Feet
     assert float(opts["--start-seconds"]) == pytest.approx(0.5)
     assert float(opts["--duration-seconds"]) == pytest.approx(30 / 24)
     assert "--progress-lines" in argv and "--model" in argv
