@@ -45,7 +45,7 @@ def legs(skeleton: Skeleton) -> list[Leg]:
             continue
         knee = int(parents[ankle])
         hip = int(parents[knee]) if knee >= 0 else -1
-        if hip < 0:
+        if hip < 0 or parents[hip] < 0:  # the thigh needs a parent: the pelvis it turns in
             continue
         toes = [j for j in np.flatnonzero(parents == ankle) if "toe" in names[j]]
         found.append(Leg(hip, knee, ankle, int(toes[0]) if toes else ankle))
@@ -132,8 +132,8 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotations (N, 3, 3) turning directions ``a`` (N, 3) onto ``b`` (N, 3)."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)  # a zero vector: no turn
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
     axis = np.cross(a, b)
     sin = np.linalg.norm(axis, axis=-1, keepdims=True)
     angle = np.arctan2(sin, np.sum(a * b, axis=-1, keepdims=True))
@@ -166,6 +166,22 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     return thigh, shin
 
 
+def _leg_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
+                    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """World positions (F, K, 3) and rotations (F, K, 3, 3) of ``ends`` and their K - len(ends)
+    ancestors only, and each joint's column: the legs of a 75-joint skeleton need about ten."""
+    needed = set()
+    for joint in ends:
+        while joint >= 0 and joint not in needed:
+            needed.add(joint)
+            joint = int(parents[joint])
+    chain = sorted(needed)  # parents before children, as forward_kinematics_matrices needs
+    column = {j: k for k, j in enumerate(chain)}
+    sub_parents = np.array([column.get(int(parents[j]), -1) for j in chain])
+    positions, world = forward_kinematics_matrices(rotations[:, chain], translations[:, chain], sub_parents)
+    return positions, world, column
+
+
 def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: FeatureLayout,
               up_axis: int = 1) -> np.ndarray:
     """Motion features (F, D) with planted feet pinned; only the leg joints' rotations change."""
@@ -174,14 +190,18 @@ def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Feat
         return features
     motion = features_to_motion(features, skeleton, fps, root_joint=layout.root_joint)
     parents = np.asarray(skeleton.parents)
-    positions, world = forward_kinematics_matrices(motion.rotations, motion.local_translations, parents)
+    positions, world, column = _leg_kinematics(motion.rotations, motion.local_translations, parents,
+                                               [leg.contact for leg in chains])
+
+    def at(joint):
+        return positions[:, column[joint]]
+
     horizontal = [a for a in range(3) if a != up_axis]
-    floor = np.percentile(positions[:, [leg.contact for leg in chains], up_axis], 1)
+    floor = np.percentile(np.stack([at(leg.contact)[:, up_axis] for leg in chains]), 1)
     out = np.array(features, copy=True)
     for leg in chains:
-        length = float(np.median(np.linalg.norm(positions[:, leg.knee] - positions[:, leg.hip], axis=-1)
-                                 + np.linalg.norm(positions[:, leg.ankle] - positions[:, leg.knee], axis=-1)))
-        point = positions[:, leg.contact]
+        hip, knee, ankle, point = at(leg.hip), at(leg.knee), at(leg.ankle), at(leg.contact)
+        length = float(np.median(np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee, axis=-1)))
         speed = np.r_[0.0, np.linalg.norm(np.diff(point[:, horizontal], axis=0), axis=-1) * fps]
         runs = planted_runs(point[:, up_axis] - floor, speed, CONTACT_HEIGHT * length, CONTACT_SPEED * length)
         runs = merge_runs(point[:, horizontal], runs, 2 * EASE_FRAMES, CONTACT_HEIGHT * length)
@@ -189,15 +209,14 @@ def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Feat
             continue
         shift = np.zeros((len(point), 3))
         shift[:, horizontal] = pin_offsets(point[:, horizontal], runs, tolerance=PIN_TOLERANCE * length)
-        thigh, shin = two_bone_ik(positions[:, leg.hip], positions[:, leg.knee], positions[:, leg.ankle],
-                                  positions[:, leg.ankle] + shift)
-        hip_world = thigh @ world[:, leg.hip]
-        knee_world = shin @ thigh @ world[:, leg.knee]
-        parent_world = world[:, parents[leg.hip]]
+        thigh, shin = two_bone_ik(hip, knee, ankle, ankle + shift)
+        hip_world = thigh @ world[:, column[leg.hip]]
+        knee_world = shin @ thigh @ world[:, column[leg.knee]]
+        parent_world = world[:, column[int(parents[leg.hip])]]
         local = {
             leg.hip: np.swapaxes(parent_world, 1, 2) @ hip_world,
             leg.knee: np.swapaxes(hip_world, 1, 2) @ knee_world,
-            leg.ankle: np.swapaxes(knee_world, 1, 2) @ world[:, leg.ankle],  # the foot keeps its world turn
+            leg.ankle: np.swapaxes(knee_world, 1, 2) @ world[:, column[leg.ankle]],  # the foot keeps its world turn
         }
         for joint, matrix in local.items():
             out[:, layout.joint_slice(joint)] = matrix_to_6d(matrix).astype(out.dtype)

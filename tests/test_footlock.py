@@ -139,3 +139,38 @@ def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_mov
     assert np.allclose(after[:, above], before[:, above], atol=1e-4)
     speed = np.linalg.norm(np.diff(after, axis=0), axis=-1).max() * lm.fps
     assert speed < 1.2 * np.linalg.norm(np.diff(before, axis=0), axis=-1).max() * lm.fps  # no leg snaps
+
+
+def test_real_zeggs_capture_keeps_its_planted_feet_and_its_upper_body(zeggs_bvh):
+    from ohgesture.core.evaluate import joint_groups
+    from ohgesture.core.features import FeatureLayout, features_to_motion, model_skeleton, motion_to_features
+    from ohgesture.core.footlock import lock_feet
+    from ohgesture.core.kinematics import forward_kinematics
+    from ohgesture.core.skeleton import Motion
+
+    take = read_bvh(zeggs_bvh)
+    take = Motion(model_skeleton(take), take.rotations[:900], take.local_translations[:900], take.fps)
+    layout = FeatureLayout.for_skeleton(take.skeleton)
+    features = motion_to_features(take, root_joint=layout.root_joint, dtype=np.float64)
+    locked = lock_feet(features, take.skeleton, take.fps, layout)
+    before, after = (forward_kinematics(features_to_motion(f, take.skeleton, take.fps, root_joint=layout.root_joint))[0]
+                     for f in (features, locked))
+    feet = joint_groups(take.skeleton)["feet"]
+    sliding = M.foot_sliding(before, take.fps, feet), M.foot_sliding(after, take.fps, feet)
+    assert sliding[1] <= sliding[0] + 0.05, sliding
+    found = legs(take.skeleton)
+    below = set()
+    for leg in found:
+        below |= {j for j in range(len(take.skeleton.parents))
+                  if j != leg.hip and _descends(take.skeleton.parents, j, leg.hip)}
+    moved = np.linalg.norm(after - before, axis=-1).max(axis=0)
+    assert moved[[j for j in range(len(moved)) if j not in below]].max() < 1e-6  # nothing above the thighs
+    assert moved[sorted(below)].max() < 5.0  # real planted feet need only a nudge (cm)
+
+
+def _descends(parents, joint, ancestor):
+    while joint >= 0:
+        if joint == ancestor:
+            return True
+        joint = int(parents[joint])
+    return False
