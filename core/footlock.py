@@ -141,29 +141,60 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rotvec).as_matrix()
 
 
-def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """World rotations (F, 3, 3) for the thigh (about the hip) and then the shin (about the new
-    knee) that bring the ankle to ``target``, the knee bending in its original plane.
+def knee_hinges(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, thigh_world: np.ndarray) -> np.ndarray | None:
+    """One knee axis (F, 3) in world space per frame, fixed in the thigh's frame: a knee is a hinge,
+    so the axis the leg bends about in its bent frames holds for the nearly straight ones too,
+    where the bend alone would leave it undefined. None when the leg never bends."""
+    axis = np.cross(knee - hip, ankle - knee)
+    size = np.linalg.norm(axis, axis=-1)
+    scale = np.linalg.norm(knee - hip, axis=-1) * np.linalg.norm(ankle - knee, axis=-1)
+    bent = size > np.sin(np.radians(5.0)) * scale
+    if not bent.any():
+        bent = size >= np.quantile(size, 0.9)
+        if not np.any(size[bent] > 1e-9 * scale[bent]):
+            return None
+    local = np.einsum("fji,fj->fi", thigh_world[bent], axis[bent] / size[bent, None])  # W^T axis
+    mean = local.mean(axis=0)
+    if np.linalg.norm(mean) < 1e-6:
+        return None
+    return np.einsum("fij,j->fi", thigh_world, mean / np.linalg.norm(mean))
 
-    A target out of reach is pulled in along the hip-target line to just short of a straight leg.
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray,
+                hinge: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations (F, 3, 3) for the thigh (about the hip) and then the shin (about the new
+    knee) that bring the ankle to ``target`` with the least change.
+
+    The knee turns about ``hinge`` (F, 3; default: the axis of each frame's own bend) by the
+    smallest angle that makes the hip-ankle distance right, then the whole leg swings about the
+    hip onto the target. A target out of reach leaves the ankle as near as the knee allows,
+    on the hip-target line.
     """
-    upper = np.linalg.norm(knee - hip, axis=-1)
-    lower = np.linalg.norm(ankle - knee, axis=-1)
-    to_target = target - hip
-    distance = np.linalg.norm(to_target, axis=-1)
-    direction = to_target / np.maximum(distance, 1e-9)[:, None]
-    distance = np.clip(distance, np.abs(upper - lower) + 1e-6, (upper + lower) * (1 - 1e-4))
-    bend = (knee - hip) - np.sum((knee - hip) * direction, axis=-1, keepdims=True) * direction
-    bend = bend / np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
-    cos_hip = np.clip((upper ** 2 + distance ** 2 - lower ** 2) / (2 * upper * distance), -1.0, 1.0)
-    sin_hip = np.sqrt(1 - cos_hip ** 2)
-    new_knee = hip + upper[:, None] * (cos_hip[:, None] * direction + sin_hip[:, None] * bend)
-    thigh = rotation_between(knee - hip, new_knee - hip)
-    swung_ankle = new_knee + np.einsum("fij,fj->fi", thigh, ankle - knee)
-    reach = hip + distance[:, None] * direction
-    shin = rotation_between(swung_ankle - new_knee, reach - new_knee)
-    return thigh, shin
+    thigh_bone, shin_bone = knee - hip, ankle - knee
+    if hinge is None:
+        hinge = np.cross(thigh_bone, shin_bone)
+    size = np.linalg.norm(hinge, axis=-1, keepdims=True)
+    axis = np.where(size > 1e-12, hinge / np.maximum(size, 1e-12), 0.0)  # no axis: the knee stays
+    # |thigh + R(a) shin| = |target - hip| with R(a) a turn about the axis:
+    # thigh . R(a) shin = c0 + p cos a + q sin a
+    along = np.sum(shin_bone * axis, axis=-1, keepdims=True) * axis
+    across = shin_bone - along
+    c0 = np.sum(thigh_bone * along, axis=-1)
+    p = np.sum(thigh_bone * across, axis=-1)
+    q = np.sum(thigh_bone * np.cross(axis, across), axis=-1)
+    wanted = np.sum((target - hip) ** 2, axis=-1)
+    c = (wanted - np.sum(thigh_bone ** 2, axis=-1) - np.sum(shin_bone ** 2, axis=-1)) / 2 - c0
+    amplitude = np.hypot(p, q)
+    phase = np.arctan2(q, p)
+    spread = np.arccos(np.clip(c / np.maximum(amplitude, 1e-12), -1.0, 1.0))
+    turns = np.stack([phase + spread, phase - spread])
+    turns = (turns + np.pi) % (2 * np.pi) - np.pi
+    angle = np.take_along_axis(turns, np.argmin(np.abs(turns), axis=0)[None], axis=0)[0]
+    angle = np.where(amplitude > 1e-12, angle, 0.0)
+    bend = Rotation.from_rotvec(axis * angle[:, None]).as_matrix()
+    bent_ankle = knee + np.einsum("fij,fj->fi", bend, shin_bone)
+    swing = rotation_between(bent_ankle - hip, target - hip)
+    return swing, swing @ bend @ np.swapaxes(swing, 1, 2)
 
 
 def _leg_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
@@ -209,7 +240,8 @@ def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Feat
             continue
         shift = np.zeros((len(point), 3))
         shift[:, horizontal] = pin_offsets(point[:, horizontal], runs, tolerance=PIN_TOLERANCE * length)
-        thigh, shin = two_bone_ik(hip, knee, ankle, ankle + shift)
+        hinge = knee_hinges(hip, knee, ankle, world[:, column[leg.hip]])
+        thigh, shin = two_bone_ik(hip, knee, ankle, ankle + shift, hinge)
         hip_world = thigh @ world[:, column[leg.hip]]
         knee_world = shin @ thigh @ world[:, column[leg.knee]]
         parent_world = world[:, column[int(parents[leg.hip])]]

@@ -21,8 +21,8 @@ from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
 from .defaults import DEFAULT_SMOOTHING_HZ
-from .footlock import lock_feet
 from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features
+from .footlock import lock_feet
 from .model import DenoiserConfig, GestureDenoiser
 from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
 from .samplers import SAMPLERS
@@ -31,6 +31,7 @@ from .timing import activity_time_map, retime_features
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
+FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
 Progress = Callable[[float, str], None] | None
 
@@ -220,14 +221,31 @@ def generate_features(
     motion = out[:frames, :D] * stats.motion_std + stats.motion_mean
     if mask is None and retime and lm.model.activity_predictor is not None and frames > 1:
         motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
-    motion = smooth_features(motion, lm.fps, smoothing_hz)
+    finished = smooth_features(motion, lm.fps, smoothing_hz)
     if foot_lock:
-        motion = lock_feet(motion, lm.skeleton, lm.fps, lm.layout)
-    if mask is not None:
-        motion = np.where(mask[:frames, :D] > 0, known, motion)
+        finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
+    if mask is None:
+        motion = finished
+    else:
+        # the sampler met the known frames smoothly; finishing fades out towards them, or the
+        # known frames put back below would stand out as steps
+        weight = finishing_weight(mask[:frames, :D].any(axis=1))
+        motion = np.where(mask[:frames, :D] > 0, known, motion + weight[:, None] * (finished - motion))
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion
+
+
+def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -> np.ndarray:
+    """Per-frame share (F,) of the finished motion: 0 on known frames, rising with a smoothstep
+    to 1 at ``ease`` + 1 frames from the nearest one."""
+    from scipy.ndimage import distance_transform_edt
+
+    known_frames = np.asarray(known_frames, dtype=bool)
+    if not known_frames.any():
+        return np.ones(len(known_frames))
+    x = np.clip(distance_transform_edt(~known_frames) / (ease + 1), 0.0, 1.0)
+    return x * x * (3 - 2 * x)
 
 
 def predicted_activity(lm: LoadedModel, audio: np.ndarray, emotion_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:

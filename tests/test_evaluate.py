@@ -142,3 +142,26 @@ def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
         assert set(v["per_clip_read_as"]) == set(v["per_clip"]) == {"unseen.wav"}
         assert f"| {e} | " in report and f"| {v['read_as']} |" in report
     assert list(out.glob("eval_nets_*.safetensors"))  # cached next to the report
+    emotion = result["emotion"]
+    for key in ("distance_between_emotions", "distance_between_seeds", "feature_distance_between_emotions",
+                "feature_distance_between_seeds"):
+        assert np.isfinite(emotion[key]) and emotion[key] > 0, key
+    assert "cm apart" in report
+
+
+def test_pose_distance_ignores_where_the_character_walked_but_not_what_it_does(tiny_model_and_pack):
+    from ohgesture.core import metrics as M
+    from ohgesture.core.evaluate import pose_coordinates
+    from ohgesture.core.generate import load_model
+
+    model, _ = tiny_model_and_pack
+    lm = load_model(model, "cpu")
+    rng = np.random.default_rng(0)
+    still = np.tile(np.asarray(lm.stats.motion_mean, np.float64), (60, 1))
+    walking = still.copy()
+    walking[:, lm.layout.slices["root_velocity"]] = [30.0, 50.0]  # cm/s in the heading frame
+    assert M.mean_pairwise_distance([pose_coordinates(lm, still), pose_coordinates(lm, walking)]) < 1e-6
+    waving = still.copy()
+    arm = lm.layout.joint_slice(lm.skeleton.joint_names.index("UpperArm_L"))
+    waving[:, arm] += 0.3 * np.sin(np.arange(60) / 5.0)[:, None] * rng.normal(size=6)
+    assert M.mean_pairwise_distance([pose_coordinates(lm, still), pose_coordinates(lm, waving)]) > 1.0

@@ -100,3 +100,17 @@ def test_smoothing_brings_the_shipped_models_jerk_towards_real_capture_without_s
     assert jerk < 0.8 * jerk_raw, measured
     assert speed > 0.93 * speed_raw, measured
     assert abs(r - r_raw) < 0.05, measured
+
+
+def test_finishing_fades_in_away_from_known_frames():
+    from ohgesture.core.generate import FINISH_EASE_FRAMES, finishing_weight
+
+    known = np.zeros(100, dtype=bool)
+    known[10] = True
+    known[50:60] = True
+    w = finishing_weight(known)
+    assert np.all(w[known] == 0) and np.all((0 <= w) & (w <= 1))
+    assert w[0] == 1 and w[30] == 1 and w[99] == 1
+    rising = w[10:10 + FINISH_EASE_FRAMES + 2]
+    assert np.all(np.diff(rising) > 0) and rising[-1] == 1
+    assert np.array_equal(finishing_weight(np.zeros(5, dtype=bool)), np.ones(5))
