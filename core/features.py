@@ -250,10 +250,15 @@ def crossfade_features(previous: np.ndarray, new: np.ndarray, layout: FeatureLay
     return slerp_features(previous, new, smoothstep_ramp(len(previous))[:, None], layout)
 
 
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """3x^2 - 2x^3 of ``x`` clipped to [0, 1]: a blend weight with zero slope at both ends."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
 def smoothstep_ramp(n: int) -> np.ndarray:
     """(n,) weights rising from near 0 to near 1 with zero slope at both ends."""
-    x = (np.arange(n) + 1.0) / (n + 1)
-    return x * x * (3 - 2 * x)
+    return smoothstep((np.arange(n) + 1.0) / (n + 1))
 
 
 def slerp_features(previous: np.ndarray, new: np.ndarray, alpha: np.ndarray, layout: FeatureLayout) -> np.ndarray:

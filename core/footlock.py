@@ -2,10 +2,11 @@
 
 The sampler's planted feet wander a few centimetres around their spot, which reads as
 skating (foot sliding about five times real capture's). Where a foot is planted (its toe
-near the floor and slow), its toe is pinned to the run's mean position: hip and knee turn
-so the ankle moves by the toe's error, the foot keeps its world orientation. Pins ease in
-and out so the leg does not jump. Thresholds scale with the leg's length, so they hold for
-skeletons in any unit.
+near the floor and slow), its toe is held where it rests, re-planting in a short eased
+shuffle if it creeps too far; the knee turns about its hinge and the leg swings about the
+hip so the ankle moves by the toe's error, and the foot keeps its world orientation. Pins
+ease in and out so the leg does not jump. Thresholds scale with the leg's length, so they
+hold for skeletons in any unit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .features import FeatureLayout, features_to_motion
+from .features import FeatureLayout, features_to_motion, smoothstep
 from .kinematics import forward_kinematics_matrices
 from .rotations import matrix_to_6d
 from .skeleton import Skeleton
@@ -111,23 +112,18 @@ def pin_offsets(points: np.ndarray, runs: list[tuple[int, int]], ease: int = EAS
     for k, (start, end) in enumerate(runs):
         after = runs[k + 1][0] if k + 1 < len(runs) else None
         if after is not None and after - end <= 2 * ease:
-            x = _smoothstep((np.arange(end, after) - end + 1) / (after - end + 1))
+            x = smoothstep((np.arange(end, after) - end + 1) / (after - end + 1))
             offsets[end:after] = (1 - x)[:, None] * offsets[end - 1] + x[:, None] * offsets[after]
             continue
         stop = min(frames, end + ease)
-        x = _smoothstep(1 - (np.arange(end, stop) - end + 1) / (ease + 1))
+        x = smoothstep(1 - (np.arange(end, stop) - end + 1) / (ease + 1))
         offsets[end:stop] = x[:, None] * offsets[end - 1]
         before = runs[k - 1][1] if k > 0 else None
         if before is None or start - before > 2 * ease:
             begin = max(0, start - ease)
-            x = _smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
+            x = smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
             offsets[begin:start] = x[:, None] * offsets[start]
     return offsets
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from .datasets import NormStats, wrist_speeds
 from .diffusion import CosineSchedule, make_conditional_denoiser
 from .defaults import DEFAULT_SMOOTHING_HZ
-from .features import FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features
+from .features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
+                       smoothstep, smoothstep_ramp)
 from .footlock import lock_feet
 from .model import DenoiserConfig, GestureDenoiser
 from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
@@ -244,8 +245,7 @@ def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -
     known_frames = np.asarray(known_frames, dtype=bool)
     if not known_frames.any():
         return np.ones(len(known_frames))
-    x = np.clip(distance_transform_edt(~known_frames) / (ease + 1), 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+    return smoothstep(distance_transform_edt(~known_frames) / (ease + 1))
 
 
 def predicted_activity(lm: LoadedModel, audio: np.ndarray, emotion_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:
@@ -336,8 +336,7 @@ def regenerate_range(
         fade = min(_border_fade(existing, new, border, start, end, lm.layout), length // 2)
         if fade < 1:
             continue
-        x = (np.arange(fade) + 1) / (fade + 1)
-        ramp = x * x * (3 - 2 * x)  # smoothstep: the blend weight starts with zero slope, so velocity has no kink
+        ramp = smoothstep_ramp(fade)  # the blend weight starts with zero slope, so velocity has no kink
         if at_start:
             ease[:fade] = np.minimum(ease[:fade], ramp)
         else:
