@@ -553,6 +553,11 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     fps = lm.fps
     groups = joint_groups(lm.skeleton)
     train, held, split_how = heldout_split(dataset, lm.metadata)
+
+    def take(audio, emotions, weights, sampler, steps, seed):
+        """Motion features as the CLI makes them, with this evaluation's guidance and finishing."""
+        return generate(lm, audio, emotions, weights, sampler, steps, cfg.guidance, seed, cfg.retime,
+                        cfg.smoothing_hz, cfg.foot_lock)
     labels = list(dataset.labels)
     log(f"split: {len(train)} training clips, {len(held)} held-out clips ({split_how})")
     result: dict = dict(model=str(model), data=str(data), mode="quick" if quick else "full", split=split_how,
@@ -605,7 +610,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
             clip = held[i]
             n = min(len(clip.motion), max_frames)
             label = clip.label if clip.label in lm.labels else neutral
-            feats = generate(lm, clip.audio[:n], [label], [1.0], name, steps, cfg.guidance, cfg.seed + k, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
+            feats = take(clip.audio[:n], [label], [1.0], name, steps, cfg.seed + k)
             gen_n.append(nets.normalise(feats))
             real_n.append(nets.normalise(clip.motion[:n]))
             gen_pos.append(motion_positions(lm, feats))
@@ -643,7 +648,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         speech_list = speech if not ref else speech[:1]
         for s in speech_list:
             inp = speech_inputs(lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
-            feats = generate(lm, inp["audio"], [neutral], [1.0], name, steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
+            feats = take(inp["audio"], [neutral], [1.0], name, steps, cfg.seed)
             positions = motion_positions(lm, feats)
             speed = wrist_speed_from_positions(positions, groups["wrists"], fps)
             sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], fps)
@@ -686,7 +691,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
         w = [x for x in (windows_of(f) for f in feature_sets) if len(x)]
         return nets.probabilities(np.concatenate(w)) if w else np.full((1, len(labels)), np.nan)
 
-    emo_feats = {name: {e: generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed, cfg.retime, cfg.smoothing_hz, cfg.foot_lock)
+    emo_feats = {name: {e: take(audio, [e], [1.0], emo_name, emo_steps, cfg.seed)
                         for e in emotions} for name, audio in emo_sources}
     per_emotion = {}
     for e in emotions:
@@ -708,8 +713,7 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
                                   read_as=labels[int(np.bincount(p.argmax(1), minlength=len(labels)).argmax())])
     sweep = []
     for g in GAMMAS:
-        p = probabilities([generate(lm, audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.guidance, cfg.seed,
-                                    cfg.retime, cfg.smoothing_hz, cfg.foot_lock) for _, audio in emo_sources])
+        p = probabilities([take(audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.seed) for _, audio in emo_sources])
         sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
                           p_e2=float(p[:, labels.index(e2)].mean())))
     # "Two emotions differ more than two takes of one emotion do", same audio: measured on the
@@ -719,13 +723,14 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     between, within, between_features, within_features = [], [], [], []
     for name, audio in emo_sources:
         feats = emo_feats[name]
-        between.append(M.mean_pairwise_distance([pose_coordinates(lm, f) for f in feats.values()]))
-        between_features.append(M.mean_pairwise_distance([nets.normalise(f) for f in feats.values()]))
+        poses = {e: pose_coordinates(lm, f) for e, f in feats.items()}
+        normalised = {e: nets.normalise(f) for e, f in feats.items()}
+        between.append(M.mean_pairwise_distance(list(poses.values())))
+        between_features.append(M.mean_pairwise_distance(list(normalised.values())))
         for e in emotions[:3]:
-            again = generate(lm, audio, [e], [1.0], emo_name, emo_steps, cfg.guidance, cfg.seed + 1, cfg.retime,
-                             cfg.smoothing_hz, cfg.foot_lock)
-            within.append(M.mean_pairwise_distance([pose_coordinates(lm, feats[e]), pose_coordinates(lm, again)]))
-            within_features.append(M.mean_pairwise_distance([nets.normalise(feats[e]), nets.normalise(again)]))
+            again = take(audio, [e], [1.0], emo_name, emo_steps, cfg.seed + 1)
+            within.append(M.mean_pairwise_distance([poses[e], pose_coordinates(lm, again)]))
+            within_features.append(M.mean_pairwise_distance([normalised[e], nets.normalise(again)]))
     result["emotion"] = dict(
         sampler=sampler_key(*few_step), audio=[name for name, _ in emo_sources], emotions=emotions,
         per_emotion=per_emotion,

@@ -146,9 +146,7 @@ def knee_hinges(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, thigh_worl
     scale = np.linalg.norm(knee - hip, axis=-1) * np.linalg.norm(ankle - knee, axis=-1)
     bent = size > np.sin(np.radians(5.0)) * scale
     if not bent.any():
-        bent = size >= np.quantile(size, 0.9)
-        if not np.any(size[bent] > 1e-9 * scale[bent]):
-            return None
+        return None
     local = np.einsum("fji,fj->fi", thigh_world[bent], axis[bent] / size[bent, None])  # W^T axis
     mean = local.mean(axis=0)
     if np.linalg.norm(mean) < 1e-6:
