@@ -27,7 +27,7 @@ $(STAMP5): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VPY) -m ohgesture.core.demo
+	$(VPY) -m ohgesture.core.cli.demo
 
 # The whole suite on Blender 4.5 LTS, then the Blender-facing tests again on Blender 5.0.
 test: $(STAMP) $(STAMP5)

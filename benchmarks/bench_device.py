@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 def main() -> None:
     import torch
 
-    from ohgesture.core.generate import DEFAULT_MODEL, features_to_output, generate_features, load_model
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, features_to_output, generate_features, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
@@ -40,7 +40,7 @@ def main() -> None:
     if args.features:
         feats = np.load(args.features)
     else:
-        from ohgesture.core.audio import audio_features_from_file
+        from ohgesture.core.audio.features import audio_features_from_file
 
         feats = audio_features_from_file(args.speech, lm.fps, config=lm.audio_config)
     frames = int(args.seconds * lm.fps)

@@ -5,7 +5,7 @@
 For each sampler setting, from one run:
 - evals: denoiser evaluations (batched forward calls) for the quality set;
 - FGD against held-out real motion (the evaluation autoencoder, trained on the training
-  split only; core/evaluate.py), on held-out clips' audio;
+  split only; core/evaluation/evaluate.py), on held-out clips' audio;
 - sync: loudness-wrist-speed correlation (0.5 s smoothing) on unseen real speech, and the
   95th percentile of the same with time-shifted audio;
 - wrist: mean wrist speed (cm/s), the amplitude naive few-step sampling loses;
@@ -61,13 +61,13 @@ def peak_memory_mb(cmd: list[str]) -> tuple[float, float]:
 def main(argv=None) -> int:
     import torch
 
-    from ohgesture.core import metrics as M
-    from ohgesture.core.audio import audio_features_from_file, load_audio
-    from ohgesture.core.bvh import write_bvh
-    from ohgesture.core.datasets import load_pack
-    from ohgesture.core.evaluate import EvalConfig, feature_windows, heldout_split, joint_groups, \
+    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.audio.features import audio_features_from_file, load_audio
+    from ohgesture.core.motion.bvh import write_bvh
+    from ohgesture.core.training.datasets import load_pack
+    from ohgesture.core.evaluation.evaluate import EvalConfig, feature_windows, heldout_split, joint_groups, \
         motion_positions, train_eval_nets, wrist_speed_from_positions
-    from ohgesture.core.generate import DEFAULT_MODEL, features_to_output, generate_features, load_model
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, features_to_output, generate_features, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL))

@@ -26,7 +26,7 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif"}
 
 def _package_module(name: str):
     """A module of the ``ohgesture`` package, loading the extension root as ``ohgesture``
-    when run as a plain script (the same way core/_entry.py does)."""
+    when run as a plain script (the same way core/cli/_entry.py does)."""
     if __package__:
         return importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
     if "ohgesture" not in sys.modules:
@@ -57,10 +57,10 @@ def parse_args(argv):
     target.add_argument("--create-armature", action="store_true", help="add an armature matching the model")
     parser.add_argument("--emotion", help="emotion label (default: the model's first)")
     parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
-    parser.add_argument("--guidance", type=float, default=_package_module("core.defaults").DEFAULT_GUIDANCE,
+    parser.add_argument("--guidance", type=float, default=_package_module("core.generation.defaults").DEFAULT_GUIDANCE,
                         help="classifier-free guidance strength (1 = none)")
     parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
-    parser.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], help="overrides the quality preset")
+    parser.add_argument("--sampler", choices=_package_module("core.generation.defaults").SAMPLER_NAMES, help="overrides the quality preset")
     parser.add_argument("--steps", type=int, help="overrides the quality preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-retime", action="store_true", help="keep the sampler's own timing")

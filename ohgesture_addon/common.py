@@ -9,23 +9,16 @@ from pathlib import Path
 
 import bpy
 
-from ..core.checkpoint import CheckpointError, read_metadata
+from ..core.generation.defaults import QUALITY_PRESETS  # noqa: F401  (read by properties and operators)
+from ..core.model.checkpoint import CheckpointError, read_metadata
 
 # The extension root (repository root) is the add-on package; this module's package
 # is its subpackage ohgesture_addon.
 ROOT_PACKAGE = __package__.rpartition(".")[0]
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
-ENTRY_SCRIPT = EXTENSION_ROOT / "core" / "_entry.py"
+ENTRY_SCRIPT = EXTENSION_ROOT / "core" / "cli" / "_entry.py"
 DEFAULT_MODEL = EXTENSION_ROOT / "core" / "weights" / "default.safetensors"
 
-# Quality preset -> (sampler, steps). The one place these numbers live.
-# From benchmarks/bench_sampling.py (README, Speed): Balanced matches the 1000-step reference within
-# 5% on FGD, synchrony and wrist speed at 1/50 of its denoiser evaluations.
-QUALITY_PRESETS = {
-    "FAST": ("dpmpp_2m", 10),
-    "BALANCED": ("dpmpp_2m", 20),
-    "REFERENCE": ("ddpm", 1000),
-}
 
 DEPENDENCIES = ["numpy<2", "scipy", "librosa", "soundfile", "safetensors", "tqdm"]
 TORCH_CPU = ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]

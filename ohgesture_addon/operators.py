@@ -58,8 +58,8 @@ class GenerationRequest:
     mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
     constraints: dict | None = None  # hand-keyed poses (animator.hand_key_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
-    retime: bool = True  # re-time to the model's expected activity (core/timing.py)
-    foot_lock: bool = True  # pin planted feet (core/footlock.py)
+    retime: bool = True  # re-time to the model's expected activity (core/generation/retiming.py)
+    foot_lock: bool = True  # pin planted feet (core/generation/footlock.py)
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
@@ -371,7 +371,7 @@ class OHGESTURE_OT_generate(bpy.types.Operator):
     bl_label = "Generate Gestures"
     bl_options = {"REGISTER", "UNDO"}
 
-    # For scripts and tests: another script in place of core/_entry.py, another interpreter.
+    # For scripts and tests: another script in place of core/cli/_entry.py, another interpreter.
     entry_script: StringProperty(options={"HIDDEN", "SKIP_SAVE"})
     python: StringProperty(options={"HIDDEN", "SKIP_SAVE"})
 

@@ -9,7 +9,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from ..core.defaults import DEFAULT_GUIDANCE
+from ..core.generation.defaults import DEFAULT_GUIDANCE
 from . import common
 
 NO_EMOTION = "NONE"

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(out: Path = HERE / "speech_en.wav") -> None:
-    from ohgesture.core.audio import load_audio
+    from ohgesture.core.audio.features import load_audio
 
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "espeak.wav"

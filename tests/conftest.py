@@ -81,7 +81,7 @@ def run_cli(*args, timeout=600, check=True, **kwargs):
     import subprocess
 
     exe = VENV_BIN / "ohgesture"
-    cmd = [str(exe), *map(str, args)] if exe.exists() else [sys.executable, "-m", "ohgesture.core.cli", *map(str, args)]
+    cmd = [str(exe), *map(str, args)] if exe.exists() else [sys.executable, "-m", "ohgesture.core.cli.main", *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -90,7 +90,7 @@ def run_cli(*args, timeout=600, check=True, **kwargs):
 
 @pytest.fixture(scope="session")
 def synthetic_pairs(tmp_path_factory) -> Path:
-    from ohgesture.core.synthetic import write_pairs_folder
+    from ohgesture.core.training.synthetic import write_pairs_folder
 
     folder = tmp_path_factory.mktemp("synthetic_pairs")
     write_pairs_folder(folder, takes_per_label=3, seconds=10.0)
@@ -112,7 +112,7 @@ def speech_wav(tmp_path_factory) -> Path:
     """5 s of generated speech-like audio (ours, always present)."""
     import soundfile as sf
 
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.training.synthetic import make_synthetic_take
 
     take = make_synthetic_take(5.0, label="lively", seed=999)
     path = tmp_path_factory.mktemp("audio") / "speech.wav"

@@ -1,4 +1,4 @@
-"""A stand-in for `core/_entry.py generate` used by the add-on tests: a real subprocess
+"""A stand-in for `core/cli/_entry.py generate` used by the add-on tests: a real subprocess
 that prints OHG_PROGRESS lines and writes a motion npz for the test skeleton.
 FAKE_MODE: "ok" (default), "slow" (keeps running), "fail" (error line, exit 1).
 FAKE_ARGS_LOG: where to write the received arguments as JSON."""

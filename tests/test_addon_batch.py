@@ -82,8 +82,8 @@ def test_batch_error_is_one_line_and_non_zero(scene_blend):
 def test_every_front_end_starts_from_the_same_guidance():
     """The Blender panel, the batch script, the CLI and the evaluation once disagreed (1.5 vs
     1), so a take made in Blender was not the motion the README measured."""
-    from ohgesture.core.cli import build_parser
-    from ohgesture.core.defaults import DEFAULT_GUIDANCE
+    from ohgesture.core.cli.main import build_parser
+    from ohgesture.core.generation.defaults import DEFAULT_GUIDANCE
     from ohgesture.ohgesture_addon import batch
 
     assert batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]).guidance == DEFAULT_GUIDANCE

@@ -15,8 +15,8 @@ from ohgesture.ohgesture_addon import operators
 from blender_util import add_sound_strip, reset_blender, write_wav
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI_PRESENT = (ROOT / "core" / "cli.py").is_file()
-pytestmark = pytest.mark.skipif(not CLI_PRESENT, reason="needs the generate command-line tool (core/cli.py)")
+CLI_PRESENT = (ROOT / "core" / "cli" / "main.py").is_file()
+pytestmark = pytest.mark.skipif(not CLI_PRESENT, reason="needs the generate command-line tool (core/cli/main.py)")
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +27,13 @@ def real_model(request, tmp_path_factory):
         return Path(request.getfixturevalue("tiny_checkpoint"))
     except pytest.FixtureLookupError:
         pass
-    from ohgesture.core.synthetic import write_pairs_folder
+    from ohgesture.core.training.synthetic import write_pairs_folder
 
     folder = tmp_path_factory.mktemp("tiny_model")
     write_pairs_folder(folder / "pairs", takes_per_label=1, seconds=4.0)
     out = folder / "tiny.safetensors"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "core" / "_entry.py"), "train", "--data", str(folder / "pairs"), "--format",
+        [sys.executable, str(ROOT / "core" / "cli" / "_entry.py"), "train", "--data", str(folder / "pairs"), "--format",
          "pairs", "--out", str(out), "--steps", "3", "--batch", "2", "--model-config",
          '{"layers": 1, "latent": 32}', "--quiet"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.core.defaults import DEFAULT_GUIDANCE
+from ohgesture.core.generation.defaults import DEFAULT_GUIDANCE
 from ohgesture.ohgesture_addon import common, operators
 from blender_util import EMOTIONS, JOINT_NAMES, add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
 

@@ -42,7 +42,7 @@ def _speeds_deg(quats) -> np.ndarray:
 
 def _real_data_max_speed(joint: int) -> float:
     """The fastest this joint turns per frame in the data the tiny model learnt from."""
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.training.synthetic import make_synthetic_take
 
     return max(_speeds_deg(make_synthetic_take(10.0, label=label, seed=s).motion.rotations[:, joint]).max()
                for label in ("calm", "lively") for s in (1, 2))
@@ -69,7 +69,7 @@ def _bone_quats(action, names, frames) -> np.ndarray:
 def test_cli_keeps_an_npz_take_bit_for_bit_and_meets_constraints(tiny_checkpoint, tmp_path):
     import soundfile as sf
 
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.training.synthetic import make_synthetic_take
 
     wav = tmp_path / "ten.wav"
     sf.write(wav, make_synthetic_take(10.0, seed=7).waveform, 16000)
@@ -114,7 +114,7 @@ def studio(tiny_checkpoint, tmp_path, monkeypatch):
 def shipped_studio(tiny_checkpoint, tmp_path, monkeypatch):
     """The same on the shipped model when present: the tiny test model's motion is so jittery
     that the untouched parts' 99th percentile says little about a join."""
-    from ohgesture.core.generate import DEFAULT_MODEL
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL
 
     yield from _studio(DEFAULT_MODEL if DEFAULT_MODEL.exists() else tiny_checkpoint, tmp_path, monkeypatch)
 
@@ -122,7 +122,7 @@ def shipped_studio(tiny_checkpoint, tmp_path, monkeypatch):
 def _studio(model, tmp_path, monkeypatch):
     import soundfile as sf
 
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.training.synthetic import make_synthetic_take
 
     addon.register()
     monkeypatch.setenv("OHGESTURE_MODEL", str(model))

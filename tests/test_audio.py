@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ohgesture.core.audio import (
+from ohgesture.core.audio.features import (
     AudioError,
     AudioFeatureConfig,
     audio_features,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ohgesture.core.bvh import BVHError, read_bvh
-from ohgesture.core.skeleton import Motion
+from ohgesture.core.motion.bvh import BVHError, read_bvh
+from ohgesture.core.motion.skeleton import Motion
 
 BASE_BVH = """HIERARCHY
 ROOT Hips

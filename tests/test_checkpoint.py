@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ohgesture.core.checkpoint import (
+from ohgesture.core.model.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     load_checkpoint,
@@ -19,9 +19,9 @@ from ohgesture.core.checkpoint import (
     save_checkpoint,
     validate_state_dict,
 )
-from ohgesture.core.model import DenoiserConfig, GestureDenoiser
+from ohgesture.core.model.denoiser import DenoiserConfig, GestureDenoiser
 
-CHECKPOINT_MODULE = Path(__file__).resolve().parent.parent / "core" / "checkpoint.py"
+CHECKPOINT_MODULE = Path(__file__).resolve().parent.parent / "core" / "model" / "checkpoint.py"
 
 
 def tiny_model():

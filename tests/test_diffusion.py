@@ -6,18 +6,17 @@ import pytest
 import torch
 from torch import nn
 
-from ohgesture.core.diffusion import (
+from ohgesture.core.model.diffusion import (
     ConditioningError,
     CosineSchedule,
     diffusion_loss,
-    joint_speeds,
     drop_conditions,
     make_conditional_denoiser,
     posterior,
     q_sample,
 )
-from ohgesture.core.model import DenoiserConfig, GestureDenoiser
-from ohgesture.core.samplers import (
+from ohgesture.core.model.denoiser import DenoiserConfig, GestureDenoiser
+from ohgesture.core.model.samplers import (
     SamplerError,
     ddim_sample,
     ddpm_sample,
@@ -435,54 +434,6 @@ def test_windows_marked_for_the_predicted_activity_see_the_encoders_curve_withou
                           activity=true, predicted_activity_share=1.0)
     loss.backward()
     assert all(p.grad is not None for p in model.activity_predictor.parameters())
-
-
-def test_an_activity_head_learns_from_the_audio_without_feeding_the_denoiser():
-    plain, head = tiny_model(), tiny_model(activity_head=True)
-    assert head.input_proj.weight.shape == plain.input_proj.weight.shape  # the denoiser's inputs are unchanged
-    c = conditioning(batch=4)
-    x0 = torch.randn(4, 12, 6, generator=torch.Generator().manual_seed(16))
-    emotion = torch.tensor([0, 1, 2, 0])
-    activity = torch.stack([c["audio"][..., 0], -c["audio"][..., 1]], dim=-1)
-    head.train()
-    loss = diffusion_loss(head, x0, c["seed"], emotion, c["audio"], SCHEDULE,
-                          generator=torch.Generator().manual_seed(2), activity=activity)
-    loss.backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.activity_predictor.parameters())
-    head.eval()
-    t = torch.full((4,), 300)
-    with torch.no_grad():
-        out = head(x0, t, c["seed"], emotion, c["audio"])
-        again = head(x0, t, c["seed"], emotion, c["audio"], activity=activity + 5.0)
-    assert torch.equal(out, again)  # the activity is not an input of the denoiser
-
-
-def test_joint_speeds_measure_each_joints_turning_rate():
-    # two joints after 4 root channels; joint 0 changes by (0.3, 0.4, 0, ...) per frame, joint 1 is still
-    x = torch.zeros(1, 3, 16)
-    x[0, :, 4] = torch.tensor([0.0, 0.3, 0.6])
-    x[0, :, 5] = torch.tensor([0.0, 0.4, 0.8])
-    speeds = joint_speeds(x, rotation_std=torch.full((12,), 2.0), speed_std=torch.tensor([0.5, 1.0]))
-    assert speeds.shape == (1, 2, 2)
-    assert torch.allclose(speeds[..., 0], torch.full((1, 2), 2.0))  # |(0.6, 0.8)| / 0.5
-    assert torch.allclose(speeds[..., 1], torch.zeros(1, 2), atol=1e-5)
-
-
-def test_speed_term_rewards_moving_when_the_target_moves_whatever_the_direction():
-    x0 = torch.zeros(2, 8, 10)
-    x0[:, :, 4] = torch.arange(8.0) * 0.2  # joint 0 turns steadily
-    emotion = torch.zeros(2, dtype=torch.long)
-    audio = torch.zeros(2, 8, 1)
-    speed = lambda x: joint_speeds(x, rotation_std=torch.ones(6), speed_std=torch.ones(1))
-    mirrored = lambda *args: -x0  # same speed, opposite direction
-    still = lambda *args: torch.zeros_like(x0)
-
-    def loss(model, weight):
-        return diffusion_loss(model, x0, None, emotion, audio, SCHEDULE, generator=torch.Generator().manual_seed(22),
-                              speed=speed, speed_weight=weight).item()
-
-    assert loss(mirrored, 1.0) == pytest.approx(loss(mirrored, 0.0), abs=1e-6)  # direction costs nothing extra
-    assert loss(still, 1.0) == pytest.approx(loss(still, 0.0) + 0.5 * 0.2 ** 2, abs=1e-6)  # stillness does
 
 
 def test_drop_conditions_rates_and_independence():

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ohgesture.core import metrics as M
+from ohgesture.core.evaluation import metrics as M
 
 ZEGGS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "zeggs-sample"
 
@@ -46,7 +46,7 @@ def test_physical_measures_on_known_motion():
 def zeggs_result():
     if not (ZEGGS_DIR / "067_Speech_2_x_1_0.bvh").exists():
         pytest.skip("needs the ZEGGS sample under ../shared/data")
-    from ohgesture.core.evaluate import zeggs_proof
+    from ohgesture.core.evaluation.evaluate import zeggs_proof
 
     return zeggs_proof(ZEGGS_DIR)
 
@@ -71,9 +71,9 @@ def test_beat_consistency_on_real_zeggs_is_reported_both_ways(zeggs_result):
 
 
 def test_contact_sheet_png_is_written(tmp_path):
-    from ohgesture.core.evaluate import contact_sheet
-    from ohgesture.core.kinematics import forward_kinematics
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.evaluation.evaluate import contact_sheet
+    from ohgesture.core.motion.kinematics import forward_kinematics
+    from ohgesture.core.training.synthetic import make_synthetic_take
 
     rows = []
     for label in ("calm", "lively", "neutral"):
@@ -89,9 +89,9 @@ def tiny_model_and_pack(tmp_path_factory):
     """A pack of synthetic pairs and a model trained for a handful of steps (quality is not the point)."""
     import torch
 
-    from ohgesture.core.datasets import build_pairs, save_pack
-    from ohgesture.core.synthetic import write_pairs_folder
-    from ohgesture.core.train import TrainConfig, train
+    from ohgesture.core.training.datasets import build_pairs, save_pack
+    from ohgesture.core.training.synthetic import write_pairs_folder
+    from ohgesture.core.training.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("eval_pairs")
     write_pairs_folder(folder, takes_per_label=4, seconds=6.0)
@@ -107,9 +107,9 @@ def tiny_model_and_pack(tmp_path_factory):
 
 
 def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
-    from ohgesture.core.datasets import load_pack
-    from ohgesture.core.evaluate import evaluate
-    from ohgesture.core.synthetic import make_synthetic_take
+    from ohgesture.core.training.datasets import load_pack
+    from ohgesture.core.evaluation.evaluate import evaluate
+    from ohgesture.core.training.synthetic import make_synthetic_take
     import soundfile as sf
 
     model, pack = tiny_model_and_pack
@@ -150,9 +150,9 @@ def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
 
 
 def test_pose_distance_ignores_where_the_character_walked_but_not_what_it_does(tiny_model_and_pack):
-    from ohgesture.core import metrics as M
-    from ohgesture.core.evaluate import pose_coordinates
-    from ohgesture.core.generate import load_model
+    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.evaluation.evaluate import pose_coordinates
+    from ohgesture.core.generation.pipeline import load_model
 
     model, _ = tiny_model_and_pack
     lm = load_model(model, "cpu")

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ohgesture.core import metrics as M
-from ohgesture.core.bvh import read_bvh
-from ohgesture.core.footlock import legs, pin_offsets, pin_targets, planted_runs, rotation_between, two_bone_ik
+from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.motion.bvh import read_bvh
+from ohgesture.core.generation.footlock import legs, pin_offsets, pin_targets, planted_runs, rotation_between, two_bone_ik
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -109,9 +109,9 @@ def test_both_real_skeletons_have_two_legs_with_toes(zeggs_bvh, bandai_dir):
 
 
 def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_moves():
-    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs
-    from ohgesture.core.footlock import lock_feet
-    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs
+    from ohgesture.core.generation.footlock import lock_feet
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")
     speech = speech_inputs(lm, SAMPLES / "speech_en.wav", 20)
@@ -138,11 +138,11 @@ def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_mov
 
 
 def test_real_zeggs_capture_keeps_its_planted_feet_and_its_upper_body(zeggs_bvh):
-    from ohgesture.core.evaluate import joint_groups
-    from ohgesture.core.features import FeatureLayout, features_to_motion, model_skeleton, motion_to_features
-    from ohgesture.core.footlock import lock_feet
-    from ohgesture.core.kinematics import forward_kinematics
-    from ohgesture.core.skeleton import Motion
+    from ohgesture.core.evaluation.evaluate import joint_groups
+    from ohgesture.core.motion.features import FeatureLayout, features_to_motion, model_skeleton, motion_to_features
+    from ohgesture.core.generation.footlock import lock_feet
+    from ohgesture.core.motion.kinematics import forward_kinematics
+    from ohgesture.core.motion.skeleton import Motion
 
     take = read_bvh(zeggs_bvh)
     take = Motion(model_skeleton(take), take.rotations[:900], take.local_translations[:900], take.fps)

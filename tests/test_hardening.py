@@ -29,7 +29,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.core import cli
+from ohgesture.core.cli import main as cli
 from ohgesture.ohgesture_addon import common, operators
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
 from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender,
@@ -37,7 +37,7 @@ from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_
 from test_bvh_fuzz import mutated_bvh
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRY = ROOT / "core" / "_entry.py"
+ENTRY = ROOT / "core" / "cli" / "_entry.py"
 BATCH = ROOT / "ohgesture_addon" / "batch.py"
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 SR = 16000
@@ -659,7 +659,7 @@ def test_killed_generation_never_leaves_a_half_written_file(model, tmp_path, suf
             with np.load(out) as data:
                 assert len(data["rotations"]) == 240
         else:
-            from ohgesture.core.bvh import read_bvh
+            from ohgesture.core.motion.bvh import read_bvh
 
             assert read_bvh(out).num_frames == 240
     else:
@@ -687,7 +687,7 @@ def ten_minutes_48k_stereo(tmp_path_factory) -> dict:
 
 PEAK_RSS_SCRIPT = """
 import resource, sys
-from ohgesture.core.audio import audio_features_from_file
+from ohgesture.core.audio.features import audio_features_from_file
 features = audio_features_from_file(sys.argv[1], fps=30)
 print(len(features), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

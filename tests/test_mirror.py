@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from ohgesture.core.bvh import read_bvh
-from ohgesture.core.datasets import wrist_speeds
-from ohgesture.core.features import feature_layout, features_to_motion, model_skeleton, motion_to_features
-from ohgesture.core.kinematics import forward_kinematics
-from ohgesture.core.mirror import (REFLECT, MirrorError, counterparts, mirror_features, mirror_map,
+from ohgesture.core.motion.bvh import read_bvh
+from ohgesture.core.motion.measures import wrist_speeds
+from ohgesture.core.motion.features import feature_layout, features_to_motion, model_skeleton, motion_to_features
+from ohgesture.core.motion.kinematics import forward_kinematics
+from ohgesture.core.training.mirror import (REFLECT, MirrorError, counterparts, mirror_features, mirror_map,
                                    typical_rotations)
 
 CLIPS = ["Bandai-Namco-Research-Motiondataset-2/data/dataset-2_wave-left-hand_active_019.bvh",

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from ohgesture.core.model import (
+from ohgesture.core.generation.pipeline import DEFAULT_MODEL
+from ohgesture.core.model.checkpoint import read_metadata
+from ohgesture.core.model.denoiser import (
     DenoiserConfig,
     GestureDenoiser,
     LocalAttention,
@@ -89,50 +91,16 @@ def test_conditions_change_the_output():
             assert (diff > 1e-4).all(), name
 
 
-def test_input_scaling_silences_pure_noise_and_keeps_clean_input():
-    scaled, plain = make(input_scaling_steps=1000), make()
-    assert "input_scale" not in scaled.state_dict()  # derived from the schedule, not stored
-    c = inputs()
-    other = dict(c, x_t=torch.randn(c["x_t"].shape, generator=torch.Generator().manual_seed(9)))
-    for t, scaled_moves in ((999, False), (0, True)):
-        at_t = {**c, "t": torch.full((3,), t)}
-        other_t = {**other, "t": torch.full((3,), t)}
-        change_scaled = (run(scaled, at_t) - run(scaled, other_t)).abs().max().item()
-        change_plain = (run(plain, at_t) - run(plain, other_t)).abs().max().item()
-        assert change_plain > 1e-2  # without scaling the noise always reaches the output
-        assert (change_scaled > 1e-2) == scaled_moves  # with it, x_t counts only where it holds signal
-    with pytest.raises(ModelConfigError, match="negative"):
-        make(input_scaling_steps=-1)
-
-
-def test_audio_film_starts_as_the_plain_model_and_learns():
-    plain, film = make(), make(audio_film=True)
-    shared = {k: v for k, v in film.state_dict().items() if k.startswith("audio_film.")}
-    film.load_state_dict(plain.state_dict() | shared)
-    c = inputs()
-    assert torch.equal(run(plain, c), run(film, c))  # zero-initialised modulation
-    film.train()
-    optimizer = torch.optim.SGD(film.audio_film.parameters(), lr=0.1)
-    for _ in range(2):  # the first step moves the zero layer, the second reaches the one before it
-        optimizer.zero_grad()
-        film(c["x_t"], c["t"], c["seed"], c["emotion"], c["audio"], c["seed_null"]).square().mean().backward()
-        grads = [p.grad.abs().sum().item() for p in film.audio_film.parameters()]
-        optimizer.step()
-    assert all(g > 0 for g in grads)
-    film.eval()
-    assert not torch.equal(run(plain, c), run(film, c))
-    assert DenoiserConfig.from_dict(film.config.to_dict()).audio_film is True
-
-
-def test_activity_in_motion_widens_the_state_but_not_the_seed():
-    model = make(activity_in_motion=True, activity_channels=2)
-    assert model.config.state_dim == 9
-    c = inputs()
-    c["x_t"] = torch.randn(3, 20, 9, generator=torch.Generator().manual_seed(3))
-    out = run(model, c)
-    assert out.shape == (3, 20, 9)
-    changed = run(model, {**c, "x_t": torch.cat([c["x_t"][..., :7], c["x_t"][..., 7:] + 1.0], dim=-1)})
-    assert (changed - out)[..., :7].abs().max() > 1e-4  # the motion reads the activity channels
+def test_checkpoints_that_record_retired_variants_switched_off_still_load():
+    shipped = read_metadata(DEFAULT_MODEL)  # written before the variants were removed
+    assert shipped["model_config"]["audio_film"] is False
+    config = DenoiserConfig.from_dict(shipped["model_config"])
+    assert config.activity_conditioning and not hasattr(config, "audio_film")
+    old = make().config.to_dict() | {"audio_film": False, "input_scaling_steps": 0, "activity_in_motion": False,
+                                      "activity_head": False}
+    assert DenoiserConfig.from_dict(old) == make().config
+    with pytest.raises(ModelConfigError, match="audio_film, an experimental variant"):
+        DenoiserConfig.from_dict(old | {"audio_film": True})
     with pytest.raises(ModelConfigError, match="negative"):
         make(activity_channels=-1)
 

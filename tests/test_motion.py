@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from ohgesture.core.bvh import BVHError, read_bvh, write_bvh
-from ohgesture.core.catalog import bandai_catalog
-from ohgesture.core.features import (
+from ohgesture.core.motion.bvh import BVHError, read_bvh, write_bvh
+from ohgesture.core.training.bandai_catalog import bandai_catalog
+from ohgesture.core.motion.features import (
     FeatureLayout,
     FeatureError,
     features_to_motion,
@@ -23,10 +23,10 @@ from ohgesture.core.features import (
     root_motion_joint,
     smooth_features,
 )
-from ohgesture.core.kinematics import forward_kinematics
-from ohgesture.core.resample import resample_motion
-from ohgesture.core.rotations import euler_to_quat, quat_multiply, quat_to_euler, yaw_quat
-from ohgesture.core.skeleton import Motion
+from ohgesture.core.motion.kinematics import forward_kinematics
+from ohgesture.core.motion.resample import resample_motion
+from ohgesture.core.motion.rotations import euler_to_quat, quat_multiply, quat_to_euler, yaw_quat
+from ohgesture.core.motion.skeleton import Motion
 
 # A Bandai clip whose Hips OFFSET (z = -427) is nowhere near where its position
 # channels put the hips: only a reader that honours those channels gets it right.

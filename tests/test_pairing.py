@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from ohgesture.core import pairing
-from ohgesture.core.audio import audio_features
-from ohgesture.core.pairing import (
+from ohgesture.core.training import pairing
+from ohgesture.core.audio.features import audio_features
+from ohgesture.core.training.pairing import (
     PairingError,
     SpeechCorpus,
     default_corpus,
@@ -144,60 +144,3 @@ def test_method_is_documented_for_the_readme():
     doc = pairing.__doc__
     for phrase in ("stroke", "onset", "0.5 s", "Generator", "silence"):
         assert phrase in doc
-
-
-def test_several_pairings_give_each_clip_different_speech_and_keep_its_take(bandai_subset, tmp_path):
-    from ohgesture.core.datasets import build_bandai
-
-    root = bandai_subset(["dataset-1_bye_angry_001", "dataset-1_guide_sad_001"])
-    calls = []
-
-    def pair(wrist_speed, fps, index):  # noise whose loudness is the pairing index: tells pairings apart
-        calls.append(index)
-        frames = len(wrist_speed)
-        return (0.01 * (index + 1) * np.random.default_rng(index).standard_normal(int(frames / fps * 16000))
-                ).astype(np.float32), 16000
-
-    one = build_bandai(root, pair)
-    calls.clear()
-    three = build_bandai(root, pair, pairings=3)
-    assert sorted(calls) == list(range(6))  # pairing p of clip i is index i + p * clips
-    assert [c.name for c in three.clips] == [
-        "dataset-1_bye_angry_001", "dataset-1_bye_angry_001~p2", "dataset-1_bye_angry_001~p3",
-        "dataset-1_guide_sad_001", "dataset-1_guide_sad_001~p2", "dataset-1_guide_sad_001~p3"]
-    for k, clip in enumerate(three.clips):
-        first = three.clips[k - k % 3]
-        assert clip.take == first.name and clip.label == first.label
-        np.testing.assert_array_equal(clip.motion, first.motion)
-        if k % 3:
-            assert not np.allclose(clip.audio, first.audio)  # other speech
-    for a, b in zip(one.clips, three.clips[::3]):  # the first pairing is the one a single pairing gives
-        assert a.name == b.name
-        np.testing.assert_array_equal(a.audio, b.audio)
-    from ohgesture.core.datasets import load_pack, save_pack
-
-    save_pack(one, tmp_path / "one.npz")
-    save_pack(three, tmp_path / "three.npz")  # each take's motion stored once
-    motion_bytes = sum(c.motion.nbytes for c in one.clips)
-    grew = (tmp_path / "three.npz").stat().st_size - (tmp_path / "one.npz").stat().st_size
-    assert grew < 0.5 * motion_bytes
-    again = load_pack(tmp_path / "three.npz")
-    assert [(c.name, c.take, c.label) for c in again.clips] == [(c.name, c.take, c.label) for c in three.clips]
-    for a, b in zip(again.clips, three.clips):
-        np.testing.assert_array_equal(a.motion, b.motion)
-        np.testing.assert_array_equal(a.audio, b.audio)
-    train, held = three.split(0.5, seed=0)  # a split by take keeps a clip's pairings together
-    assert {c.take for c in train}.isdisjoint({c.take for c in held})
-    assert all(sum(c.take == t for c in train + held) == 3 for t in {c.take for c in three.clips})
-
-
-def test_prepare_refuses_zero_pairings_in_one_line(bandai_subset, tmp_path):
-    import subprocess
-    import sys
-
-    root = bandai_subset(["dataset-1_bye_angry_001"])
-    out = tmp_path / "pack.npz"
-    proc = subprocess.run([sys.executable, "-m", "ohgesture.core.cli", "prepare", "--data", str(root), "--format",
-                           "bandai", "--pairings", "0", "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0 and not out.exists()
-    assert proc.stderr.strip().splitlines() == ["error: --pairings must be 1 or more, got 0."]

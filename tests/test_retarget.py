@@ -10,9 +10,9 @@ import pytest
 from mathutils import Matrix
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.core.bvh import read_bvh, write_bvh
-from ohgesture.core.skeleton import Motion, Skeleton
-from ohgesture.core.synthetic import make_synthetic_take
+from ohgesture.core.motion.bvh import read_bvh, write_bvh
+from ohgesture.core.motion.skeleton import Motion, Skeleton
+from ohgesture.core.training.synthetic import make_synthetic_take
 from ohgesture.ohgesture_addon import armature, bone_presets, keyframes, retarget
 from blender_util import AXIS_MAP, fk_at_times, reset_blender, write_metadata_only_checkpoint
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ohgesture.core import metrics as M
-from ohgesture.core.features import FeatureLayout
-from ohgesture.core.timing import (HORIZON_FRAMES, MAX_RATE, MAX_RATE_STEP, MIN_RATE, activity_time_map,
+from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.motion.features import FeatureLayout
+from ohgesture.core.generation.retiming import (HORIZON_FRAMES, MAX_RATE, MAX_RATE_STEP, MIN_RATE, activity_time_map,
                                    retime_features)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -63,8 +63,8 @@ def test_retime_features_interpolates_and_scales_root_velocities():
 
 
 def test_the_shipped_model_follows_unseen_speech_only_when_retimed():
-    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
-    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")
     if lm.model.activity_predictor is None:
@@ -82,8 +82,8 @@ def test_the_shipped_model_follows_unseen_speech_only_when_retimed():
 
 
 def test_smoothing_brings_the_shipped_models_jerk_towards_real_capture_without_slowing_the_hands():
-    from ohgesture.core.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
-    from ohgesture.core.generate import DEFAULT_MODEL, generate_features, load_model
+    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")
     speech = speech_inputs(lm, SAMPLES / "speech_en.wav", 20)
@@ -103,7 +103,7 @@ def test_smoothing_brings_the_shipped_models_jerk_towards_real_capture_without_s
 
 
 def test_finishing_fades_in_away_from_known_frames():
-    from ohgesture.core.generate import FINISH_EASE_FRAMES, finishing_weight
+    from ohgesture.core.generation.pipeline import FINISH_EASE_FRAMES, finishing_weight
 
     known = np.zeros(100, dtype=bool)
     known[10] = True

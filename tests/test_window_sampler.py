@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from ohgesture.core.datasets import (Clip, DatasetError, NormStats, WindowSampler, chain_short_clips,
+from ohgesture.core.model.normalisation import NormStats
+from ohgesture.core.training.datasets import (Clip, DatasetError, WindowSampler, chain_short_clips,
                                      random_rate_curves)
-from ohgesture.core.features import feature_layout, features_to_motion, motion_to_features
-from ohgesture.core.synthetic import make_synthetic_take
+from ohgesture.core.motion.features import feature_layout, features_to_motion, motion_to_features
+from ohgesture.core.training.synthetic import make_synthetic_take
 
 WINDOW, N_SEED = 30, 5
 

@@ -100,7 +100,7 @@ def save_checkpoint(path, tensors: dict, metadata: dict) -> None:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint metadata must be plain JSON data: {exc}.") from None
     cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    from .fileio import atomic_path  # imported here: read_metadata must load standalone inside Blender
+    from ..atomic import atomic_path  # imported here: read_metadata must load standalone inside Blender
 
     with atomic_path(path) as tmp:
         save_file(cpu_tensors, str(tmp), metadata={METADATA_KEY: text})

@@ -16,21 +16,22 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .audio import AudioFeatureConfig
-from .checkpoint import CheckpointError, load_checkpoint, validate_state_dict
-from .datasets import NormStats, wrist_speeds
-from .diffusion import CosineSchedule, make_conditional_denoiser
-from .defaults import DEFAULT_SMOOTHING_HZ
-from .features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
+from ..audio.features import AudioFeatureConfig
+from ..model.checkpoint import CheckpointError, load_checkpoint, validate_state_dict
+from ..model.normalisation import NormStats
+from ..motion.measures import wrist_speeds
+from ..model.diffusion import CosineSchedule, make_conditional_denoiser
+from .defaults import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, default_steps
+from ..motion.features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
                        smoothstep, smoothstep_ramp)
 from .footlock import lock_feet
-from .model import DenoiserConfig, GestureDenoiser
-from .rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
-from .samplers import SAMPLERS
-from .skeleton import Motion, Skeleton, skeleton_from_dict
-from .timing import activity_time_map, retime_features
+from ..model.denoiser import DenoiserConfig, GestureDenoiser
+from ..motion.rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
+from ..model.samplers import SAMPLERS
+from ..motion.skeleton import Motion, Skeleton, skeleton_from_dict
+from .retiming import activity_time_map, retime_features
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
 FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
@@ -132,9 +133,9 @@ def generate_features(
     emotions: Sequence[str],
     weights: np.ndarray,
     *,
-    guidance: float = 1.0,
-    sampler: str = "ddim",
-    steps: int = 25,
+    guidance: float = DEFAULT_GUIDANCE,
+    sampler: str = DEFAULT_SAMPLER,
+    steps: int | None = None,
     seed: int = 0,
     progress: Progress = None,
     known: np.ndarray | None = None,
@@ -150,12 +151,12 @@ def generate_features(
     ``known`` (F, D) motion features with ``known_mask`` (F,) or (F, D) true where they
     must be kept: the sampler inpaints around them and they are returned unchanged.
     ``first_seed`` (n_seed, D) seeds the first window (else the null seed).
-    ``retime``: for a model with an activity encoder (activity_head or _conditioning), re-time the
-    motion so its hand speed follows the activity the encoder expects from the audio
-    (core.timing); never when frames are known.
-    ``smoothing_hz``: low-pass cutoff of the finished motion (core.features.smooth_features);
+    ``retime``: for a model with an activity encoder, re-time the motion so its hand speed
+    follows the activity the encoder expects from the audio (core.generation.retiming);
+    never when frames are known.
+    ``smoothing_hz``: low-pass cutoff of the finished motion (core.motion.features.smooth_features);
     0 keeps the sampler's frame-to-frame noise.
-    ``foot_lock``: pin planted feet to the floor (core.footlock).
+    ``foot_lock``: pin planted feet to the floor (core.generation.footlock).
     """
     frames = len(audio_features)
     if frames < 1:
@@ -166,75 +167,99 @@ def generate_features(
     weights = np.asarray(weights, dtype=np.float32)
     if weights.ndim == 1:
         weights = np.repeat(weights[:, None], frames, axis=1)
-    M, n_seed = lm.window, lm.n_seed
-    overlap = n_seed
+    starts = window_starts(frames, lm.window, lm.n_seed)
+    audio, weights = _padded_inputs(lm, audio_features, weights, starts[-1] + lm.window)
+    inpaint = None if known is None else _known_normalised(lm, known, known_mask, len(audio))
+    steps = default_steps(sampler, lm.schedule.T) if steps is None else steps
+    out = _sample_windows(lm, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
+                          dict(guidance=guidance, sampler=sampler, steps=steps, seed=seed))
+    motion = out[:frames] * lm.stats.motion_std + lm.stats.motion_mean
+    if inpaint is None and retime and lm.model.activity_predictor is not None and frames > 1:
+        motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
+    motion = _finish(lm, motion, None if inpaint is None else inpaint[1][:frames], known, smoothing_hz, foot_lock)
+    if not np.all(np.isfinite(motion)):
+        raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
+    return motion
+
+
+def _padded_inputs(lm: LoadedModel, audio_features: np.ndarray, weights: np.ndarray, padded: int):
+    """Normalised audio (P, A) and weights (K, P), the last frame repeated up to ``padded`` frames."""
     stats = lm.stats
     audio = (np.asarray(audio_features, np.float32) - stats.audio_mean) / stats.audio_std
-    starts = window_starts(frames, M, overlap)
-    padded = starts[-1] + M
-    audio = np.concatenate([audio, np.repeat(audio[-1:], padded - frames, axis=0)]) if padded > frames else audio
-    weights = np.concatenate([weights, np.repeat(weights[:, -1:], padded - frames, axis=1)], axis=1) \
-        if padded > frames else weights
-    D, width = lm.layout.D, lm.model.config.state_dim  # any activity channels follow the D motion features
-    out = np.zeros((padded, width), dtype=np.float32)
-    mask = None
-    if known is not None:
-        mask = np.zeros((padded, width), dtype=np.float32)  # activity channels are never known
-        given = np.asarray(known_mask, dtype=bool)
-        mask[:frames, :D] = given[:, None] if given.ndim == 1 else given
-        known_norm = np.zeros_like(out)
-        known_norm[:frames, :D] = (np.asarray(known, np.float32) - stats.motion_mean) / stats.motion_std
-    generator = torch.Generator().manual_seed(int(seed))
-    device = lm.device
-    sample = SAMPLERS[sampler]
-    kwargs = {} if sampler == "ddpm" else {"steps": steps}
+    extra = padded - len(audio)
+    if extra > 0:
+        audio = np.concatenate([audio, np.repeat(audio[-1:], extra, axis=0)])
+        weights = np.concatenate([weights, np.repeat(weights[:, -1:], extra, axis=1)], axis=1)
+    return audio, weights
+
+
+def _known_normalised(lm: LoadedModel, known: np.ndarray, known_mask: np.ndarray, padded: int):
+    """(known motion, mask), both (P, D) and normalised, for the sampler's inpainting."""
+    D, frames = lm.layout.D, len(known)
+    mask = np.zeros((padded, D), dtype=np.float32)
+    given = np.asarray(known_mask, dtype=bool)
+    mask[:frames] = given[:, None] if given.ndim == 1 else given
+    known_norm = np.zeros((padded, D), dtype=np.float32)
+    known_norm[:frames] = (np.asarray(known, np.float32) - lm.stats.motion_mean) / lm.stats.motion_std
+    return known_norm, mask
+
+
+def _window_seed(lm: LoadedModel, out: np.ndarray, k: int, start: int, first_seed):
+    """The seed gesture of window k: the null seed, the caller's, or the previous window's last frames."""
+    device, n_seed = lm.device, lm.n_seed
+    if k == 0 and first_seed is None:
+        return None, None
+    if k == 0:
+        frames = ((first_seed - lm.stats.motion_mean) / lm.stats.motion_std).astype(np.float32)
+    else:
+        frames = out[start - n_seed:start]
+    return torch.from_numpy(np.ascontiguousarray(frames))[None].to(device), torch.zeros(1, dtype=torch.bool, device=device)
+
+
+def _sample_windows(lm: LoadedModel, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
+                    settings: dict) -> np.ndarray:
+    """Normalised motion (P, D): each window sampled in turn, seeded by the one before and
+    cross-faded over the seed overlap."""
+    M, overlap, device = lm.window, lm.n_seed, lm.device
+    out = np.zeros((len(audio), lm.layout.D), dtype=np.float32)
+    generator = torch.Generator().manual_seed(int(settings["seed"]))
+    sample = SAMPLERS[settings["sampler"]]
+    kwargs = {} if settings["sampler"] == "ddpm" else {"steps": settings["steps"]}
     for k, start in enumerate(starts):
-        a = torch.from_numpy(audio[start:start + M])[None].to(device)
-        if k == 0 and first_seed is None:
-            seed_frames, seed_null = None, None
-        elif k == 0:
-            seed_frames = torch.from_numpy(((first_seed - stats.motion_mean) / stats.motion_std).astype(np.float32))
-            seed_frames, seed_null = seed_frames[None].to(device), torch.zeros(1, dtype=torch.bool, device=device)
-        else:
-            seed_frames = torch.from_numpy(out[start - n_seed:start, :D])[None].to(device)
-            seed_null = torch.zeros(1, dtype=torch.bool, device=device)
+        seed_frames, seed_null = _window_seed(lm, out, k, start, first_seed)
         denoise = make_conditional_denoiser(
-            lm.model, seed=seed_frames, audio=a, emotions=emotion_ids,
-            weights=torch.from_numpy(weights[:, start:start + M]), guidance=guidance, seed_null=seed_null,
+            lm.model, seed=seed_frames, audio=torch.from_numpy(audio[start:start + M])[None].to(device),
+            emotions=emotion_ids, weights=torch.from_numpy(weights[:, start:start + M]),
+            guidance=settings["guidance"], seed_null=seed_null,
         )
 
         def report(i, n, k=k):
             if progress is not None:
                 progress((k + i / n) / len(starts), f"window {k + 1}/{len(starts)}")
 
-        inpaint = None
-        if mask is not None and mask[start:start + M].any():
-            inpaint = (torch.from_numpy(known_norm[start:start + M])[None].to(device),
-                       torch.from_numpy(mask[start:start + M])[None].to(device))
-        x = sample(denoise, (1, M, width), lm.schedule, generator=generator, device=device,
-                   progress=report, inpaint=inpaint, **kwargs)[0].float().cpu().numpy()
+        window_inpaint = None
+        if inpaint is not None and inpaint[1][start:start + M].any():
+            window_inpaint = tuple(torch.from_numpy(part[start:start + M])[None].to(device) for part in inpaint)
+        x = sample(denoise, (1, M, lm.layout.D), lm.schedule, generator=generator, device=device,
+                   progress=report, inpaint=window_inpaint, **kwargs)[0].float().cpu().numpy()
         if k == 0:
             out[start:start + M] = x
         else:
-            out[start:start + overlap, :D] = _crossfade_normalised(out[start:start + overlap, :D], x[:overlap, :D], lm)
-            out[start:start + overlap, D:] = x[:overlap, D:]
+            out[start:start + overlap] = _crossfade_normalised(out[start:start + overlap], x[:overlap], lm)
             out[start + overlap:start + M] = x[overlap:]
-    motion = out[:frames, :D] * stats.motion_std + stats.motion_mean
-    if mask is None and retime and lm.model.activity_predictor is not None and frames > 1:
-        motion = follow_activity(lm, motion, predicted_activity(lm, audio[:frames], emotion_ids, weights[:, :frames]))
+    return out
+
+
+def _finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool) -> np.ndarray:
+    """Low-pass and foot locking; next to known frames (``mask`` (F, D)) they fade out, or the
+    known frames put back would stand out as steps."""
     finished = smooth_features(motion, lm.fps, smoothing_hz)
     if foot_lock:
         finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
     if mask is None:
-        motion = finished
-    else:
-        # the sampler met the known frames smoothly; finishing fades out towards them, or the
-        # known frames put back below would stand out as steps
-        weight = finishing_weight(mask[:frames, :D].any(axis=1))
-        motion = np.where(mask[:frames, :D] > 0, known, motion + weight[:, None] * (finished - motion))
-    if not np.all(np.isfinite(motion)):
-        raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
-    return motion
+        return finished
+    weight = finishing_weight(mask.any(axis=1))
+    return np.where(mask > 0, known, motion + weight[:, None] * (finished - motion))
 
 
 def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -> np.ndarray:
@@ -409,8 +434,8 @@ def constraints_to_known(
     """Known features (F, D) and mask (F, D) for local joint rotations (K, 4) wxyz that
     joints (K,) must have at frames (K,). The root-motion joint's features hold its
     rotation without heading, so only its tilt is constrained (its heading stays free)."""
-    from .features import heading_angle
-    from .rotations import yaw_matrix
+    from ..motion.features import heading_angle
+    from ..motion.rotations import yaw_matrix
 
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)
     joints = np.asarray(joints, dtype=np.int64).reshape(-1)

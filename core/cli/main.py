@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .defaults import DEFAULT_GUIDANCE, DEFAULT_SMOOTHING_HZ
+from ..generation.defaults import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
+                                   default_steps)
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -76,7 +77,7 @@ def _check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Pat
 def write_npz_atomic(path: Path, **arrays) -> None:
     import numpy as np
 
-    from .fileio import atomic_path
+    from ..atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -100,11 +101,6 @@ def motion_npz_arrays(motion, root_joint: int, meta: dict) -> dict:
 
 # Sampler defaults, chosen by benchmarks/bench_sampling.py: DPM-Solver++(2M) with 20 steps matches
 # the 1000-step DDPM reference within 5% on FGD, synchrony and wrist speed at 1/50 of the cost.
-DEFAULT_STEPS = {"dpmpp_2m": 20, "ddim": 25}
-
-
-def default_steps(sampler: str, lm) -> int:
-    return lm.schedule.T if sampler == "ddpm" else DEFAULT_STEPS[sampler]
 
 
 def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
@@ -146,14 +142,14 @@ def cmd_info(args) -> int:
         raise CliError(f"{path} does not exist.")
     suffix = path.suffix.lower()
     if suffix == ".bvh":
-        from .bvh import read_bvh
+        from ..motion.bvh import read_bvh
 
         motion = read_bvh(path)
         info = dict(kind="motion", path=str(path), skeleton=motion.skeleton.name,
                     joints=motion.skeleton.num_joints, frames=motion.num_frames, fps=motion.fps,
                     duration=round(motion.duration, 4))
     elif suffix in (".safetensors", ".pt", ".pth", ".ckpt", ".bin"):
-        from .checkpoint import read_metadata
+        from ..model.checkpoint import read_metadata
 
         meta = read_metadata(path)
         cfg = meta.get("model_config", {})
@@ -163,7 +159,7 @@ def cmd_info(args) -> int:
                     sizes={k: cfg.get(k) for k in ("latent", "layers", "heads", "ff", "window", "n_seed")},
                     metadata=meta)
     else:
-        from .audio import audio_info
+        from ..audio.features import audio_info
 
         info = dict(kind="audio", path=str(path), **audio_info(path))
     print(json.dumps(info, indent=2, default=str))
@@ -173,10 +169,10 @@ def cmd_info(args) -> int:
 def cmd_generate(args) -> int:
     import numpy as np
 
-    from .audio import audio_features_from_file
-    from .bvh import write_bvh
-    from .generate import ease_to_constraints, emotion_weights, features_to_output, generate_features, load_model
-    from .resample import resample_motion
+    from ..audio.features import audio_features_from_file
+    from ..motion.bvh import write_bvh
+    from ..generation.pipeline import ease_to_constraints, emotion_weights, features_to_output, generate_features, load_model
+    from ..motion.resample import resample_motion
 
     out = _check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
     audio_path = Path(args.audio)
@@ -224,7 +220,7 @@ def cmd_generate(args) -> int:
             raise CliError("--gamma-curve values must lie between 0 and 1.")
         share = np.interp(np.linspace(0, 1, len(features)), np.linspace(0, 1, curve.size), curve)
         weights = np.stack([1.0 - share, share])
-    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm)
+    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
     if args.sampler == "ddpm" and steps != lm.schedule.T:
         raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
     known, known_mask = _load_constraints(args.constraints, lm, len(features))
@@ -262,7 +258,7 @@ def _load_constraints(path, lm, n_frames: int):
         return None, None
     import numpy as np
 
-    from .generate import constraints_to_known
+    from ..generation.pipeline import constraints_to_known
 
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -277,7 +273,7 @@ def _motion_from_npz(path: Path, skeleton):
     """A motion npz (what ``generate --out X.npz`` writes) as a Motion on the model's skeleton."""
     import numpy as np
 
-    from .skeleton import Motion
+    from ..motion.skeleton import Motion
 
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -308,11 +304,11 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     """--keep EXISTING.bvh --range S:E: resample frames [S, E) and keep every other frame exactly."""
     import numpy as np
 
-    from .audio import audio_features_from_file
-    from .bvh import read_bvh, splice_frames, write_bvh
-    from .features import features_to_motion, motion_to_features
-    from .generate import emotion_weights, regenerate_range
-    from .skeleton import Motion
+    from ..audio.features import audio_features_from_file
+    from ..motion.bvh import read_bvh, splice_frames, write_bvh
+    from ..motion.features import features_to_motion, motion_to_features
+    from ..generation.pipeline import emotion_weights, regenerate_range
+    from ..motion.skeleton import Motion
 
     if not (args.keep and args.range):
         raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")
@@ -333,7 +329,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
     constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
     labels = [label for label, _ in mix]
-    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm)
+    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
         constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
@@ -379,7 +375,7 @@ def _default_speech_dir(data: Path) -> Path | None:
 
 
 def load_dataset(args, log=print):
-    from .datasets import build_bandai, build_pairs, build_zeggs, load_pack
+    from ..training.datasets import build_bandai, build_pairs, build_zeggs, load_pack
 
     data = Path(args.data)
     if not data.exists():
@@ -393,10 +389,7 @@ def load_dataset(args, log=print):
     if args.format == "bandai":
         import numpy as np
 
-        if args.pairings < 1:  # before the corpus is cut, which takes a while
-            raise CliError(f"--pairings must be 1 or more, got {args.pairings}.")
-
-        from .pairing import default_corpus, pair_audio_to_motion
+        from ..training.pairing import default_corpus, pair_audio_to_motion
 
         speech = Path(args.speech) if args.speech else _default_speech_dir(data)
         files = [f for f in sorted(speech.glob("*.wav")) if f.name not in (args.speech_exclude or [])] if speech else []
@@ -407,13 +400,13 @@ def load_dataset(args, log=print):
             rng = np.random.default_rng(args.seed * 100003 + index)
             return pair_audio_to_motion(wrist_speed, fps, corpus, rng), corpus.sr
 
-        return build_bandai(data, pair, fps=args.fps, pairings=args.pairings,
+        return build_bandai(data, pair, fps=args.fps,
                             progress=lambda i, n: log(f"paired {i}/{n} clips") if i % 50 == 0 or i == n else None)
     raise CliError(f"unknown data format {args.format!r}.")
 
 
 def cmd_prepare(args) -> int:
-    from .datasets import save_pack
+    from ..training.datasets import save_pack
 
     out = _check_output(Path(args.out), args.overwrite, (".npz",))
     dataset = load_dataset(args, log=lambda m: print(m, file=sys.stderr))
@@ -425,14 +418,12 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .generate import resolve_device
-    from .train import TrainConfig, train
+    from ..generation.pipeline import resolve_device
+    from ..training.train import TrainConfig, train
 
     out = _check_output(Path(args.out), True, (".safetensors",))
     if args.steps < 1 or args.batch < 1:
         raise CliError("--steps and --batch must be positive whole numbers.")
-    if not 0 <= args.speed_loss < float("inf"):
-        raise CliError(f"--speed-loss must be a finite number, 0 or more, got {args.speed_loss:g}.")
     if not 0 <= args.seed_drop <= 1:
         raise CliError(f"--seed-drop must be a probability between 0 and 1, got {args.seed_drop:g}.")
     if not 0 <= args.max_minutes < float("inf"):
@@ -453,10 +444,10 @@ def cmd_train(args) -> int:
     overrides = json.loads(args.model_config) if args.model_config else {}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
-                         speed_weight=args.speed_loss, seed_drop=args.seed_drop,
+                         seed_drop=args.seed_drop,
                          time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
                          predicted_activity_share=args.predicted_activity, label_balance=args.label_balance,
-                         mirror=args.mirror, chain_all=args.chain_all)
+                         mirror=args.mirror)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
@@ -467,14 +458,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .train import strip_training_state
+    from ..training.train import strip_training_state
 
     out = _check_output(Path(args.out), args.overwrite, (".safetensors",))
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
-    other = Path(args.interpolate_with) if args.interpolate_with else None
-    strip_training_state(Path(args.checkpoint), out, extra, interpolate_with=other, share=args.share)
-    mixed = f", {args.share:g} of the way to {other.name}" if other else ""
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only{mixed})", file=sys.stderr)
+    strip_training_state(Path(args.checkpoint), out, extra)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only)", file=sys.stderr)
     return 0
 
 
@@ -511,8 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
     gen.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance strength (1 = none)")
-    gen.add_argument("--sampler", choices=["ddpm", "ddim", "dpmpp_2m"], default="dpmpp_2m",
-                     help="dpmpp_2m (default, 20 steps), ddim (25 steps) or ddpm (all 1000 steps, the reference)")
+    gen.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
+                     help=f"dpmpp_2m ({DEFAULT_STEPS['dpmpp_2m']} steps), ddim ({DEFAULT_STEPS['ddim']} steps) or ddpm (all "
+                          f"the model's steps, the reference); default {DEFAULT_SAMPLER}")
     gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--no-retime", action="store_true",
@@ -546,8 +536,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave this speech file out of the pairing corpus (keep it unseen for evaluation)")
         sp.add_argument("--fps", type=float, default=30.0)
         sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--pairings", type=int, default=1, metavar="N",
-                        help="--format bandai: pair every clip N times with different speech (default 1)")
 
     prep = sub.add_parser("prepare", help="turn a dataset folder into a preprocessed .npz pack")
     data_args(prep)
@@ -564,8 +552,6 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=2e-4)
     tr.add_argument("--device", default="auto")
     tr.add_argument("--resume", help="continue from this checkpoint")
-    tr.add_argument("--speed-loss", type=float, default=0.0, metavar="WEIGHT",
-                    help="add a loss on how fast each joint turns, with this weight (see README: default model)")
     tr.add_argument("--seed-drop", type=float, default=0.1, metavar="P",
                     help="probability of training a window without its seed gesture (default 0.1)")
     tr.add_argument("--time-warp", type=float, default=1.0, metavar="FACTOR",
@@ -580,9 +566,6 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mirror", action="store_true",
                     help="mirror half of the training windows left-right (skeletons whose sides pair up by "
                          "name, with axis-aligned joint frames, such as Bandai Namco's)")
-    tr.add_argument("--chain-all", action="store_true",
-                    help="join every clip of a label into one run (cross-faded), so windows also cross from one "
-                         "clip's end into the next clip's start; clips too short for a window are always joined")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")
@@ -594,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     try:
-        from .evaluate import add_cli as add_evaluate_cli
+        from ..evaluation.evaluate import add_cli as add_evaluate_cli
     except ImportError:  # no numpy in this interpreter: main() says how to install the dependencies
         pass
     else:
@@ -604,10 +587,6 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("checkpoint")
     ex.add_argument("--out", required=True)
     ex.add_argument("--metadata", help="JSON file merged into the metadata")
-    ex.add_argument("--interpolate-with", metavar="CHECKPOINT",
-                    help="mix the weights with another run of the same model (e.g. the model a fine-tune resumed from)")
-    ex.add_argument("--share", type=float, default=0.5,
-                    help="with --interpolate-with: the other checkpoint's share of the weights (default 0.5)")
     ex.add_argument("--overwrite", action="store_true")
     ex.set_defaults(func=cmd_export)
     return p

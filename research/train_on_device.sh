@@ -3,7 +3,7 @@
 # audio_following.py, and time generation there (bench_device.py). Written for a lent
 # H100 with 15 minutes in all (see README: default model); run from the repository root:
 #
-#     OUT=out/device MINUTES=7 bash benchmarks/train_on_device.sh VARIANT ...
+#     OUT=out/device MINUTES=7 bash research/train_on_device.sh VARIANT ...
 #
 # VARIANT is name=extra-model-config-json[=extra train flags], e.g.
 #     act='{"activity_conditioning": true}'=--time-warp\ 1.5
@@ -30,7 +30,7 @@ for spec in "$@"; do
     config=$($PY -c "import json,sys; print(json.dumps({**json.loads(sys.argv[1]), **json.loads(sys.argv[2])}))" "$BASE" "$extra")
     names+=("$name")
     # shellcheck disable=SC2086  # flags are words on purpose
-    $PY -m ohgesture.core.cli train --data "$PACK" --format pack --out "/tmp/${name}_train.safetensors" \
+    $PY -m ohgesture.core.cli.main train --data "$PACK" --format pack --out "/tmp/${name}_train.safetensors" \
         --device "$DEVICE" --steps 1000000 --max-minutes "$MINUTES" --batch 128 --lr 5e-4 --quiet \
         --checkpoint-every 2000 --eval-every 2000 --metadata core/weights/model_card.json \
         --model-config "$config" $flags >"/tmp/${name}.log" 2>&1 &
@@ -39,11 +39,11 @@ wait
 for name in "${names[@]}"; do
     { echo "== $name"; grep -v "steps/s" "/tmp/${name}.log" | tail -n 8; grep "steps/s" "/tmp/${name}.log" | tail -n 1; } >>"$log"
     { echo "== $name"; cat "/tmp/${name}.log"; } >>"$OUT/train_logs.txt"
-    $PY -m ohgesture.core.cli export "/tmp/${name}_train.safetensors" --out "$OUT/${name}.safetensors" --overwrite >>"$log" 2>&1
+    $PY -m ohgesture.core.cli.main export "/tmp/${name}_train.safetensors" --out "$OUT/${name}.safetensors" --overwrite >>"$log" 2>&1
 done
 models=()
 for name in "${names[@]}"; do models+=("$OUT/${name}.safetensors"); done
-$PY benchmarks/audio_following.py "${models[@]}" --data "$PACK" --device "$DEVICE" --windows 64 >>"$log" 2>&1
+$PY research/audio_following.py "${models[@]}" --data "$PACK" --device "$DEVICE" --windows 64 >>"$log" 2>&1
 if [ -f runs/speech_feats.npy ] && [ "$DEVICE" = cuda ]; then
     $PY benchmarks/bench_device.py --device cuda --model "$OUT/${names[0]}.safetensors" --features runs/speech_feats.npy \
         --seconds 60 --settings dpmpp_2m:20,ddim:25 >>"$log" 2>&1

@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from .features import FeatureLayout
+from ..motion.features import FeatureLayout
 
 SMOOTH_FRAMES = 9  # 0.3 s at 30 fps, as the activity the model is trained on
 HORIZON_FRAMES = 120  # 4 s at 30 fps: how fast a drift from real time is pulled back
-# Chosen on the pairing's own training speech (2_scott_0_14_14, 2_scott_0_37_37; benchmarks/retime_following.py
+# Chosen on the pairing's own training speech (2_scott_0_14_14, 2_scott_0_37_37; research/retime_following.py
 # warns why not on the evaluation clips), shipped model, neutral, seeds 0-4: loudness-wrist r 0.204 with
 # rates 0.5-2 and no step limit, 0.216 with 0.4-2.5 (wrist jerk +11 %), 0.242 with 0.4-2.5 and steps of
 # at most 0.15 (jerk unchanged). A rate that jumps from frame to frame is a velocity pop the eye sees.

@@ -13,15 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cli import main as cli
-from .generate import DEFAULT_MODEL
+from .main import main as cli
+from ..generation.pipeline import DEFAULT_MODEL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "speech_en.wav"
 
 
 def _fallback_model(workdir: Path) -> Path:
-    from .synthetic import write_pairs_folder
+    from ..training.synthetic import write_pairs_folder
 
     print("No default model is installed: training a tiny demonstration model on generated data "
           "(about a minute; its motion is NOT representative).", file=sys.stderr)
@@ -39,7 +39,7 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model = DEFAULT_MODEL if DEFAULT_MODEL.exists() else _fallback_model(Path(tmp))
-        from .checkpoint import read_metadata
+        from ..model.checkpoint import read_metadata
 
         labels = read_metadata(model)["emotions"]
         wanted = [e for e in ("neutral", "happy", "angry", "sad", "calm", "lively") if e in labels][:3]

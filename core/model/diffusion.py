@@ -137,8 +137,6 @@ def diffusion_loss(
     seed_null: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     p_drop: float = 0.0,
-    speed: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    speed_weight: float = 0.0,
     activity: torch.Tensor | None = None,
     predicted_activity_share: float = 0.0,
 ) -> torch.Tensor:
@@ -146,8 +144,7 @@ def diffusion_loss(
 
     With p_drop > 0 the seed and emotion are dropped independently (drop_conditions);
     the training loop may instead call drop_conditions itself and pass p_drop=0.
-    ``speed_weight`` > 0 adds the same loss between ``speed(x0_hat)`` and ``speed(x0)``
-    (e.g. ``joint_speeds``): see there for why. A model with an activity encoder adds its
+    A model with an activity encoder adds its
     error on ``activity`` (B,M,C), the true activity of x0, which a model with activity
     conditioning is also fed (model.DenoiserConfig); ``predicted_activity_share`` of the windows
     are fed the encoder's own (detached) prediction instead, the curve sampling will see."""
@@ -172,24 +169,7 @@ def diffusion_loss(
         activity_loss = F.smooth_l1_loss(predicted, activity, beta=1.0)
     else:
         x0_hat, activity_loss = model(x_t, t, seed, emotion, audio, seed_null), 0.0
-    loss = F.smooth_l1_loss(x0_hat, x0, beta=1.0) + activity_loss
-    if speed is not None and speed_weight > 0:
-        loss = loss + speed_weight * F.smooth_l1_loss(speed(x0_hat), speed(x0), beta=1.0)
-    return loss
-
-
-def joint_speeds(x: torch.Tensor, rotation_std: torch.Tensor, speed_std: torch.Tensor) -> torch.Tensor:
-    """(B, M-1, J): how fast each joint's 6D rotation changes between frames, in units of
-    ``speed_std`` (J,); ``x`` (B, M, D) is normalised motion ending in the 6J rotation
-    channels, whose std is ``rotation_std`` (6J,).
-
-    Why a loss on it: at high noise the audio says *when* the hands move but not in which
-    direction, so the x0 (and any velocity) prediction averages strokes of opposite
-    directions towards stillness and the audio barely changes it; a speed has no direction
-    to average away, so matching it rewards moving exactly when the audio says so."""
-    rotations = x[..., x.shape[-1] - rotation_std.numel():] * rotation_std
-    change = torch.diff(rotations, dim=1).unflatten(-1, (-1, 6))
-    return torch.sqrt(change.pow(2).sum(-1) + 1e-12) / speed_std
+    return F.smooth_l1_loss(x0_hat, x0, beta=1.0) + activity_loss
 
 
 def _blend_weights(weights, num_conditions: int, frames: int, device) -> torch.Tensor:

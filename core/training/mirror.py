@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import ROOT_CHANNELS, FeatureLayout
-from .rotations import matrix_to_6d, sixd_to_matrix
-from .skeleton import Skeleton
+from ..motion.features import ROOT_CHANNELS, FeatureLayout
+from ..motion.rotations import matrix_to_6d, sixd_to_matrix
+from ..motion.skeleton import Skeleton
 
 REFLECT = np.diag([-1.0, 1.0, 1.0])
 CANDIDATES = (np.eye(3), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]), np.diag([-1.0, -1.0, 1.0]))

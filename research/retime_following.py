@@ -1,6 +1,6 @@
 """Does re-timing make the hands follow the activity the audio encoder asks for?
 
-    python benchmarks/retime_following.py [--model CKPT] SPEECH.wav [SPEECH.wav ...]
+    python research/retime_following.py [--model CKPT] SPEECH.wav [SPEECH.wav ...]
 
 For each speech file (first 40 s) and two seeds: sample neutral motion with dpmpp_2m:20
 without re-timing, then show it through ``core.timing.activity_time_map``. Printed: the
@@ -27,10 +27,10 @@ if __package__ in (None, ""):
 def main() -> None:
     import torch
 
-    from ohgesture.core import evaluate as E
-    from ohgesture.core import metrics as M
-    from ohgesture.core.generate import DEFAULT_MODEL, activity_positions, load_model, predicted_activity
-    from ohgesture.core.timing import retime_features
+    from ohgesture.core.evaluation import evaluate as E
+    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, activity_positions, load_model, predicted_activity
+    from ohgesture.core.generation.retiming import retime_features
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("speech", nargs="+", type=Path)

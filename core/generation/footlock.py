@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .features import FeatureLayout, features_to_motion, smoothstep
-from .kinematics import forward_kinematics_matrices
-from .rotations import matrix_to_6d
-from .skeleton import Skeleton
+from ..motion.features import FeatureLayout, features_to_motion, smoothstep
+from ..motion.kinematics import forward_kinematics_matrices
+from ..motion.rotations import matrix_to_6d
+from ..motion.skeleton import Skeleton
 
 CONTACT_HEIGHT = 0.06  # of the leg's length above the floor (5 cm on an 85 cm leg)
 CONTACT_SPEED = 0.2  # of the leg's length per second (17 cm/s on an 85 cm leg)

@@ -1,6 +1,6 @@
 """How much each condition moves the denoiser's prediction: audio, seed gesture, emotion.
 
-    .venv/bin/python benchmarks/conditioning_influence.py [--model CKPT] [--data PACK.npz]
+    .venv/bin/python research/conditioning_influence.py [--model CKPT] [--data PACK.npz]
 
 On held-out training windows (the checkpoint's held-out takes), noise the real motion to
 step t and compare G(x_t, t, [s, e, a]) with the same call after replacing one condition:
@@ -26,11 +26,11 @@ import conftest  # noqa: E402,F401  (loads the repository root as the package ``
 def main() -> None:
     import torch
 
-    from ohgesture.core import datasets as D
-    from ohgesture.core.audio import audio_features
-    from ohgesture.core.diffusion import q_sample
-    from ohgesture.core.evaluate import heldout_split
-    from ohgesture.core.generate import DEFAULT_MODEL, load_model
+    from ohgesture.core.training import datasets as D
+    from ohgesture.core.audio.features import audio_features
+    from ohgesture.core.model.diffusion import q_sample
+    from ohgesture.core.evaluation.evaluate import heldout_split
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL))

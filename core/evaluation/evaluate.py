@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
-from .defaults import DEFAULT_GUIDANCE, DEFAULT_SMOOTHING_HZ
-from .fileio import atomic_path
+from ..generation.defaults import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES
+from ..atomic import atomic_path
 
-SAMPLERS_DEFAULT = "ddim:25,ddpm:1000"
+# The product's few-step sampler beside the 1000-step reference.
+SAMPLERS_DEFAULT = f"{DEFAULT_SAMPLER}:{DEFAULT_STEPS[DEFAULT_SAMPLER]},ddpm:1000"
 BLEND_CANDIDATES = (("neutral", "angry"), ("happy", "sad"), ("neutral", "tired"), ("neutral", "old"),
                     ("active", "tired"), ("feminine", "masculine"), ("calm", "lively"))
 PICTURE_EMOTIONS = ("neutral", "angry", "sad", "happy", "tired", "old", "active")
@@ -80,8 +81,8 @@ def parse_samplers(text: str) -> list[tuple[str, int]]:
     out = []
     for part in [p.strip() for p in str(text).split(",") if p.strip()]:
         name, _, steps = part.partition(":")
-        if name not in ("ddim", "ddpm", "dpmpp_2m"):
-            raise EvaluationError(f"unknown sampler {name!r} in {text!r}; use ddim, ddpm or dpmpp_2m.")
+        if name not in SAMPLER_NAMES:
+            raise EvaluationError(f"unknown sampler {name!r} in {text!r}; use {', '.join(SAMPLER_NAMES)}.")
         try:
             n = int(steps) if steps else (1000 if name == "ddpm" else 25)
         except ValueError:
@@ -208,7 +209,7 @@ def train_eval_nets(train_clips, labels: list[str], cfg: EvalConfig, cache_dir: 
     """Autoencoder (FGD embedding) and emotion classifier, trained on training-split windows only."""
     import torch
 
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
 
     allm = np.concatenate([c.motion for c in train_clips]).astype(np.float64)
     mean = allm.mean(0).astype(np.float32)
@@ -294,8 +295,8 @@ def heldout_split(dataset, meta: dict) -> tuple[list, list, str]:
 
 
 def motion_positions(lm, features: np.ndarray) -> np.ndarray:
-    from .generate import features_to_output
-    from .kinematics import forward_kinematics
+    from ..generation.pipeline import features_to_output
+    from ..motion.kinematics import forward_kinematics
 
     return forward_kinematics(features_to_output(lm, features))[0]
 
@@ -309,7 +310,7 @@ def pose_coordinates(lm, features: np.ndarray) -> np.ndarray:
 
 
 def joint_groups(skeleton) -> dict:
-    from .datasets import wrist_indices
+    from ..motion.measures import wrist_indices
 
     names = [n.lower() for n in skeleton.joint_names]
     feet = [i for i, n in enumerate(names) if ("toe" in n or "foot" in n) and "end" not in n]
@@ -343,7 +344,7 @@ def physical_stats(position_sets: list[np.ndarray], groups: dict, fps: float) ->
 
 def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed, retime=True,
              smoothing_hz=DEFAULT_SMOOTHING_HZ, foot_lock=True) -> np.ndarray:
-    from .generate import generate_features
+    from ..generation.pipeline import generate_features
 
     return generate_features(lm, audio_feats, list(emotions), np.asarray(weights, np.float64), guidance=guidance,
                              sampler=sampler, steps=steps, seed=seed, retime=retime,
@@ -352,7 +353,7 @@ def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed,
 
 def speech_inputs(lm, path: Path, seconds: float) -> dict:
     """Audio features, waveform and per-frame loudness of one speech file, cropped to ``seconds``."""
-    from .audio import audio_features_from_file, load_audio
+    from ..audio.features import audio_features_from_file, load_audio
 
     feats = audio_features_from_file(path, lm.fps, config=lm.audio_config)
     n = min(len(feats), int(round(seconds * lm.fps)))
@@ -374,10 +375,10 @@ def synchrony(loudness, speed, samples, sr, fps) -> dict:
 
 def zeggs_proof(zeggs_dir: Path, fps: float = 30.0) -> dict | None:
     """Both synchrony measures on the real ZEGGS take: true audio vs time-shifted audio."""
-    from .audio import load_audio
-    from .bvh import read_bvh
-    from .kinematics import forward_kinematics
-    from .resample import resample_motion
+    from ..audio.features import load_audio
+    from ..motion.bvh import read_bvh
+    from ..motion.kinematics import forward_kinematics
+    from ..motion.resample import resample_motion
 
     bvh, wav = Path(zeggs_dir) / f"{ZEGGS_TAKE}.bvh", Path(zeggs_dir) / f"{ZEGGS_TAKE}.wav"
     if not bvh.exists() or not wav.exists():
@@ -532,8 +533,8 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     """Run every measurement, write ``out/report.md`` and PNGs, return the numbers."""
     import torch
 
-    from .datasets import load_pack
-    from .generate import load_model
+    from ..training.datasets import load_pack
+    from ..generation.pipeline import load_model
 
     started = time.time()
     out = Path(out)
@@ -826,12 +827,12 @@ def write_report(result: dict, path: Path) -> None:
          f"- model: `{result['model']}`", f"- data: `{result['data']}`",
          f"- held-out split: {result['heldout_clips']} clips, {result['train_clips']} training clips; "
          f"{result['split']}", f"- wall time: {result['seconds']:.0f} s",
-         "- timing: " + ("re-timed to the activity the model's audio encoder expects (core/timing.py)"
+         "- timing: " + ("re-timed to the activity the model's audio encoder expects (core/generation/retiming.py)"
                          if result["config"]["retime"] and result.get("activity_encoder")
                          else "the sampler's own (no re-timing)"),
          "- smoothing: " + (f"{result['config']['smoothing_hz']:g} Hz low-pass of the generated motion"
                             if result["config"].get("smoothing_hz", 0) > 0 else "none"),
-         "- feet: " + ("planted feet pinned by leg IK (core/footlock.py)" if result["config"].get("foot_lock")
+         "- feet: " + ("planted feet pinned by leg IK (core/generation/footlock.py)" if result["config"].get("foot_lock")
                        else "as sampled (no foot locking)"), ""]
     qb = result["quality_bar"]
     L += ["## Quality bar", "", "| check | passed |", "|---|---|"]

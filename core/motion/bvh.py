@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_path
+from ..atomic import atomic_path
 from .rotations import euler_to_quat, quat_to_euler
 from .skeleton import Motion, Skeleton
 

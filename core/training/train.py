@@ -1,6 +1,6 @@
 """Training: the x0-objective Huber loss, EMA weights, held-out loss, resume, DDP.
 
-Run under ``torchrun --nproc_per_node N -m ohgesture.core.cli train ...`` for several
+Run under ``torchrun --nproc_per_node N -m ohgesture.core.cli.main train ...`` for several
 processes (gloo on the CPU, nccl on GPUs); only rank 0 writes checkpoints.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -19,13 +18,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .audio import audio_features
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, validate_state_dict
-from .datasets import GestureDataset, NormStats, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
-from .diffusion import CosineSchedule, diffusion_loss, drop_conditions, joint_speeds
+from ..audio.features import audio_features
+from ..model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, validate_state_dict
+from ..model.normalisation import NormStats
+from .datasets import GestureDataset, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
+from ..model.diffusion import CosineSchedule, diffusion_loss, drop_conditions
 from .mirror import mirror_features, mirror_map, typical_rotations
-from .model import DenoiserConfig, GestureDenoiser, count_parameters
-from .skeleton import skeleton_to_dict
+from ..model.denoiser import DenoiserConfig, GestureDenoiser, count_parameters
+from ..motion.skeleton import skeleton_to_dict
 
 COND_DROP_P = 0.1  # the design's independent drop probability for seed and emotion
 
@@ -44,14 +44,12 @@ class TrainConfig:
     held_out_fraction: float = 0.1
     seed: int = 0
     diffusion_steps: int = 1000
-    speed_weight: float = 0.0  # weight of the joint-speed term (diffusion.joint_speeds)
     seed_drop: float = COND_DROP_P  # probability of a null seed per training window
     time_warp: float = 1.0  # > 1: random playback-rate range of training windows (WindowSampler)
     max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
     predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
     label_balance: float = 0.5  # 0: every frame equally often; 1: every label equally often (WindowSampler)
     mirror: bool = False  # mirror half of the training windows left-right (core.mirror)
-    chain_all: bool = False  # join every clip of a label into one run, not only the short ones
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -114,12 +112,6 @@ def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, t
     return meta
 
 
-def _modules_added_since(model: torch.nn.Module, tensors: dict) -> list[str]:
-    """Top-level submodules of ``model`` that have no tensor at all in a checkpoint's ``tensors``."""
-    have = {name.split(".")[0] for name in tensors}
-    return sorted({name.split(".")[0] for name in model.state_dict()} - have)
-
-
 def train(
     dataset: GestureDataset,
     out: Path,
@@ -145,10 +137,10 @@ def train(
         range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
     # after the statistics, so a resumed run keeps the normalisation it was trained with
     span = window_span(model_config.window, model_config.n_seed, config.time_warp)
-    train_clips = chain_short_clips(train_clips, sys.maxsize if config.chain_all else span, dataset.layout,
+    train_clips = chain_short_clips(train_clips, span, dataset.layout,
                                     seed=config.seed)
     speeds = {}
-    if model_config.activity_conditioning or model_config.activity_head or model_config.activity_in_motion:
+    if model_config.activity_conditioning:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),
                       held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
     cfg = dataset.audio_config
@@ -171,19 +163,7 @@ def train(
         except ValueError:
             held = None
 
-    def with_state(batch: dict) -> dict:
-        """The diffused state x0: motion features, then the activity channels if the model diffuses them."""
-        if model_config.activity_in_motion:
-            batch = dict(batch, x0=torch.cat([batch["x0"], batch["activity"]], dim=-1))
-        return batch
-
-    held_batch = with_state(_batch_tensors(held.all_windows(stride=model_config.window), device)) if held else None
-    speed = None
-    if config.speed_weight > 0:
-        rotation_std = torch.as_tensor(stats.motion_std[-6 * dataset.layout.num_joints:], device=device)
-        speed_std = torch.as_tensor(sampler.joint_speed_std(dataset.layout.num_joints), device=device)
-        motion_speeds = partial(joint_speeds, rotation_std=rotation_std, speed_std=speed_std)
-        speed = lambda x: motion_speeds(x[..., :model_config.motion_dim])  # noqa: E731  (activity channels follow)
+    held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
 
     model = GestureDenoiser(model_config).to(device)
     ema = copy.deepcopy(model).eval()
@@ -195,16 +175,10 @@ def train(
         tensors, meta = load_checkpoint(resume, device=device)
         raw = {k[len("train.model."):]: v for k, v in tensors.items() if k.startswith("train.model.")}
         ema_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        added = _modules_added_since(model, raw or ema_state)
-        if added:  # e.g. an activity head switched on for the rest of a run: it starts fresh
-            log(f"resuming with new parts that start fresh: {', '.join(added)}")
-            new_parts = {k: v for k, v in model.state_dict().items() if k.split(".")[0] in added}
-            raw, ema_state = {**new_parts, **(raw or ema_state)}, {**new_parts, **ema_state}
         validate_state_dict(model, raw or ema_state)
         model.load_state_dict(raw or ema_state)
         ema.load_state_dict(ema_state)
-        if not added:  # Adam's state is per parameter; with new parameters it starts afresh
-            _load_optimizer(optimizer, tensors)
+        _load_optimizer(optimizer, tensors)
         step = int(meta.get("training", {}).get("steps", 0))
         previous_seconds = float(meta.get("training", {}).get("seconds", 0.0))
         log(f"resumed from {resume} at step {step}")
@@ -257,13 +231,13 @@ def train(
         progress = tqdm(total=config.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
     model.train()
     while step < config.steps:
-        batch = with_state(_batch_tensors(sampler.batch(config.batch), device))
+        batch = _batch_tensors(sampler.batch(config.batch), device)
         seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
         seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
                                              null_emotion=model.null_emotion, p_seed=config.seed_drop)
         loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
                               seed_null=seed_null, generator=generator,
-                              speed=speed, speed_weight=config.speed_weight, activity=batch.get("activity"),
+                              activity=batch.get("activity"),
                               predicted_activity_share=config.predicted_activity_share)
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
         for group in optimizer.param_groups:
@@ -309,47 +283,9 @@ def train(
     return TrainResult(step, previous_seconds + time.time() - start, running, last_held, out)
 
 
-def interpolate_weights(ours: dict, other: dict, share: float) -> dict:
-    """(1 - share) * ours + share * other, tensor by tensor, for two runs of one model that share
-    their normalisation (a fine-tune and the model it started from: weight-space interpolation
-    trades what the fine-tune gained against what it lost, as WiSE-FT does)."""
-    if not 0.0 <= share <= 1.0:
-        raise CheckpointError(f"the interpolation share must be between 0 and 1, not {share:g}.")
-    if set(ours) != set(other):
-        differ = sorted(set(ours) ^ set(other))
-        raise CheckpointError(f"the two checkpoints hold different tensors ({', '.join(differ[:3])}); "
-                              f"only runs of one model configuration can be interpolated.")
-    mixed = {}
-    for name, a in ours.items():
-        b = other[name]
-        if a.shape != b.shape:
-            raise CheckpointError(f"tensor {name} is {tuple(a.shape)} in one checkpoint and {tuple(b.shape)} in the "
-                                  f"other; only runs of one model configuration can be interpolated.")
-        if name.startswith("norm."):
-            if not torch.allclose(a, b):
-                raise CheckpointError("the two checkpoints normalise their data differently (norm. statistics); "
-                                      "interpolate a fine-tune with the model it was resumed from.")
-            mixed[name] = a
-        elif a.is_floating_point():
-            mixed[name] = ((1.0 - share) * a.double() + share * b.double()).to(a.dtype)
-        else:
-            mixed[name] = a
-    return mixed
-
-
-def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = None,
-                         interpolate_with: Path | None = None, share: float = 0.5) -> None:
-    """Copy a checkpoint keeping only what inference needs (EMA weights and statistics),
-    optionally interpolated with another run of the same model (``interpolate_weights``)."""
-    def inference_tensors(tensors: dict) -> dict:
-        return {k: v for k, v in tensors.items() if not k.startswith("train.")}
-
+def strip_training_state(path: Path, out: Path, extra_metadata: dict | None = None) -> None:
+    """Copy a checkpoint keeping only what inference needs (EMA weights and statistics)."""
     tensors, meta = load_checkpoint(path)
-    kept = inference_tensors(tensors)
-    if interpolate_with is not None:
-        other, other_meta = load_checkpoint(interpolate_with)
-        kept = interpolate_weights(kept, inference_tensors(other), share)
-        meta["interpolated"] = dict(with_checkpoint=Path(interpolate_with).name, share_of_other=share,
-                                    other_steps=other_meta.get("training", {}).get("steps"))
+    kept = {k: v for k, v in tensors.items() if not k.startswith("train.")}
     meta.update(extra_metadata or {})
     save_checkpoint(out, kept, meta)

@@ -36,7 +36,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks, lfilter
 
-from .audio import load_audio
+from ..audio.features import load_audio
 
 ONSET_HOP_SECONDS = 0.01
 FADE_SECONDS = 0.005

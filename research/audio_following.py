@@ -1,6 +1,6 @@
 """Does generated motion follow the audio inside a window? A quick check while training.
 
-    python benchmarks/audio_following.py CKPT [CKPT ...] [--data PACK.npz] [--device cuda]
+    python research/audio_following.py CKPT [CKPT ...] [--data PACK.npz] [--device cuda]
 
 On held-out windows of a dataset pack (the checkpoint's held-out takes), sample each window
 with dpmpp_2m:20 from its own audio and, with the same noise, from another window's audio;
@@ -31,11 +31,11 @@ if __package__ in (None, ""):
 def main() -> None:
     import torch
 
-    from ohgesture.core import datasets as D
-    from ohgesture.core import evaluate as E
-    from ohgesture.core import metrics as M
-    from ohgesture.core.generate import load_model
-    from ohgesture.core.samplers import SAMPLERS
+    from ohgesture.core.training import datasets as D
+    from ohgesture.core.evaluation import evaluate as E
+    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.generation.pipeline import load_model
+    from ohgesture.core.model.samplers import SAMPLERS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+")

@@ -23,15 +23,16 @@ from typing import Callable, Iterable
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from .audio import AudioFeatureConfig, audio_features, audio_features_from_file
-from .bvh import read_bvh
-from .fileio import atomic_path
-from .features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features, smoothstep_ramp
-from .kinematics import forward_kinematics
-from .resample import resample_motion
-from .skeleton import Motion, Skeleton
+from ..audio.features import AudioFeatureConfig, audio_features, audio_features_from_file
+from ..motion.bvh import read_bvh
+from ..atomic import atomic_path
+from ..motion.features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features, smoothstep_ramp
+from ..motion.kinematics import forward_kinematics
+from ..motion.resample import resample_motion
+from ..motion.skeleton import Motion, Skeleton
+from ..motion.measures import wrist_speed, wrist_speeds
+from ..model.normalisation import NormStats
 
-MIN_STD = 1e-2  # floor so constant channels (a joint that never moves) do not explode
 
 # Bandai Namco style labels -> the model's emotion labels. Dataset 2 uses other
 # words for some of dataset 1's styles; they are merged.
@@ -63,7 +64,6 @@ BANDAI_GESTURE_CONTENTS = (
     "wave-both-hands", "wave-left-hand", "wave-right-hand",
 )
 
-WRIST_NAMES = (("Hand_L", "Hand_R"), ("LeftHand", "RightHand"), ("LeftWrist", "RightWrist"))
 
 
 class DatasetError(ValueError):
@@ -77,33 +77,6 @@ class Clip:
     label: str
     motion: np.ndarray  # (F, D) float32 motion features
     audio: np.ndarray  # (F, A) float32 audio features
-
-
-@dataclass
-class NormStats:
-    motion_mean: np.ndarray
-    motion_std: np.ndarray
-    audio_mean: np.ndarray
-    audio_std: np.ndarray
-
-    @classmethod
-    def from_clips(cls, clips: Iterable[Clip]) -> "NormStats":
-        clips = list(clips)
-        m = np.concatenate([c.motion for c in clips]).astype(np.float64)
-        a = np.concatenate([c.audio for c in clips]).astype(np.float64)
-        return cls(
-            motion_mean=m.mean(0).astype(np.float32),
-            motion_std=np.maximum(m.std(0), MIN_STD).astype(np.float32),
-            audio_mean=a.mean(0).astype(np.float32),
-            audio_std=np.maximum(a.std(0), MIN_STD).astype(np.float32),
-        )
-
-    def tensors(self) -> dict[str, np.ndarray]:
-        return {f"norm.{k}": v for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_tensors(cls, tensors: dict) -> "NormStats":
-        return cls(**{k: np.asarray(tensors[f"norm.{k}"], dtype=np.float32) for k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -137,26 +110,6 @@ class GestureDataset:
         train = [c for c in self.clips if c.take not in held]
         test = [c for c in self.clips if c.take in held]
         return train, test
-
-
-def wrist_indices(skeleton: Skeleton) -> tuple[int, int]:
-    for left, right in WRIST_NAMES:
-        if left in skeleton.joint_names and right in skeleton.joint_names:
-            return skeleton.index(left), skeleton.index(right)
-    raise DatasetError(f"no wrist joints found in skeleton {skeleton.name!r}")
-
-
-def wrist_speeds(motion: Motion) -> np.ndarray:
-    """(F, 2) per-frame speed (file units per second) of the left and the right wrist."""
-    positions, _ = forward_kinematics(motion)
-    left, right = wrist_indices(motion.skeleton)
-    velocity = np.diff(positions[:, [left, right]], axis=0, prepend=positions[:1, [left, right]]) * motion.fps
-    return np.linalg.norm(velocity, axis=-1)
-
-
-def wrist_speed(motion: Motion) -> np.ndarray:
-    """Per-frame speed (file units per second) of the faster wrist."""
-    return wrist_speeds(motion).max(axis=-1)
 
 
 def _clip_from_motion(name, take, label, motion, fps, audio_feats, layout_motion_features) -> Clip:
@@ -219,18 +172,8 @@ def build_bandai(
     audio_config: AudioFeatureConfig | None = None,
     contents: Iterable[str] = BANDAI_GESTURE_CONTENTS,
     progress: Callable[[int, int], None] | None = None,
-    pairings: int = 1,
 ) -> GestureDataset:
-    """``pair_audio(wrist_speed, fps, pairing_index) -> (waveform, sample_rate)`` supplies a clip's speech.
-
-    ``pairings`` > 1 pairs every clip that many times with different speech (pairing p of
-    clip i gets index i + p * clips, so the first pairing is the same as with one); the
-    copies are named ``STEM~pP`` and keep the clip's take, so a split by take keeps them
-    together. Why: with one track per clip, a style with a few clips (angry: four) has
-    heard a few seconds of speech, and the model can tell the style from that speech
-    rather than learn it from the label."""
-    if int(pairings) < 1:
-        raise DatasetError(f"pairings must be 1 or more, got {pairings}")
+    """``pair_audio(wrist_speed, fps, clip_index) -> (waveform, sample_rate)`` supplies a clip's speech."""
     audio_config = audio_config or AudioFeatureConfig()
     rows = bandai_clips(root, contents)
     if not rows:
@@ -242,11 +185,9 @@ def build_bandai(
         feats = motion_to_features(motion)
         speed = wrist_speed(motion)
         stem = row["path"].stem
-        for p in range(int(pairings)):
-            waveform, sr = pair_audio(speed, fps, i + p * len(rows))
-            audio = audio_features(waveform, sr, fps, n_frames=len(feats), config=audio_config)
-            name = stem if p == 0 else f"{stem}~p{p + 1}"
-            clips.append(_clip_from_motion(name, stem, row["emotion"], motion, fps, audio, feats))
+        waveform, sr = pair_audio(speed, fps, i)
+        audio = audio_features(waveform, sr, fps, n_frames=len(feats), config=audio_config)
+        clips.append(_clip_from_motion(stem, stem, row["emotion"], motion, fps, audio, feats))
         if progress:
             progress(i + 1, len(rows))
     return GestureDataset(
@@ -295,7 +236,7 @@ ACTIVITY_SMOOTH_FRAMES = 9  # 0.3 s at 30 fps: a gesture stroke, not single-fram
 
 def clip_wrist_speeds(clips: list[Clip], skeleton: Skeleton, layout: FeatureLayout, fps: float) -> list[np.ndarray]:
     """(F, 2) left and right wrist speeds (file units per second) of each clip's motion features."""
-    from .features import features_to_motion
+    from ..motion.features import features_to_motion
 
     return [wrist_speeds(features_to_motion(c.motion, skeleton, fps, root_joint=layout.root_joint)) for c in clips]
 
@@ -472,14 +413,6 @@ class WindowSampler:
             out["activity"] = ((smoothed - self.activity_norm[0]) / self.activity_norm[1]).astype(np.float32)
         return out
 
-    def joint_speed_std(self, num_joints: int) -> np.ndarray:
-        """(J,) standard deviation of each joint's 6D-rotation change per frame (motion
-        units, as ``diffusion.joint_speeds`` measures it before scaling)."""
-        rotation_std = self.stats.motion_std[-6 * num_joints:].astype(np.float64)
-        speeds = [np.linalg.norm((np.diff(m[:, -6 * num_joints:], axis=0) * rotation_std).reshape(-1, num_joints, 6),
-                                 axis=-1) for m in self.motion]
-        return np.maximum(np.concatenate(speeds).std(0), 1e-3).astype(np.float32)
-
     def all_windows(self, stride: int) -> dict[str, np.ndarray]:
         """Every window at a fixed stride, unwarped (for a stable held-out loss)."""
         idx, start = [], []
@@ -496,7 +429,7 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
     ``dtype`` float16 halves the file (0.1 % relative precision, plenty for training) so a
     pack fits the limits of a machine it has to be copied to. A clip whose motion is an
     earlier clip's of the same take (another speech pairing) stores only its audio."""
-    from .skeleton import skeleton_to_dict
+    from ..motion.skeleton import skeleton_to_dict
 
     entries, stored, first_of_take = [], [], {}
     for i, c in enumerate(dataset.clips):
@@ -521,7 +454,7 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
 
 
 def load_pack(path: Path) -> GestureDataset:
-    from .skeleton import skeleton_from_dict
+    from ..motion.skeleton import skeleton_from_dict
 
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -1,6 +1,6 @@
 """Run the command-line tool from an unpacked extension, whatever its folder is called.
 
-The Blender add-on starts generation as ``PYTHON core/_entry.py generate ...`` in an
+The Blender add-on starts generation as ``PYTHON core/cli/_entry.py generate ...`` in an
 interpreter that has torch; this loads the extension root as the package
 ``ohgesture`` first, so the same relative imports work as under pip or in Blender.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 def _load_package() -> None:
     if "ohgesture" in sys.modules:
         return
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location(
         "ohgesture", root / "__init__.py", submodule_search_locations=[str(root)]
     )
@@ -24,6 +24,6 @@ def _load_package() -> None:
 
 if __name__ == "__main__":
     _load_package()
-    from ohgesture.core.cli import main
+    from ohgesture.core.cli.main import main
 
     sys.exit(main())

@@ -53,6 +53,15 @@ def _check_timesteps(timesteps: torch.Tensor, T: int) -> torch.Tensor:
     return ts
 
 
+def _timesteps(schedule: CosineSchedule, steps: int | None, timesteps) -> torch.Tensor:
+    """The caller's timesteps, or timestep_spacing(T, steps); the caller chooses one of the two."""
+    if timesteps is not None:
+        return _check_timesteps(timesteps, schedule.T)
+    if steps is None:
+        raise SamplerError("give the sampler either steps or timesteps.")
+    return timestep_spacing(schedule.T, steps)
+
+
 def _inpaint_hold(x, inpaint: Inpaint, schedule: CosineSchedule, t_prev: int, generator):
     """Replace the known part of x (at index t_prev; -1 = clean) by a forward sample of known_x0."""
     if inpaint is None:
@@ -111,7 +120,7 @@ def ddim_sample(
     shape,
     schedule: CosineSchedule,
     *,
-    steps: int = 50,
+    steps: int | None = None,
     eta: float = 0.0,
     generator: torch.Generator | None = None,
     device=None,
@@ -123,7 +132,7 @@ def ddim_sample(
     """DDIM over a decreasing sub-sequence of timesteps (default timestep_spacing(T, steps));
     eta = 0 is deterministic given x_T, eta = 1 matches DDPM's noise level."""
     device = torch.device(device) if device is not None else (x_T.device if x_T is not None else torch.device("cpu"))
-    ts = timestep_spacing(schedule.T, steps) if timesteps is None else _check_timesteps(timesteps, schedule.T)
+    ts = _timesteps(schedule, steps, timesteps)
     abar = schedule.alphas_cumprod
     x = _start(shape, schedule, generator, device, x_T, inpaint, int(ts[0]))
     n = len(ts)
@@ -150,7 +159,7 @@ def dpmpp_2m_sample(
     shape,
     schedule: CosineSchedule,
     *,
-    steps: int = 20,
+    steps: int | None = None,
     generator: torch.Generator | None = None,
     device=None,
     progress: Progress = None,
@@ -161,7 +170,7 @@ def dpmpp_2m_sample(
     """DPM-Solver++(2M) (Lu et al. 2022) for the x0-predicting VP model: deterministic,
     second-order multistep; the final step to clean data is first order (x = x0_hat)."""
     device = torch.device(device) if device is not None else (x_T.device if x_T is not None else torch.device("cpu"))
-    ts = timestep_spacing(schedule.T, steps) if timesteps is None else _check_timesteps(timesteps, schedule.T)
+    ts = _timesteps(schedule, steps, timesteps)
     abar = schedule.alphas_cumprod
     alpha = abar.sqrt()
     sigma = (1 - abar).sqrt()

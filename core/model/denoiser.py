@@ -25,6 +25,11 @@ class ModelConfigError(ValueError):
     """A denoiser configuration that cannot describe a model."""
 
 
+# Variants that were measured and not shipped (docs/experiments/). Checkpoints written before
+# they were removed record them switched off, with these values; such a checkpoint still loads.
+RETIRED_FIELDS = {"input_scaling_steps": 0, "audio_film": False, "activity_in_motion": False, "activity_head": False}
+
+
 @dataclass
 class DenoiserConfig:
     """Sizes of the GestureDenoiser.
@@ -44,25 +49,13 @@ class DenoiserConfig:
     ff: int = 1024
     local_window: int = 15
     dropout: float = 0.1
-    # > 0: x_t enters scaled by sqrt(alpha_bar_t) of the cosine schedule with this many steps,
-    # so at high noise the pure-noise input does not drown the audio in the same channels.
-    input_scaling_steps: int = 0
-    # True: the audio also scales and shifts each frame's latent (FiLM), at the input and after
-    # the local block, so loud frames can keep more of x_t's movement than quiet ones (a
-    # product of audio and x_t, which a sum into one projection learns slowly).
-    audio_film: bool = False
     # The "activity" is how fast each wrist moves per frame (smoothed, standardised; made by
     # datasets.WindowSampler), ``activity_channels`` wide (left and right wrist).
-    # activity_in_motion: the activity is diffused with the motion as extra channels of x, so
-    # the model predicts it from the audio at high noise (a speed has no direction to average
-    # away, unlike a pose) and, as sampling sharpens it, makes the joints move when it says.
-    # activity_head: an audio encoder learns to predict the activity from the audio and emotion
-    # (an auxiliary loss); generation re-times the motion to follow it (core.timing).
-    # activity_conditioning: the same encoder, and the denoiser is also conditioned on the
-    # activity (the true curve in training, the prediction in sampling).
+    # activity_conditioning: an audio encoder learns to predict the activity from the audio and
+    # emotion (an auxiliary loss), the denoiser is conditioned on the activity (the true curve in
+    # training, the prediction in sampling), and generation re-times the motion to follow the
+    # prediction (core.generation.retiming).
     activity_channels: int = 2
-    activity_in_motion: bool = False
-    activity_head: bool = False
     activity_conditioning: bool = False
 
     def __post_init__(self):
@@ -70,9 +63,8 @@ class DenoiserConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"model config field {name} must be a positive integer, got {getattr(self, name)}.")
-        if self.layers < 0 or self.local_window < 0 or self.input_scaling_steps < 0 or self.activity_channels < 0:
-            raise ModelConfigError("model config fields layers, local_window, input_scaling_steps and activity_channels "
-                                   "must not be negative.")
+        if self.layers < 0 or self.local_window < 0 or self.activity_channels < 0:
+            raise ModelConfigError("model config fields layers, local_window and activity_channels must not be negative.")
         if self.latent % self.heads:
             raise ModelConfigError(f"latent width {self.latent} must be divisible by the number of heads {self.heads}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -81,15 +73,16 @@ class DenoiserConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def state_dim(self) -> int:
-        """Width of the diffused state x: the motion features, then any activity channels."""
-        return self.motion_dim + (self.activity_channels if self.activity_in_motion else 0)
-
     @classmethod
     def from_dict(cls, data: dict) -> "DenoiserConfig":
         if not isinstance(data, dict):
             raise ModelConfigError("the model config must be a JSON object.")
+        retired = {k: v for k, v in data.items() if k in RETIRED_FIELDS}
+        switched_on = sorted(k for k, v in retired.items() if v != RETIRED_FIELDS[k])
+        if switched_on:
+            raise ModelConfigError(f"the model uses {', '.join(switched_on)}, an experimental variant this version no "
+                                   "longer builds.")
+        data = {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -166,9 +159,9 @@ class GestureDenoiser(nn.Module):
         self.config = config
         c = config
         conditioned = c.activity_channels if c.activity_conditioning else 0
-        self.input_proj = nn.Linear(c.state_dim + c.audio_dim + conditioned, c.latent)
+        self.input_proj = nn.Linear(c.motion_dim + c.audio_dim + conditioned, c.latent)
         self.activity_predictor = (ActivityPredictor(c.audio_dim, c.num_emotions, c.activity_channels)
-                                   if c.activity_conditioning or c.activity_head else None)
+                                   if c.activity_conditioning else None)
         self.time_mlp = nn.Sequential(nn.Linear(c.latent, c.latent), nn.SiLU(), nn.Linear(c.latent, c.latent))
         self.emotion_embedding = nn.Embedding(c.num_emotions + 1, c.latent)  # last row = null emotion
         self.seed_proj = nn.Linear(c.n_seed * c.motion_dim, c.latent)
@@ -188,16 +181,7 @@ class GestureDenoiser(nn.Module):
         else:
             self.encoder = None
         self.out_norm = nn.LayerNorm(c.latent)
-        self.head = nn.Linear(c.latent, c.state_dim)
-        if c.audio_film:
-            self.audio_film = nn.Sequential(nn.Linear(c.audio_dim, c.latent), nn.SiLU(), nn.Linear(c.latent, 4 * c.latent))
-            nn.init.zeros_(self.audio_film[-1].weight)  # starts as the plain model
-            nn.init.zeros_(self.audio_film[-1].bias)
-        if c.input_scaling_steps:
-            from .diffusion import CosineSchedule
-
-            scale = CosineSchedule(T=c.input_scaling_steps).sqrt_alphas_cumprod.float()
-            self.register_buffer("input_scale", scale, persistent=False)  # derived, not a weight
+        self.head = nn.Linear(c.latent, c.motion_dim)
 
     @property
     def null_emotion(self) -> int:
@@ -228,17 +212,14 @@ class GestureDenoiser(nn.Module):
         return_activity: bool = False,
         use_predicted: torch.Tensor | None = None,
     ):
-        """x_t (B,M,S), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
-        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,S);
-        S = config.state_dim (D motion features, then the activity channels if activity_in_motion).
+        """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
+        emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D).
 
         With activity conditioning, ``activity`` (B,M,C) replaces the predicted curve (training
         feeds the true one); rows where ``use_predicted`` (B,) is true get the encoder's own
         prediction instead, detached, as in sampling. With an activity encoder,
         ``return_activity`` returns (x0_hat, predicted activity)."""
         cond = self.condition_embedding(t, seed, emotion, seed_null)
-        if self.config.input_scaling_steps:
-            x_t = x_t * self.input_scale[t][:, None, None].to(x_t.dtype)  # the buffer moves with the model
         audio = audio.to(x_t.dtype)
         inputs = [x_t, audio]
         predicted = None
@@ -250,13 +231,8 @@ class GestureDenoiser(nn.Module):
                 given = torch.where(use_predicted.to(given.device).bool()[:, None, None], predicted.detach(), given)
             inputs.append(given)
         h = self.input_proj(torch.cat(inputs, dim=-1)) + cond[:, None]
-        film = self.audio_film(audio).chunk(4, dim=-1) if self.config.audio_film else None
-        if film is not None:
-            h = h * (1 + film[0]) + film[1]
         h = h + self.dropout(self.local_attention(self.local_norm(h)))
         h = h + self.dropout(self.local_ff(self.local_ff_norm(h)))
-        if film is not None:
-            h = h * (1 + film[2]) + film[3]
         if self.encoder is not None:
             frames = h.shape[1]
             positions = sinusoidal_embedding(torch.arange(frames + 1, device=h.device), h.shape[-1])

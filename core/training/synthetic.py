@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .skeleton import Motion, Skeleton
+from ..motion.skeleton import Motion, Skeleton
 
 SYNTHETIC_LABELS = ("calm", "lively")
 
@@ -128,7 +128,7 @@ def write_pairs_folder(folder, takes_per_label: int = 3, seconds: float = 12.0, 
 
     import soundfile as sf
 
-    from .bvh import write_bvh
+    from ..motion.bvh import write_bvh
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Does each emotion keep moving like itself over a long take, or fade into stillness?
 
-    python benchmarks/style_persistence.py SPEECH.wav [--model CKPT] [--emotions angry,happy,...]
+    python research/style_persistence.py SPEECH.wav [--model CKPT] [--emotions angry,happy,...]
 
 For each emotion: sample the first ``--seconds`` of the speech with dpmpp_2m:20 (re-timing
 off, so the sampler's own motion is measured) and print the mean wrist speed (faster wrist,
@@ -29,9 +29,9 @@ BLOCK = 80
 def main() -> None:
     import torch
 
-    from ohgesture.core import evaluate as E
-    from ohgesture.core.datasets import load_pack
-    from ohgesture.core.generate import DEFAULT_MODEL, load_model
+    from ohgesture.core.evaluation import evaluate as E
+    from ohgesture.core.training.datasets import load_pack
+    from ohgesture.core.generation.pipeline import DEFAULT_MODEL, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("speech", type=Path)
