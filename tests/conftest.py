@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from support import BANDAI_DIR, ROOT, SPEECH_DIR, TINY_MODEL_CONFIG, ZEGGS_DIR, run_cli
 
 if "ohgesture" not in sys.modules:
     _spec = importlib.util.spec_from_file_location(
@@ -22,9 +21,6 @@ if "ohgesture" not in sys.modules:
 # Tiny test models run fastest single-threaded, and CI shares 2 cores with the test runner itself.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ZEGGS_DIR = SHARED_DATA / "zeggs-sample"
-BANDAI_DIR = SHARED_DATA / "bandai-namco"
-SPEECH_DIR = SHARED_DATA / "speech"
 
 
 def _require(path: Path) -> Path:
@@ -70,22 +66,6 @@ def bandai_subset(bandai_dir, tmp_path):
 def speech_wavs() -> list[Path]:
     _require(SPEECH_DIR)
     return sorted(SPEECH_DIR.glob("*.wav"))
-
-
-VENV_BIN = Path(sys.executable).parent
-TINY_MODEL_CONFIG = '{"latent": 64, "layers": 1, "heads": 2, "ff": 128, "window": 40, "n_seed": 8, "local_window": 8}'
-
-
-def run_cli(*args, timeout=600, check=True, **kwargs):
-    """Run the real ``ohgesture`` console script; returns the CompletedProcess."""
-    import subprocess
-
-    exe = VENV_BIN / "ohgesture"
-    cmd = [str(exe), *map(str, args)] if exe.exists() else [sys.executable, "-m", "ohgesture.core.cli.main", *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")

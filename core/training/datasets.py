@@ -27,7 +27,6 @@ from ..audio.features import AudioFeatureConfig, audio_features, audio_features_
 from ..motion.bvh import read_bvh
 from ..atomic import atomic_path
 from ..motion.features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features, smoothstep_ramp
-from ..motion.kinematics import forward_kinematics
 from ..motion.resample import resample_motion
 from ..motion.skeleton import Motion, Skeleton
 from ..motion.measures import wrist_speed, wrist_speeds

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from ..audio.features import audio_features
-from ..model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, validate_state_dict
+from ..model.checkpoint import load_checkpoint, save_checkpoint, validate_state_dict
 from ..model.normalisation import NormStats
 from .datasets import GestureDataset, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
 from ..model.diffusion import CosineSchedule, diffusion_loss, drop_conditions

@@ -24,13 +24,6 @@ def scene():
     return reset_blender()
 
 
-@pytest.fixture
-def registered():
-    addon.register()
-    yield
-    addon.unregister()
-
-
 def motion_dict(motion: Motion, root_joint: int = 0) -> dict:
     sk = motion.skeleton
     return {
@@ -445,7 +438,7 @@ def test_sixty_seconds_onto_a_sixty_bone_rig_uses_bulk_keys(scene, monkeypatch):
                                             store_map=False)
     seconds = time.perf_counter() - start
     print(f"retargeted 1800 frames onto 60 bones in {seconds:.2f} s ({message})")
-    from test_addon_keyframes import _fcurves
+    from test_keyframes import _fcurves
     fcurves = _fcurves(action, obj)
     # Every F-curve of the action was filled by the bulk writer, all 1800 keys at once.
     assert len(written) == len(fcurves) == 4 * 19 + 3

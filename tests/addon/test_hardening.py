@@ -34,10 +34,10 @@ from ohgesture.ohgesture_addon import common, operators
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
 from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender,
                           write_metadata_only_checkpoint, write_wav)
-from test_bvh_fuzz import mutated_bvh
+from bvh_mutations import mutated_bvh
 
-ROOT = Path(__file__).resolve().parent.parent
-ENTRY = ROOT / "core" / "cli" / "_entry.py"
+from support import ROOT
+from support import ENTRY
 BATCH = ROOT / "ohgesture_addon" / "batch.py"
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 SR = 16000
@@ -359,13 +359,6 @@ def test_cli_in_an_interpreter_without_torch_says_how_to_install(wav, tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert len(lines) == 1 and "install the dependencies" in lines[0], proc.stderr
     assert not out.exists()
-
-
-@pytest.fixture
-def registered():
-    addon.register()
-    yield
-    addon.unregister()
 
 
 @pytest.fixture

@@ -8,13 +8,6 @@ import ohgesture.ohgesture_addon as addon
 from blender_util import reset_blender, write_metadata_only_checkpoint
 
 
-@pytest.fixture
-def registered():
-    addon.register()
-    yield
-    addon.unregister()
-
-
 def test_chosen_emotion_survives_a_model_with_reordered_labels(registered, tmp_path, monkeypatch):
     first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     write_metadata_only_checkpoint(first, labels=["neutral", "happy", "sad"])

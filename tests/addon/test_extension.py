@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 
 INSTALL_SCRIPT = textwrap.dedent("""
     import json, os, sys, zipfile

@@ -14,7 +14,7 @@ import ohgesture.ohgesture_addon as addon
 from ohgesture.ohgesture_addon import operators
 from blender_util import add_sound_strip, reset_blender, write_wav
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 CLI_PRESENT = (ROOT / "core" / "cli" / "main.py").is_file()
 pytestmark = pytest.mark.skipif(not CLI_PRESENT, reason="needs the generate command-line tool (core/cli/main.py)")
 

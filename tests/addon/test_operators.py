@@ -20,13 +20,6 @@ FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 
 
 @pytest.fixture
-def registered():
-    addon.register()
-    yield
-    addon.unregister()
-
-
-@pytest.fixture
 def setup(registered, tmp_path, monkeypatch):
     """A scene with a 2 s sound strip at 24 fps, a matching armature and a model file."""
     model = tmp_path / "model.safetensors"

@@ -7,7 +7,7 @@ import pytest
 
 from ohgesture.core.evaluation import metrics as M
 
-ZEGGS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "zeggs-sample"
+from support import ZEGGS_DIR
 
 
 def test_fgd_is_zero_for_identical_sets_and_grows_with_a_shift():

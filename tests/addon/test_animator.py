@@ -15,9 +15,9 @@ from scipy.spatial.transform import Rotation
 import ohgesture.ohgesture_addon as addon
 from ohgesture.ohgesture_addon import animator, operators
 from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
-from conftest import run_cli
+from support import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 ARMS = ["UpperArm_L", "LowerArm_R"]
 LEGS = ["UpperLeg_L", "LowerLeg_L", "Foot_L", "UpperLeg_R", "LowerLeg_R", "Foot_R"]

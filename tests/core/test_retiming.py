@@ -10,7 +10,7 @@ from ohgesture.core.motion.features import FeatureLayout
 from ohgesture.core.generation.retiming import (HORIZON_FRAMES, MAX_RATE, MAX_RATE_STEP, MIN_RATE, activity_time_map,
                                    retime_features)
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+from support import SAMPLES
 
 
 def _played_speed(speed, positions):

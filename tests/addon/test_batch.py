@@ -13,7 +13,7 @@ import ohgesture.ohgesture_addon as addon
 from ohgesture.ohgesture_addon import armature
 from blender_util import add_sound_strip, reset_blender, synthetic_motion, write_metadata_only_checkpoint, write_wav
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
 BATCH = ROOT / "ohgesture_addon" / "batch.py"
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 

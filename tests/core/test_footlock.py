@@ -10,7 +10,7 @@ from ohgesture.core.evaluation import metrics as M
 from ohgesture.core.motion.bvh import read_bvh
 from ohgesture.core.generation.footlock import legs, pin_offsets, pin_targets, planted_runs, rotation_between, two_bone_ik
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+from support import SAMPLES
 
 
 def _random_legs(n, rng):

@@ -21,7 +21,9 @@ from ohgesture.core.model.checkpoint import (
 )
 from ohgesture.core.model.denoiser import DenoiserConfig, GestureDenoiser
 
-CHECKPOINT_MODULE = Path(__file__).resolve().parent.parent / "core" / "model" / "checkpoint.py"
+from support import ROOT  # noqa: E402
+
+CHECKPOINT_MODULE = ROOT / "core" / "model" / "checkpoint.py"
 
 
 def tiny_model():

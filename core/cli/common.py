@@ -1,0 +1,59 @@
+"""What every command of the ``ohgesture`` tool shares: its error type, the progress
+reporter and the output-path check."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+class CliError(ValueError):
+    """A mistake of the user's, said in one line."""
+
+
+class ProgressReporter:
+    """tqdm bar for people, or ``OHG_PROGRESS <fraction> <message>`` lines for the add-on."""
+
+    def __init__(self, machine: bool, total_label: str = "generate"):
+        self.machine = machine
+        self.bar = None
+        self.label = total_label
+        self._last = -1.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        if self.machine:
+            if fraction - self._last >= 0.005 or fraction >= 1.0:
+                self._last = fraction
+                print(f"OHG_PROGRESS {fraction:.4f} {message}", file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            if fraction < 0.05:  # no bar until sampling starts, so early errors stay one line
+                return
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, desc=self.label, unit="‰", file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+        self.bar.n = int(fraction * 1000)
+        self.bar.set_postfix_str(message, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise CliError(f"output {path} must end in {' or '.join(suffixes)}.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise CliError(f"the output folder {parent} is a file, not a folder.")
+    if not parent.is_dir():
+        raise CliError(f"the output folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"the output folder {parent} is not writable.")
+    if path.exists() and not overwrite:
+        raise CliError(f"{path} already exists; pass --overwrite to replace it.")
+    return path

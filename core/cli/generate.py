@@ -1,0 +1,297 @@
+"""``ohgesture generate``: speech in, motion out, and regenerating part of an earlier take."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..generation.defaults import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
+                                   default_steps)
+from ..motion.motion_file import MotionFileError, read_constraints, read_motion, write_motion
+from .common import CliError, ProgressReporter, check_output
+
+
+def add_parser(sub) -> None:
+    gen = sub.add_parser(
+        "generate", help="speech in, motion out (.bvh or .npz)",
+        description="Generate gesture motion for a speech recording. Emotions: --emotion E1 alone gives E1; "
+                    "--emotion angry --blend sad:0.3 mixes in sad with weight 0.3 (the design's gamma on angry, "
+                    "e1, is 0.7 and sad, e2, gets 0.3); --mix a:0.5,b:0.3,c:0.2 mixes any number.",
+    )
+    gen.add_argument("audio", help="speech recording (wav, flac, ogg, mp3; any rate, any channels)")
+    gen.add_argument("--out", required=True, help="OUT.bvh or OUT.npz (written atomically)")
+    gen.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
+    gen.add_argument("--emotion", help="emotion e1 (default: neutral)")
+    gen.add_argument("--blend", metavar="LABEL2:GAMMA", help="mix in LABEL2 with weight GAMMA (0..1); e1 gets 1-GAMMA")
+    gen.add_argument("--mix", metavar="A:W,B:W,...", help="any number of emotions with weights that sum to 1")
+    gen.add_argument("--gamma-curve", metavar="FILE.npy",
+                     help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
+    gen.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance strength (1 = none)")
+    gen.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
+                     help=f"dpmpp_2m ({DEFAULT_STEPS['dpmpp_2m']} steps), ddim ({DEFAULT_STEPS['ddim']} steps) or ddpm (all "
+                          f"the model's steps, the reference); default {DEFAULT_SAMPLER}")
+    gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--no-retime", action="store_true",
+                     help="keep the sampler's own timing; by default a model with an activity encoder has its "
+                          "motion re-timed so the hands follow the activity it expects from the speech (README)")
+    gen.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
+                     help=f"low-pass cutoff of the generated motion in Hz (default {DEFAULT_SMOOTHING_HZ:g}; 0 keeps "
+                          "the sampler's frame-to-frame noise)")
+    gen.add_argument("--no-foot-lock", action="store_true",
+                     help="leave planted feet where the sampler put them; by default a foot that rests on the "
+                          "floor is pinned there by leg IK")
+    gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
+    gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
+    gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
+    gen.add_argument("--keep", metavar="EXISTING.bvh|.npz",
+                     help="a take to keep outside --range (regenerate part of it); frames outside stay bit-identical")
+    gen.add_argument("--constraints", metavar="FILE.npz",
+                     help="poses to pass through: arrays frames (K,), joints (K,) (model joint indices) and "
+                          "rotations (K, 4) local quaternions wxyz; frames count from the first generated frame")
+    gen.add_argument("--range", metavar="S:E", help="frames of --keep to regenerate, first frame 0, E exclusive")
+    gen.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    gen.add_argument("--progress-lines", action="store_true", help="machine-readable progress on stderr")
+    gen.set_defaults(func=cmd_generate)
+
+
+def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
+    label, sep, value = text.rpartition(":")
+    if not sep or not label:
+        raise CliError(f"{what} must look like LABEL:WEIGHT (for example sad:0.3), got {text!r}.")
+    try:
+        weight = float(value)
+    except ValueError:
+        raise CliError(f"{what} weight {value!r} is not a number.") from None
+    if not 0.0 <= weight <= 1.0:
+        raise CliError(f"{what} weight must lie between 0 and 1, got {weight:g}.")
+    return label, weight
+
+
+def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
+    """--emotion E1 [--blend E2:G] -> [(E1, 1-G), (E2, G)]; --mix A:w,B:w,... for any number."""
+    if args.mix:
+        if args.blend:
+            raise CliError("use either --blend or --mix, not both.")
+        mix = [_parse_label_weight(part, "--mix") for part in args.mix.split(",") if part.strip()]
+        total = sum(w for _, w in mix)
+        if not mix or abs(total - 1.0) > 1e-3:
+            raise CliError(f"--mix weights must sum to 1, they sum to {total:g}.")
+        return [(label, w / total) for label, w in mix]
+    first = args.emotion or ("neutral" if "neutral" in labels else labels[0])
+    if not args.blend:
+        return [(first, 1.0)]
+    second, share = _parse_label_weight(args.blend, "--blend")
+    return [(first, 1.0 - share), (second, share)]
+
+
+def _check_numbers(args) -> None:
+    """The sampling flags that can be refused before the model is loaded."""
+    if args.steps is not None and args.steps < 1:
+        raise CliError(f"--steps must be a positive whole number, got {args.steps}.")
+    if not 0 <= args.guidance < float("inf"):  # also refuses nan
+        raise CliError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
+    if args.fps is not None and not args.fps > 0:
+        raise CliError(f"--fps must be positive, got {args.fps:g}.")
+
+
+def _sampling_steps(args, lm) -> int:
+    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
+    if args.sampler == "ddpm" and steps != lm.schedule.T:
+        raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
+    return steps
+
+
+def _selected_audio(args, lm, audio_path: Path):
+    """The audio features of the part of the file to animate, and a note if it had to be padded."""
+    from ..audio.features import audio_features_from_file
+
+    features = audio_features_from_file(audio_path, lm.fps, config=lm.audio_config)
+    if len(features) == 0:
+        raise CliError(f"{audio_path} is shorter than one motion frame ({1 / lm.fps:.3f} s); nothing to animate.")
+    first = int(round((args.start_seconds or 0.0) * lm.fps))
+    last = len(features) if args.duration_seconds is None else first + int(round(args.duration_seconds * lm.fps))
+    if first < 0 or first >= len(features) or last <= first:
+        raise CliError("--start-seconds/--duration-seconds select no audio inside the file.")
+    features = features[first:min(last, len(features))]
+    note = None
+    if len(features) < lm.n_seed:
+        note = f"the audio is shorter than {lm.n_seed / lm.fps:.2f} s; it was padded with silence"
+        print(f"note: {note}", file=sys.stderr)
+    return features, note
+
+
+def _frame_weights(args, mix, frames: int):
+    """(K, F) emotion weights per frame: constant, or the --gamma-curve spread over the clip."""
+    import numpy as np
+
+    from ..generation.pipeline import emotion_weights
+
+    if not args.gamma_curve:
+        return emotion_weights(mix)[:, None].repeat(frames, axis=1)
+    if len(mix) != 2:
+        raise CliError("--gamma-curve needs --blend (two emotions).")
+    try:
+        curve = np.asarray(np.load(args.gamma_curve, allow_pickle=False), dtype=np.float64).reshape(-1)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--gamma-curve {args.gamma_curve} is not a readable .npy array ({exc}).") from None
+    if curve.size == 0 or not np.all(np.isfinite(curve)) or curve.min() < 0 or curve.max() > 1:
+        raise CliError("--gamma-curve values must lie between 0 and 1.")
+    share = np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, curve.size), curve)
+    return np.stack([1.0 - share, share])
+
+
+def _write_take(out: Path, motion, root_joint: int, meta: dict) -> None:
+    from ..motion.bvh import write_bvh
+
+    if out.suffix.lower() == ".npz":
+        write_motion(out, motion, root_joint, meta)
+    else:
+        write_bvh(out, motion)
+
+
+def cmd_generate(args) -> int:
+    from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
+    from ..motion.resample import resample_motion
+
+    out = check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
+    audio_path = Path(args.audio)
+    _check_numbers(args)
+    report = ProgressReporter(args.progress_lines)
+    started = time.time()
+    report(0.0, "loading model")
+    lm = load_model(args.model, args.device)
+    if not 0 <= args.smooth_hz < lm.fps / 2:  # also refuses nan
+        raise CliError(f"--smooth-hz must be 0 (off) or a frequency below {lm.fps / 2:g} Hz (half the model's "
+                       f"{lm.fps:g} fps), got {args.smooth_hz:g}.")
+    mix = emotion_mix(args, lm.labels)
+    labels = [label for label, _ in mix]
+    for label in labels:
+        lm.emotion_index(label)
+    if args.keep or args.range:
+        return _regenerate_range(args, lm, mix, out, report, started)
+    report(0.02, "reading audio")
+    features, note = _selected_audio(args, lm, audio_path)
+    weights = _frame_weights(args, mix, len(features))
+    steps = _sampling_steps(args, lm)
+    known, known_mask = _load_constraints(args.constraints, lm, len(features))
+    motion_features = generate_features(
+        lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
+        retime=not args.no_retime, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+    )
+    if known is not None:
+        motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
+    motion = features_to_output(lm, motion_features)
+    if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
+        motion = resample_motion(motion, args.fps)
+    report(0.97, "writing")
+    meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+                smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+                retimed=bool(lm.model.activity_predictor is not None and known is None and not args.no_retime),
+                model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
+                note=note)
+    _write_take(out, motion, lm.layout.root_joint, meta)
+    report(1.0, "done")
+    report.close()
+    print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {time.time() - started:.1f} s)",
+          file=sys.stderr)
+    return 0
+
+
+def _load_constraints(path, lm, n_frames: int):
+    """(known (F, D), mask (F, D)) from a --constraints file, or (None, None) without one."""
+    if not path:
+        return None, None
+    from ..generation.pipeline import constraints_to_known
+
+    try:
+        arrays = read_constraints(path)
+    except MotionFileError as exc:
+        raise CliError(f"--constraints {path}: {exc}") from None
+    return constraints_to_known(lm, arrays["frames"], arrays["joints"], arrays["rotations"], n_frames)
+
+
+def _parse_range(text: str, frames: int) -> tuple[int, int]:
+    try:
+        start, end = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise CliError(f"--range must look like START:END in frames (for example 100:160), got {text!r}.") from None
+    if not 0 <= start < end <= frames:
+        raise CliError(f"--range {start}:{end} must lie inside the kept take's {frames} frames, START < END.")
+    return start, end
+
+
+def _spliced(existing, decoded, start: int, end: int, root: int):
+    """``existing`` with frames [start, end) from ``decoded``; the new root path is shifted so it
+    leaves the kept frame before START and arrives at the kept frame at END."""
+    import numpy as np
+
+    from ..motion.skeleton import Motion
+
+    frames = existing.num_frames
+    rotations = existing.rotations.copy()
+    rotations[start:end] = decoded.rotations[start:end]
+    translations = existing.local_translations.copy()
+    before = existing.local_translations[max(start - 1, 0), root] - decoded.local_translations[max(start - 1, 0), root]
+    after = (existing.local_translations[end, root] - decoded.local_translations[end, root]) if end < frames else before
+    ramp = ((np.arange(start, end) - start + 1) / (end - start + 1))[:, None]
+    translations[start:end, root] = decoded.local_translations[start:end, root] + before + ramp * (after - before)
+    return Motion(existing.skeleton, rotations, translations, existing.fps)
+
+
+def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
+    """--keep EXISTING.bvh --range S:E: resample frames [S, E) and keep every other frame exactly."""
+    from ..audio.features import audio_features_from_file
+    from ..generation.pipeline import emotion_weights, regenerate_range
+    from ..motion.bvh import read_bvh, splice_frames, write_bvh
+    from ..motion.features import features_to_motion, motion_to_features
+
+    if not (args.keep and args.range):
+        raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")
+    if any(v is not None for v in (args.fps, args.gamma_curve)):
+        raise CliError("--keep/--range cannot be combined with --fps or --gamma-curve.")
+    keep_npz = Path(args.keep).suffix.lower() == ".npz"
+    existing = read_motion(Path(args.keep), lm.skeleton) if keep_npz else read_bvh(Path(args.keep))
+    if existing.skeleton.joint_names != lm.skeleton.joint_names:
+        raise CliError(f"{args.keep} is not on the model's {lm.skeleton.name} skeleton.")
+    if abs(existing.fps - lm.fps) > 1e-6:
+        raise CliError(f"{args.keep} is at {existing.fps:g} fps; --keep needs the model's {lm.fps:g} fps.")
+    frames = existing.num_frames
+    start, end = _parse_range(args.range, frames)
+    root = lm.layout.root_joint
+    report(0.02, "reading audio")
+    # --start-seconds: where the take starts in the audio (a trimmed strip); the take sets the length.
+    skip = int(round((args.start_seconds or 0.0) * lm.fps))
+    audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
+    constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
+    labels = [label for label, _ in mix]
+    steps = _sampling_steps(args, lm)
+    features = regenerate_range(
+        lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
+        constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
+        smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+    )
+    result = _spliced(existing, features_to_motion(features, lm.skeleton, lm.fps, root_joint=root), start, end, root)
+    report(0.97, "writing")
+    if out.suffix.lower() == ".npz":
+        meta = dict(emotions=mix, seed=args.seed, kept=Path(args.keep).name, range=[start, end],
+                    model=str(lm.path.name), audio=Path(args.audio).name, start_seconds=args.start_seconds or 0.0)
+        write_motion(out, result, root, meta)
+    elif keep_npz:
+        write_bvh(out, result)
+    else:
+        scratch = out.with_name(f".{out.name}.new.tmp")
+        try:
+            write_bvh(scratch, result)
+            splice_frames(Path(args.keep), scratch, start, end, out)
+        finally:
+            scratch.unlink(missing_ok=True)
+    report(1.0, "done")
+    report.close()
+    print(f"wrote {out}: frames {start}-{end - 1} regenerated, {frames - (end - start)} kept "
+          f"({time.time() - started:.1f} s)", file=sys.stderr)
+    return 0
