@@ -13,7 +13,9 @@ from .common import CliError, check_output
 def add_parsers(sub) -> None:
     def data_args(sp):
         sp.add_argument("--data", required=True, help="dataset folder (or a .npz pack with --format pack)")
-        sp.add_argument("--format", required=True, choices=["zeggs", "bandai", "pairs", "pack"])
+        sp.add_argument("--format", required=True, choices=["speech", "zeggs", "bandai", "pairs", "pack"],
+                        help="speech: the real co-speech takes under DATA (../shared/data) in every emotion style "
+                             "(the shipped model's recipe); zeggs, bandai, pairs: a folder of that layout; pack: prepare's .npz")
         sp.add_argument("--speech", help="speech recordings for --format bandai's synthetic audio pairing")
         sp.add_argument("--speech-exclude", action="append", metavar="NAME",
                         help="leave this speech file out of the pairing corpus (keep it unseen for evaluation)")
@@ -85,6 +87,10 @@ def load_dataset(args, log=print):
         raise CliError(f"the data folder {data} does not exist.")
     if args.format == "pack":
         return load_pack(data)
+    if args.format == "speech":
+        from ..training.speech_takes import build_speech_styles
+
+        return build_speech_styles(data, fps=args.fps)
     if args.format == "zeggs":
         return build_zeggs(data, fps=args.fps)
     if args.format == "pairs":

@@ -88,6 +88,7 @@ class GestureDataset:
     source: str  # human-readable description of where the data came from
     license: str = "unknown"
     labels: list[str] = field(default_factory=list)
+    held_out_takes: list[str] = field(default_factory=list)  # given: the split holds out exactly these
 
     def __post_init__(self):
         if not self.clips:
@@ -97,10 +98,11 @@ class GestureDataset:
             self.labels = (["neutral"] if "neutral" in found else []) + [l for l in found if l != "neutral"]
 
     def split(self, held_out_fraction: float = 0.1, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
-        """Split by take (never by window), stratified by label where a label has several takes."""
+        """Split by take (never by window), stratified by label where a label has several takes;
+        a dataset that names its held-out takes holds out exactly those."""
         rng = np.random.default_rng(seed)
-        held: set[str] = set()
-        for label in self.labels:
+        held: set[str] = set(self.held_out_takes)
+        for label in [] if held else self.labels:
             takes = sorted({c.take for c in self.clips if c.label == label})
             if len(takes) < 2:
                 continue
@@ -443,7 +445,7 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
     header = dict(
         skeleton=skeleton_to_dict(dataset.skeleton), layout=dataset.layout.to_dict(),
         audio_config=dataset.audio_config.to_dict(), fps=dataset.fps, source=dataset.source,
-        license=dataset.license, labels=dataset.labels, clips=entries,
+        license=dataset.license, labels=dataset.labels, clips=entries, held_out_takes=dataset.held_out_takes,
     )
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
@@ -478,5 +480,5 @@ def load_pack(path: Path) -> GestureDataset:
     return GestureDataset(
         clips, skeleton_from_dict(header["skeleton"]), FeatureLayout.from_dict(header["layout"]),
         AudioFeatureConfig.from_dict(header["audio_config"]), header["fps"], header["source"],
-        header["license"], header["labels"],
+        header["license"], header["labels"], header.get("held_out_takes", []),
     )

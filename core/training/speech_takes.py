@@ -1,0 +1,148 @@
+"""Real co-speech takes (motion with its own speech) on one body skeleton.
+
+The model is trained on real speech gesture: a ZEGGS take and a BEAT take, both 75-joint
+skeletons with T-pose rests and the same joint names for the body. Both are brought onto
+``SPEECH_BODY``, the ZEGGS body without fingers and end joints: the ZEGGS take as it is,
+the BEAT take by copying each body joint's local rotation (the two rests point the bones
+the same way, so the visible pose is kept), resampled from 15 to 30 fps with slerp and
+standing at the ZEGGS hips' height (the BEAT release fixes the root in place).
+
+The last ``HELD_OUT_SECONDS`` of every take are held out of training for validation and
+evaluation (a separate take named ``<take>~heldout``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..motion.bvh import read_bvh
+from ..motion.resample import resample_motion
+from ..motion.skeleton import Motion, Skeleton
+
+SPEECH_BODY = (
+    "Hips", "Spine", "Spine1", "Spine2", "Spine3", "Neck", "Neck1", "Head",
+    "RightShoulder", "RightArm", "RightForeArm", "RightHand",
+    "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand",
+    "RightUpLeg", "RightLeg", "RightFoot", "RightToeBase",
+    "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase",
+)
+HELD_OUT_SECONDS = 15.0
+ZEGGS_TAKE = ("zeggs-sample", "067_Speech_2_x_1_0")
+BEAT_TAKE = ("beat-sample", "2_scott_0_1_1")
+
+
+class SpeechTakeError(ValueError):
+    """A take is missing or does not have the body joints."""
+
+
+@dataclass
+class SpeechTake:
+    name: str
+    motion: Motion  # on the SPEECH_BODY skeleton, at the model's frame rate
+    audio: Path  # the take's own speech
+    source: str  # which release, for the model card
+    license: str
+
+
+def body_joints(motion: Motion, names=SPEECH_BODY, skeleton: Skeleton | None = None) -> Motion:
+    """``motion`` reduced to the joints ``names`` (each one's parent the nearest kept ancestor),
+    on ``skeleton`` (same joints) if given: the joints' local rotations are copied."""
+    source = motion.skeleton
+    missing = [n for n in names if n not in source.joint_names]
+    if missing:
+        raise SpeechTakeError(f"the {source.name} skeleton has no joint {missing[0]!r}.")
+    index = [source.index(n) for n in names]
+    own = skeleton is None
+    if own:
+        parents = []
+        for j in index:
+            p = int(source.parents[j])
+            while p >= 0 and source.joint_names[p] not in names:
+                p = int(source.parents[p])
+            parents.append(-1 if p < 0 else list(names).index(source.joint_names[p]))
+        skeleton = Skeleton(name=f"{source.name}-body", joint_names=list(names), parents=np.asarray(parents),
+                            offsets=np.asarray(source.offsets)[index].astype(np.float64),
+                            channels=[list(source.channels[j]) for j in index] if source.channels else [])
+    translations = np.broadcast_to(skeleton.offsets, (motion.num_frames, len(names), 3)).copy()
+    if own:
+        translations[:] = motion.local_translations[:, index]
+    return Motion(skeleton, motion.rotations[:, index].copy(), translations, motion.fps)
+
+
+def _with_root_height(motion: Motion, reference: Motion) -> Motion:
+    """``motion`` with its hips at the reference take's first-frame hips translation."""
+    translations = motion.local_translations.copy()
+    translations[:, 0] = reference.local_translations[0, 0]
+    return replace(motion, local_translations=translations)
+
+
+def load_speech_takes(data_root: Path, fps: float = 30.0) -> list[SpeechTake]:
+    """The ZEGGS and BEAT takes under ``data_root`` (``../shared/data``) on the ZEGGS body."""
+    data_root = Path(data_root)
+    paths = {key: data_root / folder / f"{stem}.bvh" for key, (folder, stem) in
+             (("zeggs", ZEGGS_TAKE), ("beat", BEAT_TAKE))}
+    for path in paths.values():
+        if not path.is_file() or not path.with_suffix(".wav").is_file():
+            raise SpeechTakeError(f"{path} (with its .wav) is missing; it is one of the two real co-speech takes.")
+    zeggs = body_joints(read_bvh(paths["zeggs"]))
+    beat = _with_root_height(body_joints(read_bvh(paths["beat"]), skeleton=zeggs.skeleton), zeggs)
+    takes = []
+    for key, motion, source, license in (
+        ("zeggs", zeggs, "ZEGGS (Ubisoft La Forge), take 067_Speech_2_x_1_0, female speaker, oration",
+         "CC BY-NC-ND 4.0"),
+        ("beat", beat, "BEAT, take 2_scott_0_1_1, male speaker, conversation (BVH header corrected to "
+                       "957 frames at 15 fps)", "BEAT terms (non-commercial research)"),
+    ):
+        if abs(motion.fps - fps) > 1e-6:
+            motion = resample_motion(motion, fps)
+        takes.append(SpeechTake(paths[key].stem, motion, paths[key].with_suffix(".wav"), source, license))
+    return takes
+
+
+def split_held_out(frames: int, fps: float, seconds: float = HELD_OUT_SECONDS) -> int:
+    """The first held-out frame of a take of ``frames`` frames."""
+    return max(1, frames - int(round(seconds * fps)))
+
+
+# The emotions the model offers and the Bandai Namco style each one is learnt from.
+SPEECH_STYLES = {"neutral": "normal", "happy": "happy", "sad": "sad", "angry": "angry", "old": "old",
+                 "tired": "tired"}
+
+
+def build_speech_styles(data_root: Path, fps: float = 30.0, styles: dict[str, str] | None = None,
+                        audio_config=None):
+    """The training set: every real take in every style of ``styles`` (label -> Bandai style),
+    with the take's own speech; each take's last ``HELD_OUT_SECONDS`` form held-out takes."""
+    from ..audio.features import AudioFeatureConfig, audio_features_from_file
+    from ..motion.features import FeatureLayout, model_skeleton, motion_to_features
+    from .datasets import Clip, GestureDataset
+    from .styles import apply_style, learn_style_changes
+
+    data_root = Path(data_root)
+    styles = dict(styles or SPEECH_STYLES)
+    audio_config = audio_config or AudioFeatureConfig()
+    changes = learn_style_changes(data_root / "bandai-namco", styles)
+    takes = load_speech_takes(data_root, fps)
+    clips, held = [], []
+    for take in takes:
+        audio = audio_features_from_file(take.audio, fps, config=audio_config)
+        frames = min(take.motion.num_frames, len(audio))
+        cut = split_held_out(frames, fps)
+        for label in styles:
+            features = motion_to_features(apply_style(take.motion, changes[label]))[:frames]
+            for part, (a, b) in (("", (0, cut)), ("~heldout", (cut, frames))):
+                clips.append(Clip(f"{take.name}{part}:{label}", take.name + part, label,
+                                  features[a:b].astype(np.float32), audio[a:b].astype(np.float32)))
+        held.append(take.name + "~heldout")
+    skeleton = model_skeleton(takes[0].motion)
+    labels = list(styles)
+    return GestureDataset(
+        clips, skeleton, FeatureLayout.for_skeleton(skeleton), audio_config, fps,
+        source="; ".join(t.source for t in takes) + f"; styles learnt from the Bandai Namco Research Motion "
+               f"Dataset 1 ({', '.join(f'{k}<-{v}' for k, v in styles.items())})",
+        license="non-commercial: " + "; ".join(f"{t.name}: {t.license}" for t in takes) + "; Bandai Namco: CC BY-NC 4.0",
+        labels=labels, held_out_takes=held,
+    )

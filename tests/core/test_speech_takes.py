@@ -1,0 +1,104 @@
+"""The real co-speech takes on one body skeleton, and the Bandai Namco styles put onto them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ohgesture.core.motion.kinematics import forward_kinematics
+from ohgesture.core.motion.measures import wrist_speeds
+from ohgesture.core.motion.skeleton import Motion, Skeleton
+from ohgesture.core.training.datasets import Clip, GestureDataset
+from ohgesture.core.motion.features import FeatureLayout
+from ohgesture.core.audio.features import AudioFeatureConfig
+from ohgesture.core.training.speech_takes import (HELD_OUT_SECONDS, SPEECH_BODY, SpeechTakeError, body_joints,
+                                                  build_speech_styles, load_speech_takes, split_held_out)
+from support import SHARED_DATA
+
+
+def _chain_motion(frames: int = 5) -> Motion:
+    names = ["Hips", "Spine", "Finger", "FingerTip", "Head"]
+    sk = Skeleton("toy", names, np.array([-1, 0, 1, 2, 1]), np.arange(15, dtype=float).reshape(5, 3))
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(frames, 5, 4))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    return Motion(sk, q, np.broadcast_to(sk.offsets, (frames, 5, 3)).copy(), 30.0)
+
+
+def test_body_joints_keeps_the_named_joints_and_their_rotations():
+    motion = _chain_motion()
+    body = body_joints(motion, names=("Hips", "Spine", "Head"))
+    assert body.skeleton.joint_names == ["Hips", "Spine", "Head"]
+    assert body.skeleton.parents.tolist() == [-1, 0, 1]
+    np.testing.assert_array_equal(body.rotations, motion.rotations[:, [0, 1, 4]])
+    np.testing.assert_array_equal(body.skeleton.offsets, motion.skeleton.offsets[[0, 1, 4]])
+    with pytest.raises(SpeechTakeError, match="no joint 'Neck'"):
+        body_joints(motion, names=("Hips", "Neck"))
+
+
+def test_split_holds_out_exactly_the_named_takes():
+    clips = [Clip(f"c{i}", take, "neutral", np.zeros((20, 4 + 6), np.float32), np.zeros((20, 2), np.float32))
+             for i, take in enumerate(["a", "a~heldout", "b", "b~heldout"])]
+    sk = Skeleton("one", ["Hips"], np.array([-1]), np.zeros((1, 3)))
+    dataset = GestureDataset(clips, sk, FeatureLayout.for_skeleton(sk), AudioFeatureConfig(), 30.0, "test",
+                             held_out_takes=["a~heldout", "b~heldout"])
+    train, held = dataset.split(0.5, seed=3)
+    assert [c.take for c in train] == ["a", "b"] and [c.take for c in held] == ["a~heldout", "b~heldout"]
+    assert split_held_out(900, 30.0) == 900 - int(HELD_OUT_SECONDS * 30)
+
+
+@pytest.fixture(scope="module")
+def takes():
+    if not (SHARED_DATA / "beat-sample").is_dir():
+        pytest.skip("needs ../shared/data (absent in a fresh clone)")
+    return load_speech_takes(SHARED_DATA)
+
+
+def test_both_real_takes_stand_on_the_zeggs_body_at_30_fps(takes):
+    zeggs, beat = takes
+    assert zeggs.motion.skeleton.joint_names == list(SPEECH_BODY) == beat.motion.skeleton.joint_names
+    assert zeggs.motion.fps == beat.motion.fps == 30.0
+    assert zeggs.motion.num_frames == 2065 and abs(beat.motion.num_frames - 63.8 * 30) < 2  # 957 frames at 15 fps
+    for take in takes:
+        positions, _ = forward_kinematics(take.motion)
+        sk = take.motion.skeleton
+        hands = positions[:, [sk.index("LeftHand"), sk.index("RightHand")], 1]
+        assert (hands < positions[:, [sk.index("Head")], 1]).mean() > 0.95  # speaking space, not waving
+        assert 40 < wrist_speeds(take.motion).mean() < 70  # real co-speech: about 55 cm/s
+
+
+def test_styles_change_posture_and_swing_but_keep_the_timing(takes):
+    from ohgesture.core.training.styles import apply_style, learn_style_changes
+
+    changes = learn_style_changes(SHARED_DATA / "bandai-namco", {"neutral": "normal", "sad": "sad",
+                                                                 "happy": "happy", "old": "old"})
+    motion = takes[0].motion
+    same = np.abs(np.sum(apply_style(motion, changes["neutral"]).rotations * motion.rotations, axis=-1))
+    np.testing.assert_allclose(same, 1.0, atol=1e-6)  # the same rotations (q and -q alike)
+    speed = {label: wrist_speeds(apply_style(motion, change)).mean() for label, change in changes.items()}
+    assert speed["sad"] < 0.85 * speed["neutral"] < speed["happy"]
+    sk = motion.skeleton
+    head, hips = sk.index("Head"), sk.index("Hips")
+
+    def lean(m):  # how far the head is in front of the hips
+        positions, _ = forward_kinematics(m)
+        return np.mean(positions[:, head, 2] - positions[:, hips, 2])
+
+    old = apply_style(motion, changes["old"])
+    assert lean(old) > lean(motion) + 5  # an old speaker stoops
+    assert old.num_frames == motion.num_frames
+
+
+def test_the_training_set_holds_every_style_of_every_take_with_its_speech(takes):
+    dataset = build_speech_styles(SHARED_DATA, styles={"neutral": "normal", "sad": "sad"})
+    assert dataset.labels == ["neutral", "sad"] and dataset.skeleton.joint_names == list(SPEECH_BODY)
+    train, held = dataset.split()
+    assert {c.take for c in held} == {f"{t.name}~heldout" for t in takes}
+    assert all(len(c.motion) == len(c.audio) for c in dataset.clips)
+    assert all(abs(len(c.motion) - HELD_OUT_SECONDS * 30) <= 1 for c in held)
+    by_label = {}
+    for c in train:
+        by_label.setdefault(c.take, {})[c.label] = c
+    for take in by_label.values():  # one speech, two styles of the same motion
+        np.testing.assert_array_equal(take["neutral"].audio, take["sad"].audio)
+        assert not np.allclose(take["neutral"].motion, take["sad"].motion)
