@@ -1,9 +1,9 @@
 """Sampling defaults: the one place the command line, the evaluation, the batch script and
 the add-on take them from (torch-free, so the add-on can read them before torch is installed)."""
 
-# The few-step sampler and its step counts. From benchmarks/bench_sampling.py (docs/performance.md):
-# dpmpp_2m with 20 steps matches the 1000-step DDPM reference within 5 % on FGD, synchrony and
-# wrist speed at 1/50 of its denoiser evaluations. ddpm always runs all of the model's steps.
+# The few-step sampler and its step counts, chosen with benchmarks/bench_sampling.py
+# (docs/performance.md has its table): dpmpp_2m with 20 steps at 1/50 of the 1000-step DDPM
+# reference's denoiser evaluations. ddpm always runs all of the model's steps.
 DEFAULT_SAMPLER = "dpmpp_2m"
 SAMPLER_NAMES = ("ddpm", "ddim", "dpmpp_2m")
 DEFAULT_STEPS = {"dpmpp_2m": 20, "ddim": 25}

@@ -1,15 +1,15 @@
 """Re-timing generated motion so its hand speed follows an activity curve.
 
-Why: a model with an activity encoder (model.DenoiserConfig ``activity_head``)
-learns *when* the hands move from the audio (on unseen real speech its activity follows
-the loudness with r 0.5-0.65), but the sampled joints only loosely obey it: a speed says
+Why: a model with an activity encoder (model.DenoiserConfig ``activity_conditioning``)
+learns *when* the hands move from the audio, but the sampled joints only loosely obey it: a speed says
 nothing about direction, and the x0 prediction averages directions away. Re-timing keeps every
 pose the sampler made and changes only when each one is shown: the playback rate at each
 output frame is the speed the activity asks for divided by the speed the motion has there
 (held between MIN_RATE and MAX_RATE, changing by at most MAX_RATE_STEP from one frame to
 the next), so the wrists move fast where the activity is high
 and linger where it is low. A spring pulls the shown frame back towards real time (time
-constant HORIZON_FRAMES), so the drift stays bounded (at most ~3 s measured) without the
+constant HORIZON_FRAMES), so the drift stays bounded (4.2 s at most with these rates, measured by
+research/retime_following.py) without the
 rate steps that fixed chunk borders gave; one uniform rescale then lands the last frame
 on the last frame.
 """
