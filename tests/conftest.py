@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support import BANDAI_DIR, ROOT, SPEECH_DIR, TINY_MODEL_CONFIG, ZEGGS_DIR, run_cli
+from support import BANDAI_DIR, HAS_TORCH, ROOT, SPEECH_DIR, TINY_MODEL_CONFIG, TORCH_PYTHON, ZEGGS_DIR, run_cli
 
 if "ohgesture" not in sys.modules:
     _spec = importlib.util.spec_from_file_location(
@@ -20,6 +20,27 @@ if "ohgesture" not in sys.modules:
 
 # Tiny test models run fastest single-threaded, and CI shares 2 cores with the test runner itself.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires_torch: imports torch in the test process (skipped in a venv "
+                                       "without torch, e.g. the Blender 5.2 pass; the 4.5 pass runs it)")
+    if not HAS_TORCH and not os.environ.get("OHGESTURE_PYTHON"):
+        raise pytest.UsageError(f"{sys.executable} has no torch: set OHGESTURE_PYTHON to a Python with torch "
+                                "(the generator's interpreter), e.g. OHGESTURE_PYTHON=.venv/bin/python")
+
+
+def pytest_report_header(config):
+    return f"generator Python: {TORCH_PYTHON}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_TORCH:
+        return
+    skip = pytest.mark.skip(reason="imports torch in-process; this Python has none (the 4.5 pass runs it)")
+    for item in items:
+        if item.get_closest_marker("requires_torch"):
+            item.add_marker(skip)
 
 
 
