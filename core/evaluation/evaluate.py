@@ -947,9 +947,10 @@ def write_report(result: dict, path: Path) -> None:
 
 def add_cli(subparsers) -> None:
     ev = subparsers.add_parser("evaluate", help="measure a model: FGD, synchrony, emotion control, plausibility",
-                               description="Evaluate a checkpoint on a dataset pack; writes OUT/report.md and PNGs.")
+                               description="Evaluate a checkpoint on a dataset pack; writes OUT/report.md and PNGs. "
+                                           "With --takes: the whole-take evaluation instead (OUT/takes.md).")
     ev.add_argument("--model", required=True, help="checkpoint (.safetensors)")
-    ev.add_argument("--data", required=True, help="dataset pack (.npz from ohgesture prepare)")
+    ev.add_argument("--data", help="dataset pack (.npz from ohgesture prepare); not used with --takes")
     ev.add_argument("--out", required=True, help="output folder for report.md and plots")
     ev.add_argument("--speech", nargs="+", default=[], help="speech recordings the model never saw in training")
     ev.add_argument("--zeggs", help="folder with the real ZEGGS take 067_Speech_2_x_1_0.bvh/.wav (validates "
@@ -969,6 +970,9 @@ def add_cli(subparsers) -> None:
                     help=f"low-pass cutoff of the generated motion (default {DEFAULT_SMOOTHING_HZ:g}; 0 = off)")
     ev.add_argument("--no-foot-lock", action="store_true",
                     help="leave planted feet where the sampler put them (see ohgesture generate --no-foot-lock)")
+    from .take_report import add_take_arguments
+
+    add_take_arguments(ev)
     ev.set_defaults(func=run_evaluate_cli)
 
 
@@ -987,6 +991,12 @@ def _jsonable(x):
 
 
 def run_evaluate_cli(args) -> int:
+    if args.takes:
+        from .take_report import run_take_evaluation_cli
+
+        return run_take_evaluation_cli(args)
+    if not args.data:
+        raise EvaluationError("--data DATASET.npz is required (or --takes SPEECH.wav ... for the whole-take evaluation).")
     for p, what in ((args.model, "model"), (args.data, "data pack")):
         if not Path(p).exists():
             raise EvaluationError(f"the {what} {p} does not exist.")

@@ -1,0 +1,218 @@
+"""The whole-take evaluation's report (markdown tables, PNGs, a GIF, JSON) and its command line:
+``ohgesture evaluate --model M --takes SPEECH.wav ... --reference REAL.bvh ... --out DIR``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from . import take_pictures as P
+from . import takes as T
+
+
+def _f(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _mark(passed) -> str:
+    return "n/a" if passed is None else ("pass" if passed else "FAIL")
+
+
+def _row(label: str, s: dict, fgd, passed) -> str:
+    cells = [label, str(s["takes"]), _f(s["above_head_pct"]), _f(s["above_shoulder_pct"]), _f(s.get("overlap"), 2),
+             _f(s.get("wasserstein"), 3), _f(s["mean_speed"]), f"{_f(s['block_min'])}-{_f(s['block_max'])}",
+             _f(s["loudness_r"], 2), _f(s["shifted_p95"], 2), _f(fgd), passed]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main_table(result: dict) -> list[str]:
+    """One row per emotion and one for the real takes: measures 1-4 and pass/fail."""
+    bar = result["quality_bar"]["bar"]
+    lines = [f"| emotion | takes | wrist above head, % of frames (<= {bar['above_head_pct']:g}) | above shoulder % "
+             f"(<= {bar['above_shoulder_pct']:g}) | wrist-height overlap with real | Wasserstein (arm lengths) | mean "
+             f"wrist speed (cm/s) | 10-s blocks, min-max ({bar['block_min']:g}-{bar['block_max']:g}) | loudness r | "
+             f"shifted p95 | FGD | gesture space / liveliness |", "|" + "---|" * 12]
+    for label, s in result["emotions"].items():
+        p = result["quality_bar"]["emotions"][label]
+        lines.append(_row(label, s, result["fgd"]["fgd"][label],
+                          f"{_mark(p['gesture_space'])} / {_mark(p['liveliness'])}"))
+    real = dict(result["real"])
+    rows = result["real_takes"]
+    real.update(overlap=float(np.mean([r["overlap"] for r in rows])),
+                wasserstein=float(np.mean([r["wasserstein"] for r in rows])))
+    fgd_floor = result["fgd"]["floors"].get("real: all takes' other parts vs held-out")
+    marks = ", ".join(f"{_mark(v['gesture_space'])} / {_mark(v['liveliness'])}" for v in real["passes"].values())
+    lines.append(_row(f"real ({len(rows)} takes)", real, fgd_floor, marks))
+    return lines
+
+
+def clip_table(result: dict) -> list[str]:
+    bar = result["quality_bar"]["bar"]
+    lines = [f"| speech | takes | loudness r, mean over emotions (>= {bar['loudness_r']:g}) | shifted p95, mean | "
+             "pass |", "|---|---|---|---|---|"]
+    for speech, c in result["clips"].items():
+        lines.append(f"| {speech} | {c['takes']} | {_f(c['loudness_r'], 2)} | {_f(c['shifted_p95'], 2)} | "
+                     f"{_mark(c['passed'])} |")
+    for r in result["real_takes"]:
+        c = r["coupling"]
+        if c:
+            lines.append(f"| real: {r['speech']} | 1 | {_f(c['true'], 2)} | {_f(c['shifted_p95'], 2)} | "
+                         f"{_mark(c['true'] >= bar['loudness_r'] and c['margin'] > 0)} |")
+    return lines
+
+
+def fgd_table(result: dict) -> list[str]:
+    fgd = result["fgd"]
+    lines = ["| takes vs the real held-out windows | FGD |", "|---|---|"]
+    lines += [f"| {label} | {_f(v)} |" for label, v in fgd["fgd"].items() if label not in fgd["ceilings"]]
+    lines += [f"| floor, {label} | {_f(v)} |" for label, v in fgd["floors"].items()]
+    lines += [f"| ceiling, {label} | {_f(fgd['fgd'][label])} |" for label in fgd["ceilings"]]
+    return lines
+
+
+def summary_lines(result: dict) -> list[str]:
+    d, q = result["distances"], result["quality_bar"]
+    failed = [label for label, v in q["emotions"].items() if not v["passed"]]
+    return [f"- Emotions differ more than seeds: mean pose distance between emotions {_f(d['between_emotions'], 3)}, "
+            f"between seeds {_f(d['between_seeds'], 3)} (torso heights): {_mark(d['passed'])}.",
+            f"- Quality bar: {'passed' if q['all'] else 'not passed'}"
+            + (f" (failing emotions: {', '.join(failed)})" if failed else "") + "."]
+
+
+def picture_set(generated: list[T.Take], references: list[T.Take], result: dict, out: Path) -> list[Path]:
+    """Contact sheet per speech clip, wrist-height and liveliness plots, and a GIF of the first take."""
+    out = Path(out)
+    paths = []
+    first_seed = min(t.seed for t in generated)
+    for speech in dict.fromkeys(t.speech for t in generated):
+        rows = [(t.label, t) for t in generated if t.speech == speech and t.seed == first_seed]
+        rows += [(f"real: {r.name[:14]}", r) for r in references]
+        paths.append(P.contact_sheet(rows, out / f"sheet_{Path(speech).stem}.png"))
+    heights = {label: np.concatenate([T.wrist_heights(t) for t in generated if t.label == label])
+               for label in result["emotions"]}
+    real = np.concatenate([T.wrist_heights(r) for r in references])
+    paths.append(P.height_plot(heights, real, out / "wrist_height.png"))
+    blocks = {label: [r["blocks"] for r in result["takes"] if r["label"] == label] for label in result["emotions"]}
+    blocks["real"] = [r["blocks"] for r in result["real_takes"]]
+    paths.append(P.liveliness_plot(blocks, result["quality_bar"]["bar"], out / "liveliness.png"))
+    take = generated[0]
+    paths.append(P.preview_gif(take, out / f"preview_{take.name}.gif", start_s=min(20.0, take.duration / 3),
+                               title=take.label))
+    return paths
+
+
+def write_take_report(result: dict, generated: list[T.Take], references: list[T.Take], out) -> Path:
+    """OUT/takes.md (tables and pictures), OUT/takes.json and the PNGs/GIF; returns the markdown path."""
+    out = Path(out)
+    pictures = picture_set(generated, references, result, out)
+    lines = ["# Whole takes", "", f"Command: `{result.get('command', '')}`", "", *main_table(result), "",
+             *clip_table(result), "", *fgd_table(result), "", *summary_lines(result), ""]
+    lines += [f"![{p.stem}]({p.name})" for p in pictures]
+    path = out / "takes.md"
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")
+    with atomic_path(out / "takes.json") as tmp:
+        Path(tmp).write_text(json.dumps(_jsonable(result), indent=1))
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
+    return x
+
+
+# ------------------------------------------------------------------ command line
+
+
+def add_take_arguments(ev) -> None:
+    """The whole-take mode's options of ``ohgesture evaluate``."""
+    ev.add_argument("--takes", nargs="+", metavar="SPEECH",
+                    help="whole-take mode: speech recordings (each at least --min-seconds long) to animate with "
+                         "every emotion and seed and judge as an animator would (no --data needed)")
+    ev.add_argument("--reference", nargs="+", default=[], metavar="REAL.bvh",
+                    help="whole-take mode: real co-speech takes on any skeleton (their .wav beside them is used "
+                         "when present); the last 15 s of each are the FGD's held-out windows")
+    ev.add_argument("--emotions", help="whole-take mode: comma list (default: every emotion of the model)")
+    ev.add_argument("--seeds", default="0", help="whole-take mode: comma list of seeds (two or more measure "
+                                                 "whether emotions differ more than seeds; default 0)")
+    ev.add_argument("--ceiling", nargs="*", default=[], metavar="CLIP.bvh",
+                    help="whole-take mode: further takes to place on the FGD scale (for example a wave clip)")
+    ev.add_argument("--min-seconds", type=float, default=T.MIN_TAKE_SECONDS,
+                    help=f"whole-take mode: shortest speech accepted (default {T.MIN_TAKE_SECONDS:g} s)")
+    ev.add_argument("--save-takes", action="store_true", help="whole-take mode: also write each take as BVH")
+
+
+def parse_list(text: str | None, what: str, kind=str) -> list:
+    items = [part.strip() for part in (text or "").split(",") if part.strip()]
+    try:
+        return [kind(item) for item in items]
+    except ValueError:
+        raise T.TakeError(f"{what} must be a comma list of whole numbers, got {text!r}.") from None
+
+
+def command_line(args) -> str:
+    parts = ["ohgesture", "evaluate", "--model", args.model, "--takes", *args.takes, "--reference", *args.reference]
+    if args.emotions:
+        parts += ["--emotions", args.emotions]
+    parts += ["--seeds", args.seeds, "--out", args.out]
+    if args.ceiling:
+        parts += ["--ceiling", *args.ceiling]
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def _read_takes(args) -> tuple[list[T.Take], dict]:
+    references = [T.read_reference(p) for p in args.reference]
+    for ref, path in zip(references, args.reference):
+        if ref.duration < T.HELD_OUT_SECONDS + 2 * T.WINDOW_SECONDS:
+            raise T.TakeError(f"the real take {path} lasts {ref.duration:.1f} s; it needs at least "
+                              f"{T.HELD_OUT_SECONDS + 2 * T.WINDOW_SECONDS:g} s (the last 15 s are held out).")
+    ceilings = {f"{Path(p).stem} (given BVH)": [T.read_reference(p)] for p in args.ceiling}
+    return references, ceilings
+
+
+def run_take_evaluation_cli(args) -> int:
+    """``ohgesture evaluate --takes ...``: generate, measure, write OUT/takes.md, print the tables."""
+    import torch
+
+    from ..generation.pipeline import load_model
+
+    started = time.time()
+    T.check_take_inputs(args.takes, args.reference, args.min_seconds)
+    for path in args.ceiling:
+        if not Path(path).is_file():
+            raise T.TakeError(f"{path} does not exist (or is not a file).")
+    seeds = parse_list(args.seeds, "--seeds", int) or [0]
+    references, ceilings = _read_takes(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lm = load_model(args.model, args.device)
+    emotions = T.check_emotions(lm.labels, parse_list(args.emotions, "--emotions"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    save_dir = out / "takes" if args.save_takes else None
+    if save_dir:
+        save_dir.mkdir(exist_ok=True)
+    generated = T.generate_takes(lm, args.takes, emotions, seeds, log=log, save_dir=save_dir)
+    result = T.evaluate_takes(generated, references, ceilings)
+    result.update(command=command_line(args), model=lm.path.name, seconds=time.time() - started)
+    path = write_take_report(result, generated, references, out)
+    print("\n".join([*main_table(result), "", *clip_table(result), "", *fgd_table(result), "",
+                     *summary_lines(result)]))
+    print(f"wrote {path} ({result['seconds']:.0f} s)", file=sys.stderr)
+    return 0

@@ -1,0 +1,533 @@
+"""Whole-take evaluation: judge long generated takes the way an animator does.
+
+Every measure works on world joint positions (cm, Y up) of body parts found by
+name, so it runs on any model skeleton and on real co-speech mocap on its own
+skeleton (ZEGGS, BEAT, Mixamo, Bandai Namco). Per take (a motion and its speech):
+
+1. gesture space: share of frames with a wrist above the head / above its own
+   shoulder (the worse wrist), and a histogram of wrist height above the shoulder
+   (in arm lengths) compared with the real takes';
+2. liveliness: mean wrist speed (the mean of both wrists) per 10-s block;
+3. speech coupling: Pearson r of loudness and the faster wrist's speed, both
+   smoothed over 0.5 s, at the best lag within +-0.3 s, against the same r with
+   circularly time-shifted audio (shifts of 2-30 s);
+4. FGD in a skeleton-agnostic pose space (head, shoulders, elbows and wrists
+   relative to the hips, heading-aligned, laid on one standard body) against the
+   real takes' held-out last 15 s, with a real-vs-real floor and still-pose ceilings;
+5. emotions differ more than seeds (frame-aligned pose distance).
+
+Pure functions over :class:`Take`; :func:`generate_takes` runs a model, and
+:func:`evaluate_takes` combines everything into one result dict that
+``take_report.write_take_report`` turns into markdown and pictures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics as M
+
+BLOCK_SECONDS = 10.0
+SMOOTH_SECONDS = 0.5
+MAX_LAG_SECONDS = 0.3
+MIN_SHIFT_SECONDS = 2.0
+HELD_OUT_SECONDS = 15.0  # the last 15 s of each real take: never in any training set (model card)
+POSE_FPS = 15.0  # pose-space windows are compared at one rate (the BEAT take has 15 fps)
+WINDOW_SECONDS = 2.0
+WINDOW_STRIDE_SECONDS = 0.2  # 3 frames at POSE_FPS
+PCA_COMPONENTS = 16
+VELOCITY_SECONDS = 0.2  # pose-space velocities count as the distance moved in 0.2 s (else they drown the pose)
+HEIGHT_BINS = np.linspace(-1.1, 1.1, 45)  # wrist height above its shoulder, in arm lengths
+MIN_TAKE_SECONDS = 60.0
+
+REQUIRED_PARTS = ("hips", "head", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "wrist_r")
+# base names (lower case, side and separators removed), best first; the shoulder point is the upper arm's head
+_SIDED_PARTS = {"shoulder": ("upperarm", "arm", "uparm"), "elbow": ("lowerarm", "forearm", "elbow"),
+                "wrist": ("hand", "wrist"), "hip": ("upperleg", "upleg", "thigh"), "foot": ("foot", "ankle")}
+_CENTRE_PARTS = {"hips": ("hips", "pelvis", "hip"), "head": ("head",), "neck": ("neck", "neck1"),
+                 "chest": ("chest", "upperchest")}
+
+BAR = dict(above_head_pct=5.0, above_shoulder_pct=25.0, block_min=25.0, block_max=140.0, loudness_r=0.3)
+
+
+_SIDE_PATTERNS = (r"(left|right)[_.\- ]?(.+)", r"(l|r)[_.\- ](.+)", r"(.+?)[_.\- ]?(left|right)", r"(.+)[_.\- ](l|r)")
+
+
+class TakeError(ValueError):
+    """A take or a skeleton the whole-take evaluation cannot measure, said in one line."""
+
+
+# ------------------------------------------------------------------ body parts by name
+
+
+def side_and_base(name: str) -> tuple[str | None, str]:
+    """('l' | 'r' | None, base) for a joint name: 'mixamorig:LeftForeArm' -> ('l', 'forearm'),
+    'UpperArm_R' -> ('r', 'upperarm'), 'Spine3' -> (None, 'spine3')."""
+    low = re.split(r"[:|]", name)[-1].lower()
+    side, rest = None, low
+    for pattern in _SIDE_PATTERNS:
+        match = re.fullmatch(pattern, low)
+        if match:
+            groups = match.groups()
+            word, rest = (groups[0], groups[1]) if groups[0] in ("left", "right", "l", "r") else (groups[1], groups[0])
+            side = word[0]
+            break
+    return side, re.sub(r"[_.\- ]", "", rest)
+
+
+def find_body_parts(joint_names: list[str]) -> dict[str, int]:
+    """Joint index per body part: hips, head, neck, chest, shoulder_l/r (the upper-arm joint), elbow_l/r,
+    wrist_l/r, hip_l/r, foot_l/r; those not found are left out. Raises TakeError if a required one is missing."""
+    parsed = [side_and_base(n) for n in joint_names]
+    wanted = {part: (None, bases) for part, bases in _CENTRE_PARTS.items()}
+    for part, bases in _SIDED_PARTS.items():
+        wanted[f"{part}_l"], wanted[f"{part}_r"] = ("l", bases), ("r", bases)
+    parts = {}
+    for part, (side, bases) in wanted.items():
+        for base in bases:
+            hits = [j for j, (s, b) in enumerate(parsed) if b == base and s == side]
+            if hits:
+                parts[part] = hits[0]
+                break
+    missing = [p for p in REQUIRED_PARTS if p not in parts]
+    if missing:
+        raise TakeError(f"the skeleton ({', '.join(joint_names[:6])}, ...) has no joint for {', '.join(missing)}; "
+                        "whole-take measures need hips, head, shoulders (upper arms), elbows and wrists by name.")
+    return parts
+
+
+# ------------------------------------------------------------------ takes
+
+
+@dataclass
+class Take:
+    name: str
+    positions: np.ndarray  # (F, J, 3) world positions, cm, Y up
+    fps: float
+    parts: dict[str, int]
+    parents: np.ndarray
+    loudness: np.ndarray | None = None  # (F,) RMS of the speech per frame
+    label: str = "real"  # emotion, or "real"
+    seed: int | None = None
+    speech: str = ""  # the speech file's name
+
+    @property
+    def duration(self) -> float:
+        return len(self.positions) / self.fps
+
+    def part(self, name: str) -> np.ndarray:
+        return self.positions[:, self.parts[name]]
+
+
+def take_from_motion(motion, name: str, samples: np.ndarray | None = None, sr: int | None = None, **kwargs) -> Take:
+    """A Take from a Motion (any skeleton) and optionally its speech samples."""
+    from ..motion.kinematics import forward_kinematics
+
+    positions = forward_kinematics(motion)[0]
+    loudness = None if samples is None else M.loudness_envelope(samples, sr, motion.fps, len(positions))
+    return check_upright(Take(name, positions, float(motion.fps), find_body_parts(motion.skeleton.joint_names),
+                              np.asarray(motion.skeleton.parents), loudness, **kwargs))
+
+
+def read_reference(bvh_path, wav_path=None) -> Take:
+    """A real take from a BVH file and its speech (the .wav beside it unless given; none if absent)."""
+    from ..audio.features import load_audio
+    from ..motion.bvh import read_bvh
+
+    bvh_path = Path(bvh_path)
+    wav_path = Path(wav_path) if wav_path else bvh_path.with_suffix(".wav")
+    samples, sr = load_audio(wav_path) if wav_path.exists() else (None, None)
+    return take_from_motion(read_bvh(bvh_path), bvh_path.stem, samples, sr, speech=wav_path.name)
+
+
+def still_take(take: Take, frame: int = 0) -> Take:
+    """The take's ``frame`` held for the whole take (a ceiling: a character that never moves)."""
+    held = np.repeat(take.positions[frame:frame + 1], len(take.positions), axis=0)
+    return Take(f"{take.name} (still)", held, take.fps, take.parts, take.parents, take.loudness, "still")
+
+
+# ------------------------------------------------------------------ 1. gesture space
+
+
+def check_upright(take: Take) -> Take:
+    """Refuse a take whose shoulders are not above its hips (a Z-up file, or no body at all)."""
+    up = 0.5 * (take.part("shoulder_l") + take.part("shoulder_r")) - take.part("hips")
+    if not np.median(up[:, 1]) > 0.5 * np.median(np.linalg.norm(up, axis=-1)):
+        raise TakeError(f"take {take.name}: the shoulders are not above the hips; the measures need Y up.")
+    return take
+
+
+def arm_length(take: Take, side: str) -> float:
+    """Mean upper-arm plus forearm length (cm) of side 'l' or 'r'."""
+    upper = np.linalg.norm(take.part(f"elbow_{side}") - take.part(f"shoulder_{side}"), axis=-1)
+    fore = np.linalg.norm(take.part(f"wrist_{side}") - take.part(f"elbow_{side}"), axis=-1)
+    return float(np.mean(upper + fore))
+
+
+def wrist_heights(take: Take) -> np.ndarray:
+    """(F, 2) left/right wrist height above that side's shoulder in arm lengths: -1 hanging straight down,
+    0 level with the shoulder, +1 straight up (arm lengths, not cm, so rigs of any proportions compare)."""
+    rel = [(take.part(f"wrist_{s}")[:, 1] - take.part(f"shoulder_{s}")[:, 1]) / max(arm_length(take, s), 1e-9)
+           for s in "lr"]
+    return np.stack(rel, axis=1)
+
+
+def gesture_space(take: Take) -> dict:
+    """Percent of frames with each wrist above the head joint / its own shoulder; 'worse' = the higher wrist."""
+    head = take.part("head")[:, 1]
+    out = {}
+    for s in "lr":
+        wrist = take.part(f"wrist_{s}")[:, 1]
+        out[f"above_head_{s}"] = float(np.mean(wrist > head) * 100)
+        out[f"above_shoulder_{s}"] = float(np.mean(wrist > take.part(f"shoulder_{s}")[:, 1]) * 100)
+    out["above_head_pct"] = max(out["above_head_l"], out["above_head_r"])
+    out["above_shoulder_pct"] = max(out["above_shoulder_l"], out["above_shoulder_r"])
+    return out
+
+
+def height_histogram(heights: np.ndarray, bins: np.ndarray = HEIGHT_BINS) -> np.ndarray:
+    """Share of values per bin (sums to 1); values beyond the range count in the end bins."""
+    values = np.clip(np.ravel(heights), bins[0], bins[-1])
+    counts, _ = np.histogram(values, bins)
+    return counts / max(counts.sum(), 1)
+
+
+def height_comparison(heights: np.ndarray, real_heights: np.ndarray) -> dict:
+    """Histogram overlap (1 = identical, 0 = disjoint) and Wasserstein distance (arm lengths)."""
+    from scipy.stats import wasserstein_distance
+
+    p, q = height_histogram(heights), height_histogram(real_heights)
+    return dict(overlap=float(np.minimum(p, q).sum()),
+                wasserstein=float(wasserstein_distance(np.ravel(heights), np.ravel(real_heights))))
+
+
+# ------------------------------------------------------------------ 2. liveliness, 3. speech coupling
+
+
+def wrist_speeds(take: Take) -> np.ndarray:
+    """(F, 2) left/right wrist speed, cm/s."""
+    return M.speed_from_positions(take.positions[:, [take.parts["wrist_l"], take.parts["wrist_r"]]], take.fps)
+
+
+def block_means(values: np.ndarray, fps: float, block_seconds: float = BLOCK_SECONDS) -> list[float]:
+    """Mean per block of ``block_seconds``; a last part shorter than half a block joins the block before."""
+    size = max(1, int(round(block_seconds * fps)))
+    edges = list(range(0, len(values), size)) + [len(values)]
+    if len(edges) > 2 and edges[-1] - edges[-2] < size / 2:
+        del edges[-2]
+    return [float(np.mean(values[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def liveliness(take: Take, block_seconds: float = BLOCK_SECONDS) -> dict:
+    """Mean wrist speed (the mean of both wrists, cm/s) over the take and per block."""
+    speed = wrist_speeds(take).mean(axis=1)
+    blocks = block_means(speed, take.fps, block_seconds)
+    return dict(mean_speed=float(speed.mean()), blocks=blocks, block_min=min(blocks), block_max=max(blocks))
+
+
+def lagged_r(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[float, int]:
+    """The highest Pearson r of roll(a, lag) and b over lags -max_lag..max_lag, and that lag (frames)."""
+    scores = [(M.pearson(np.roll(a, lag), b), lag) for lag in range(-max_lag, max_lag + 1)]
+    return max(scores)
+
+
+def speech_coupling(loudness: np.ndarray, speed: np.ndarray, fps: float, smooth_seconds: float = SMOOTH_SECONDS,
+                    max_lag_seconds: float = MAX_LAG_SECONDS, min_shift: float = MIN_SHIFT_SECONDS,
+                    n_shifts: int = 100) -> dict:
+    """Loudness-speed r at the best lag, and the same best-lag r for circularly shifted audio
+    (metrics.shift_test: shifted_p95, margin = true - p95)."""
+    n = min(len(loudness), len(speed))
+    if n < 3:
+        raise TakeError("speech coupling needs at least three frames of loudness and motion.")
+    a, b = M.smooth(loudness[:n], fps, smooth_seconds), M.smooth(speed[:n], fps, smooth_seconds)
+    max_lag = int(round(max_lag_seconds * fps))
+    out = M.shift_test(lambda s: lagged_r(np.roll(a, s), b, max_lag)[0], n, fps, n_shifts=n_shifts,
+                       min_shift=min_shift)
+    out["lag_seconds"] = lagged_r(a, b, max_lag)[1] / fps  # negative: the hands lead the voice
+    return out
+
+
+def take_coupling(take: Take) -> dict | None:
+    """speech_coupling of the take's loudness and its faster wrist's speed (None without speech)."""
+    if take.loudness is None:
+        return None
+    return speech_coupling(take.loudness, wrist_speeds(take).max(axis=1), take.fps)
+
+
+def take_measures(take: Take, real_heights: np.ndarray | None = None) -> dict:
+    """Measures 1-3 of one take."""
+    out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, seconds=take.duration,
+               fps=take.fps, **gesture_space(take), **liveliness(take), coupling=take_coupling(take))
+    if real_heights is not None:
+        out.update(height_comparison(wrist_heights(take), real_heights))
+    return out
+
+
+# ------------------------------------------------------------------ 4. FGD in a skeleton-agnostic pose space
+
+
+# The pose is rebuilt on one standard body: each bone keeps its direction (so the pose is the take's)
+# and gets a standard length in torso heights (so rigs with other proportions compare fairly: the
+# ZEGGS and BEAT rigs' upper-arm joints are 26 and 38 cm apart on torsos of 51 cm).
+CANONICAL_BONES = (("hips", "shoulder_mid", 1.0), ("shoulder_mid", "head", 0.3),
+                   ("shoulder_mid", "shoulder_l", 0.35), ("shoulder_mid", "shoulder_r", 0.35),
+                   ("shoulder_l", "elbow_l", 0.55), ("shoulder_r", "elbow_r", 0.55),
+                   ("elbow_l", "wrist_l", 0.5), ("elbow_r", "wrist_r", 0.5))
+POSE_POINTS = tuple(child for _, child, _ in CANONICAL_BONES)
+
+
+def heading_aligned(take: Take) -> dict[str, np.ndarray]:
+    """(F, 3) positions of the required body parts and the shoulder midpoint relative to the hips, turned
+    about Y so the shoulders' left-right axis is +X (the character faces +Z)."""
+    across = take.part("shoulder_l") - take.part("shoulder_r")
+    angle = np.arctan2(across[:, 2], across[:, 0])
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    out = {}
+    for name in REQUIRED_PARTS:
+        rel = take.part(name) - take.part("hips")
+        out[name] = np.stack([c[:, 0] * rel[:, 0] + s[:, 0] * rel[:, 2], rel[:, 1],
+                              -s[:, 0] * rel[:, 0] + c[:, 0] * rel[:, 2]], axis=-1)
+    out["shoulder_mid"] = 0.5 * (out["shoulder_l"] + out["shoulder_r"])
+    return out
+
+
+def aligned_pose(take: Take) -> np.ndarray:
+    """(F, P, 3) the skeleton-agnostic pose: POSE_POINTS relative to the hips, heading-aligned, laid out
+    with the bone directions of the take and the standard bone lengths of CANONICAL_BONES (torso heights)."""
+    aligned = heading_aligned(take)
+    out = {"hips": np.zeros_like(aligned["hips"])}
+    for parent, child, length in CANONICAL_BONES:
+        bone = aligned[child] - aligned[parent]
+        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
+        if not np.all(norm > 1e-9):
+            raise TakeError(f"take {take.name}: the {parent} and {child} joints coincide; no pose direction.")
+        out[child] = out[parent] + length * bone / norm
+    return np.stack([out[p] for p in POSE_POINTS], axis=1)
+
+
+def resample_rows(values: np.ndarray, fps: float, new_fps: float) -> np.ndarray:
+    """Linear interpolation of (F, ...) values from ``fps`` to ``new_fps`` over the same duration."""
+    if abs(fps - new_fps) < 1e-9:
+        return values
+    t = np.arange(int(np.floor((len(values) - 1) / fps * new_fps)) + 1) * fps / new_fps
+    i0 = np.minimum(np.floor(t).astype(int), len(values) - 1)
+    i1 = np.minimum(i0 + 1, len(values) - 1)
+    w = (t - i0).reshape(-1, *([1] * (values.ndim - 1)))
+    return values[i0] * (1 - w) + values[i1] * w
+
+
+def pose_windows(take: Take, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+    """(N, W * 2D) flattened windows of aligned pose and its velocity (times VELOCITY_SECONDS), at POSE_FPS,
+    WINDOW_SECONDS long every WINDOW_STRIDE_SECONDS, from the part [start_s, end_s) of the take."""
+    pose = resample_rows(aligned_pose(take).reshape(len(take.positions), -1), take.fps, POSE_FPS)
+    velocity = np.diff(pose, axis=0, prepend=pose[:1]) * POSE_FPS * VELOCITY_SECONDS
+    if len(velocity) > 1:
+        velocity[0] = velocity[1]
+    frames = np.concatenate([pose, velocity], axis=1)
+    first = max(0, int(round(start_s * POSE_FPS)))
+    frames = frames[first:None if end_s is None else max(first, int(round(end_s * POSE_FPS)))]
+    size, stride = int(round(WINDOW_SECONDS * POSE_FPS)), int(round(WINDOW_STRIDE_SECONDS * POSE_FPS))
+    starts = range(0, len(frames) - size + 1, stride)
+    if not len(starts):
+        return np.empty((0, size * frames.shape[1]))
+    return np.stack([frames[i:i + size].ravel() for i in starts])
+
+
+def fit_pca(vectors: np.ndarray, components: int = PCA_COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and the first ``components`` principal axes (k, D) of vectors (N, D)."""
+    mean = vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
+    return mean, vt[:components]
+
+
+def embed_windows(windows: np.ndarray, pca) -> np.ndarray:
+    """(N, k + 1): the coordinates on the principal axes and the distance from their subspace, so a
+    motion unlike any real one (say, arms held high) is not projected onto something real-looking."""
+    centred = windows - pca[0]
+    coords = centred @ pca[1].T
+    residual = np.linalg.norm(centred - coords @ pca[1], axis=1, keepdims=True)
+    return np.concatenate([coords, residual], axis=1)
+
+
+def _embedded_fgd(a: np.ndarray, b: np.ndarray, pca) -> float:
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    return M.fgd(embed_windows(a, pca), embed_windows(b, pca))
+
+
+def pose_fgd(generated: dict[str, list[Take]], references: list[Take],
+             ceilings: dict[str, list[Take]] | None = None) -> dict:
+    """FGD of each set of takes against the real takes' held-out last HELD_OUT_SECONDS, in a PCA space
+    fitted on the real takes' other parts. Floors: the held-out parts of the first two real takes against
+    each other, and the real takes' other parts against the held-out ones. ``ceilings``: any other takes."""
+    ceilings = ceilings or {}
+    held = [pose_windows(r, start_s=r.duration - HELD_OUT_SECONDS) for r in references]
+    rest = [pose_windows(r, end_s=r.duration - HELD_OUT_SECONDS) for r in references]
+    if sum(len(h) for h in held) < 2 or sum(len(r) for r in rest) < PCA_COMPONENTS:
+        raise TakeError(f"the real takes are too short for the pose-space FGD (each needs over "
+                        f"{HELD_OUT_SECONDS + WINDOW_SECONDS:g} s).")
+    pca = fit_pca(np.concatenate(rest))
+    real = np.concatenate(held)
+    rows = {label: _embedded_fgd(np.concatenate([pose_windows(t) for t in takes]), real, pca)
+            for label, takes in {**generated, **ceilings}.items()}
+    floors = {"real: all takes' other parts vs held-out": _embedded_fgd(np.concatenate(rest), real, pca)}
+    for ref, windows in zip(references, rest):
+        floors[f"real: {ref.name}, its other part vs held-out"] = _embedded_fgd(windows, real, pca)
+    if len(held) >= 2:
+        floors[f"real: {references[0].name} vs {references[1].name} (held-out parts)"] = \
+            _embedded_fgd(held[0], held[1], pca)
+    return dict(points=list(POSE_POINTS), components=int(len(pca[1])), real_windows=int(len(real)), fgd=rows,
+                floors=floors, ceilings=list(ceilings))
+
+
+# ------------------------------------------------------------------ 5. emotions differ more than seeds
+
+
+def emotion_seed_distances(takes: list[Take]) -> dict:
+    """Mean frame-aligned pose distance (RMS of aligned_pose, torso heights) between two emotions' takes of one speech
+    and seed, and between two seeds of one emotion and speech (None with a single seed)."""
+    poses = {(t.speech, t.label, t.seed): aligned_pose(t).reshape(len(t.positions), -1) for t in takes}
+    speeches, labels = sorted({k[0] for k in poses}), sorted({k[1] for k in poses})
+    seeds = sorted({k[2] for k in poses})
+    emotions = [M.mean_pairwise_distance([poses[(sp, e, s)] for e in labels if (sp, e, s) in poses])
+                for sp in speeches for s in seeds if sum((sp, e, s) in poses for e in labels) >= 2]
+    by_seed = [M.mean_pairwise_distance([poses[(sp, e, s)] for s in seeds if (sp, e, s) in poses])
+               for sp in speeches for e in labels if sum((sp, e, s) in poses for s in seeds) >= 2]
+    between_emotions = float(np.mean(emotions)) if emotions else None
+    between_seeds = float(np.mean(by_seed)) if by_seed else None
+    passed = None if between_emotions is None or between_seeds is None else between_emotions > between_seeds
+    return dict(between_emotions=between_emotions, between_seeds=between_seeds, passed=passed)
+
+
+# ------------------------------------------------------------------ summaries and the quality bar
+
+
+def summarise(rows: list[dict], heights: np.ndarray, real_heights: np.ndarray | None) -> dict:
+    """One line for a set of takes' measures (one emotion, or the real takes): the worst take's gesture
+    space, every block's extremes, the mean loudness coupling, and the pooled wrist-height histogram."""
+    couplings = [r["coupling"] for r in rows if r["coupling"]]
+    seconds = np.array([r["seconds"] for r in rows])
+    out = dict(takes=len(rows), seconds=float(seconds.sum()),
+               above_head_pct=max(r["above_head_pct"] for r in rows),
+               above_shoulder_pct=max(r["above_shoulder_pct"] for r in rows),
+               mean_speed=float(np.average([r["mean_speed"] for r in rows], weights=seconds)),
+               block_min=min(r["block_min"] for r in rows), block_max=max(r["block_max"] for r in rows),
+               loudness_r=float(np.mean([c["true"] for c in couplings])) if couplings else None,
+               shifted_p95=float(np.mean([c["shifted_p95"] for c in couplings])) if couplings else None)
+    if real_heights is not None:
+        out.update(height_comparison(heights, real_heights))
+    return out
+
+
+def clip_couplings(rows: list[dict], bar: dict = BAR) -> dict:
+    """Per speech file: loudness r and its shifted 95th percentile averaged over the emotions (and seeds)."""
+    clips = {}
+    for speech in sorted({r["speech"] for r in rows if r["coupling"]}):
+        cs = [r["coupling"] for r in rows if r["speech"] == speech and r["coupling"]]
+        r, p95 = float(np.mean([c["true"] for c in cs])), float(np.mean([c["shifted_p95"] for c in cs]))
+        clips[speech] = dict(takes=len(cs), loudness_r=r, shifted_p95=p95,
+                             passed=bool(r >= bar["loudness_r"] and r > p95))
+    return clips
+
+
+def label_passes(summary: dict, bar: dict = BAR) -> dict:
+    gesture = summary["above_head_pct"] <= bar["above_head_pct"] and \
+        summary["above_shoulder_pct"] <= bar["above_shoulder_pct"]
+    lively = bar["block_min"] <= summary["block_min"] and summary["block_max"] <= bar["block_max"]
+    return dict(gesture_space=bool(gesture), liveliness=bool(lively), passed=bool(gesture and lively))
+
+
+def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR) -> dict:
+    """Pass/fail per emotion (gesture space, liveliness), per speech clip (loudness coupling averaged over
+    emotions) and overall (with emotions differing more than seeds; unmeasured with one seed = not passed)."""
+    per_label = {label: label_passes(s, bar) for label, s in labels.items()}
+    per_clip = {speech: c["passed"] for speech, c in clips.items()}
+    passed = all(v["passed"] for v in per_label.values()) and all(per_clip.values()) and distances["passed"] is True
+    return dict(bar=dict(bar), emotions=per_label, clips=per_clip, emotions_vs_seeds=distances["passed"],
+                all=bool(passed))
+
+
+# ------------------------------------------------------------------ running a model, and the whole evaluation
+
+
+def check_take_inputs(speech: list, references: list, min_seconds: float = MIN_TAKE_SECONDS) -> None:
+    """Refuse, in one line, a missing file or speech shorter than ``min_seconds``."""
+    from ..audio.features import audio_info
+
+    if not speech:
+        raise TakeError("--takes needs at least one speech recording.")
+    if not references:
+        raise TakeError("the whole-take evaluation needs at least one real take: --reference REAL.bvh.")
+    for path in [*speech, *references]:
+        if not Path(path).is_file():
+            raise TakeError(f"{path} does not exist (or is not a file).")
+    for path in references:
+        if Path(path).suffix.lower() != ".bvh":
+            raise TakeError(f"the real take {path} is not a .bvh file.")
+    for path in speech:
+        seconds = audio_info(path)["duration"]
+        if seconds < min_seconds:
+            raise TakeError(f"the speech {path} lasts {seconds:.1f} s; whole takes need at least {min_seconds:g} s.")
+
+
+def check_emotions(labels: list[str], emotions: list[str] | None) -> list[str]:
+    """The emotions asked for (default: every emotion of the model), refusing an unknown one."""
+    emotions = list(emotions) if emotions else list(labels)
+    unknown = [e for e in emotions if e not in labels]
+    if unknown:
+        raise TakeError(f"the model has no emotion {unknown[0]!r}; valid emotions: {', '.join(labels)}.")
+    return emotions
+
+
+def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=None, save_dir=None) -> list[Take]:
+    """One take per speech file, emotion and seed, with generate_features' default settings
+    (as ``ohgesture generate``). ``save_dir``: also write each take there as BVH."""
+    from ..audio.features import audio_features_from_file, load_audio
+    from ..generation.pipeline import features_to_output, generate_features
+    from ..motion.bvh import write_bvh
+
+    takes = []
+    for path in map(Path, speech):
+        audio = audio_features_from_file(path, lm.fps, config=lm.audio_config)
+        samples, sr = load_audio(path)
+        for emotion in emotions:
+            for seed in seeds:
+                if log:
+                    log(f"generating {path.name}, {emotion}, seed {seed}")
+                motion = features_to_output(lm, generate_features(lm, audio, [emotion], np.ones(1), seed=seed))
+                name = f"{path.stem}_{emotion}_s{seed}"
+                if save_dir is not None:
+                    write_bvh(Path(save_dir) / f"{name}.bvh", motion)
+                takes.append(take_from_motion(motion, name, samples, sr, label=emotion, seed=seed, speech=path.name))
+    return takes
+
+
+def _leave_one_out_heights(references: list[Take], i: int) -> np.ndarray:
+    others = [wrist_heights(r) for j, r in enumerate(references) if j != i]
+    return np.concatenate(others) if others else wrist_heights(references[i])
+
+
+def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict[str, list[Take]] | None = None,
+                   bar: dict = BAR) -> dict:
+    """Every whole-take measure, per take, per emotion, per speech clip, with the quality bar.
+    The real takes' histograms are compared with the other real takes' (leave one out)."""
+    real_heights = np.concatenate([wrist_heights(r) for r in references])
+    real_rows = [take_measures(r, _leave_one_out_heights(references, i)) for i, r in enumerate(references)]
+    rows = [take_measures(t, real_heights) for t in generated]
+    labels = list(dict.fromkeys(t.label for t in generated))
+    by_label = {label: [t for t in generated if t.label == label] for label in labels}
+    summaries = {label: summarise([r for r in rows if r["label"] == label],
+                                  np.concatenate([wrist_heights(t) for t in by_label[label]]), real_heights)
+                 for label in labels}
+    real_summary = summarise(real_rows, real_heights, None)
+    real_summary["passes"] = {r["name"]: label_passes(summarise([r], None, None), bar) for r in real_rows}
+    still = {"still (first frame of each generated take held)": [still_take(t) for t in generated]}
+    fgd = pose_fgd(by_label, references, {**still, **(ceilings or {})})
+    distances = emotion_seed_distances(generated)
+    clips = clip_couplings(rows, bar)
+    return dict(takes=rows, real_takes=real_rows, emotions=summaries, real=real_summary, clips=clips, fgd=fgd,
+                distances=distances, quality_bar=quality_bar(summaries, clips, distances, bar))
