@@ -34,8 +34,8 @@ def add_parser(sub) -> None:
     gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--no-retime", action="store_true",
-                     help="keep the sampler's own timing; by default a model with an activity encoder has its "
-                          "motion re-timed so the hands follow the activity it expects from the speech (README)")
+                     help="keep the sampler's own timing; by default the motion is re-timed so the hands move "
+                          "fast where the speech is loud and linger in pauses (docs/cli.md)")
     gen.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
                      help=f"low-pass cutoff of the generated motion in Hz (default {DEFAULT_SMOOTHING_HZ:g}; 0 keeps "
                           "the sampler's frame-to-frame noise)")
@@ -190,7 +190,7 @@ def cmd_generate(args) -> int:
     report(0.97, "writing")
     meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
                 smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
-                retimed=bool(lm.model.activity_predictor is not None and known is None and not args.no_retime),
+                retimed=bool(known is None and not args.no_retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
     _write_take(out, motion, lm.layout.root_joint, meta)

@@ -827,9 +827,8 @@ def write_report(result: dict, path: Path) -> None:
          f"- model: `{result['model']}`", f"- data: `{result['data']}`",
          f"- held-out split: {result['heldout_clips']} clips, {result['train_clips']} training clips; "
          f"{result['split']}", f"- wall time: {result['seconds']:.0f} s",
-         "- timing: " + ("re-timed to the activity the model's audio encoder expects (core/generation/retiming.py)"
-                         if result["config"]["retime"] and result.get("activity_encoder")
-                         else "the sampler's own (no re-timing)"),
+         "- timing: " + ("re-timed so the hands follow the speech's loudness (core/generation/retiming.py)"
+                         if result["config"]["retime"] else "the sampler's own (no re-timing)"),
          "- smoothing: " + (f"{result['config']['smoothing_hz']:g} Hz low-pass of the generated motion"
                             if result["config"].get("smoothing_hz", 0) > 0 else "none"),
          "- feet: " + ("planted feet pinned by leg IK (core/generation/footlock.py)" if result["config"].get("foot_lock")

@@ -114,3 +114,16 @@ def test_finishing_fades_in_away_from_known_frames():
     rising = w[10:10 + FINISH_EASE_FRAMES + 2]
     assert np.all(np.diff(rising) > 0) and rising[-1] == 1
     assert np.array_equal(finishing_weight(np.zeros(5, dtype=bool)), np.ones(5))
+
+
+def test_re_timing_follows_the_loudness_read_from_the_audio_features(tiny_checkpoint, speech_wav):
+    from ohgesture.core.audio.features import audio_features_from_file, load_audio
+    from ohgesture.core.generation.pipeline import load_model, speech_loudness
+
+    lm = load_model(tiny_checkpoint, "cpu")
+    features = audio_features_from_file(speech_wav, lm.fps, config=lm.audio_config)
+    samples, sr = load_audio(speech_wav)
+    reference = M.loudness_envelope(samples, sr, lm.fps, len(features))
+    loudness = speech_loudness(lm, features)
+    assert loudness.shape == (len(features),) and np.all(loudness > 0)
+    assert M.pearson(M.smooth(loudness, lm.fps, 0.5), M.smooth(reference, lm.fps, 0.5)) > 0.98
