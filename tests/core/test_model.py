@@ -3,8 +3,6 @@
 import pytest
 import torch
 
-from ohgesture.core.generation.pipeline import DEFAULT_MODEL
-from ohgesture.core.model.checkpoint import read_metadata
 from ohgesture.core.model.denoiser import (
     DenoiserConfig,
     GestureDenoiser,
@@ -92,10 +90,14 @@ def test_conditions_change_the_output():
 
 
 def test_checkpoints_that_record_retired_variants_switched_off_still_load():
-    shipped = read_metadata(DEFAULT_MODEL)  # written before the variants were removed
-    assert shipped["model_config"]["audio_film"] is False
-    config = DenoiserConfig.from_dict(shipped["model_config"])
-    assert config.activity_conditioning and not hasattr(config, "audio_film")
+    # the model_config a checkpoint of the 0.1.0 release records (the variants all off)
+    recorded = {"activity_channels": 2, "activity_conditioning": True, "activity_head": False,
+                "activity_in_motion": False, "audio_dim": 17, "audio_film": False, "dropout": 0.1, "ff": 512,
+                "heads": 4, "input_scaling_steps": 0, "latent": 128, "layers": 3, "local_window": 15,
+                "motion_dim": 136, "n_seed": 10, "num_emotions": 16, "window": 90}
+    config = DenoiserConfig.from_dict(recorded)
+    assert config.activity_conditioning and config.num_emotions == 16 and not hasattr(config, "audio_film")
+    assert GestureDenoiser(config).config == config
     old = make().config.to_dict() | {"audio_film": False, "input_scaling_steps": 0, "activity_in_motion": False,
                                       "activity_head": False}
     assert DenoiserConfig.from_dict(old) == make().config
