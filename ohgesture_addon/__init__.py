@@ -1,4 +1,5 @@
-"""The Blender side of OHGesture: everything that imports bpy lives here.
+"""The Blender side of OHGesture: everything that imports bpy lives here, one module per
+Blender concept (the maths they call is in ``core.motion``).
 
 The extension root package calls register()/unregister(); scripts and tests may call
 them directly on this subpackage.
@@ -8,9 +9,11 @@ _registered = []
 
 
 def _class_lists():
-    from . import operators, panel, preferences, properties
+    from . import (armature, bone_map_operators, emotion_mix, generate_operators, install, panel, preferences,
+                   properties)
 
-    return [properties.classes, preferences.classes, operators.classes, panel.classes]
+    return [properties.classes, preferences.classes, generate_operators.classes, armature.classes,
+            install.classes, bone_map_operators.classes, emotion_mix.classes, panel.classes]
 
 
 def register():
@@ -30,11 +33,11 @@ def register():
 def unregister():
     import bpy
 
-    from . import operators, properties
+    from . import properties, session
 
     if not _registered:
         return
-    operators.cancel_active_session()
+    session.cancel_active_session()
     properties.unregister_properties()
     for cls in reversed(_registered):
         bpy.utils.unregister_class(cls)

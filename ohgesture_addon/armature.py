@@ -1,9 +1,11 @@
-"""Create an armature whose bones match a model skeleton.
+"""Armatures: read one's bones and rest pose into plain arrays (``RigRest``), and create
+one whose bones match a model skeleton (the Create Matching Armature operator).
 
-Bones get the same convention as ``keyframes.write_motion_to_armature``: model space
-(Y up, centimetres) maps to Blender (Z up, metres) through ``posemath.AXIS_MAP`` and
-``CENTIMETRES_TO_METRES``. Heads sit at the joints' world rest positions, tails point at
-the first child (or along the joint's own offset for leaves), roll is 0.
+Created bones get the same convention as ``keyframes.write_motion_to_armature``: model
+space (Y up, centimetres) maps to Blender (Z up, metres) through
+``core.motion.retarget.AXIS_MAP`` and ``CENTIMETRES_TO_METRES``. Heads sit at the joints'
+world rest positions, tails point at the first child (or along the joint's own offset for
+leaves), roll is 0.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from . import posemath
+from ..core.motion.kinematics import rest_positions
+from ..core.motion.retarget import RigRest, to_blender_vectors
+from . import common
 
 MIN_BONE_LENGTH = 0.01  # metres; Blender removes zero-length bones
 LEAF_LENGTH_FACTOR = 0.5
@@ -20,6 +24,37 @@ LEAF_LENGTH_FACTOR = 0.5
 class SkeletonError(ValueError):
     """The skeleton description is unusable."""
 
+
+# --- reading an armature -----------------------------------------------------------------
+
+def bones_parents_first(arm_obj) -> list:
+    bones = list(arm_obj.data.bones)
+    depth = {}
+    for bone in bones:
+        d, parent = 0, bone.parent
+        while parent is not None:
+            d, parent = d + 1, parent.parent
+        depth[bone.name] = d
+    return sorted(bones, key=lambda b: depth[b.name])
+
+
+def armature_hierarchy(arm_obj) -> tuple[list[str], list[int]]:
+    """Bone names (parents first) and parent indices."""
+    bones = bones_parents_first(arm_obj)
+    index = {bone.name: i for i, bone in enumerate(bones)}
+    return [b.name for b in bones], [index[b.parent.name] if b.parent else -1 for b in bones]
+
+
+def rig_rest(arm_obj) -> RigRest:
+    """The armature's bones (parents first) and rest pose in armature space."""
+    bones = bones_parents_first(arm_obj)
+    index = {bone.name: i for i, bone in enumerate(bones)}
+    return RigRest.from_matrices(
+        [bone.name for bone in bones], [index[bone.parent.name] if bone.parent else -1 for bone in bones],
+        [np.array(bone.matrix_local) for bone in bones], [np.array(bone.tail_local) for bone in bones])
+
+
+# --- creating a matching armature --------------------------------------------------------
 
 def skeleton_from_mapping(data) -> dict:
     """Normalise a skeleton from an npz dict or checkpoint metadata (optionally nested
@@ -45,7 +80,7 @@ def skeleton_from_mapping(data) -> dict:
 def bone_segments(skeleton: dict) -> tuple[np.ndarray, np.ndarray]:
     """Heads and tails (J, 3) in Blender armature space, metres."""
     parents, offsets = skeleton["parents"], skeleton["offsets"]
-    heads = posemath.to_blender_vectors(posemath.rest_positions(parents, offsets))
+    heads = to_blender_vectors(rest_positions(parents, offsets))
     tails = np.empty_like(heads)
     for j in range(len(parents)):
         tail = None
@@ -54,7 +89,7 @@ def bone_segments(skeleton: dict) -> tuple[np.ndarray, np.ndarray]:
                 tail = heads[child]
                 break
         if tail is None:
-            own = posemath.to_blender_vectors(offsets[j]) if parents[j] >= 0 else np.zeros(3)
+            own = to_blender_vectors(offsets[j]) if parents[j] >= 0 else np.zeros(3)
             length = np.linalg.norm(own)
             if length < 1e-9:
                 direction, length = np.array([0.0, 0.0, 1.0]), MIN_BONE_LENGTH * 5
@@ -65,10 +100,8 @@ def bone_segments(skeleton: dict) -> tuple[np.ndarray, np.ndarray]:
     return heads, tails
 
 
-def create_matching_armature(context, skeleton, name: str = "OHGesture Armature"):
-    """Add an armature object with one bone per joint to the context's collection."""
-    skeleton = skeleton_from_mapping(skeleton)
-    heads, tails = bone_segments(skeleton)
+def _new_armature_object(context, name: str):
+    """A new armature object linked to the context's collection, alone selected and active."""
     arm_data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm_data)
     collection = getattr(context, "collection", None) or context.scene.collection
@@ -80,9 +113,17 @@ def create_matching_armature(context, skeleton, name: str = "OHGesture Armature"
         other.select_set(False)
     view_layer.objects.active = obj
     obj.select_set(True)
+    return obj
+
+
+def create_matching_armature(context, skeleton, name: str = "OHGesture Armature"):
+    """Add an armature object with one bone per joint to the context's collection."""
+    skeleton = skeleton_from_mapping(skeleton)
+    heads, tails = bone_segments(skeleton)
+    obj = _new_armature_object(context, name)
     bpy.ops.object.mode_set(mode="EDIT")
     try:
-        edit_bones = arm_data.edit_bones
+        edit_bones = obj.data.edit_bones
         created = []
         for j, joint_name in enumerate(skeleton["joint_names"]):
             bone = edit_bones.new(joint_name)
@@ -100,3 +141,31 @@ def create_matching_armature(context, skeleton, name: str = "OHGesture Armature"
         pose_bone.rotation_mode = "QUATERNION"
     obj["ohgesture_root_joint"] = skeleton["joint_names"][skeleton["root_joint"]]
     return obj
+
+
+def model_skeleton(context):
+    """The skeleton the current model file describes; SettingsError when it has none."""
+    skeleton = common.skeleton_metadata(common.model_metadata(common.model_path(context)))
+    if skeleton is None:
+        raise common.SettingsError("The model file does not describe its skeleton.")
+    return skeleton
+
+
+class OHGESTURE_OT_create_armature(bpy.types.Operator):
+    """Add an armature matching the model's skeleton and make it the target"""
+
+    bl_idname = "ohgesture.create_armature"
+    bl_label = "Create Matching Armature"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            obj = create_matching_armature(context, model_skeleton(context))
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        context.scene.ohgesture.armature = obj
+        return {"FINISHED"}
+
+
+classes = (OHGESTURE_OT_create_armature,)

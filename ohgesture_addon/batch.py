@@ -153,53 +153,47 @@ def check_arguments(args) -> None:
             raise ValueError(f"{path} already exists; pass --overwrite to replace it.")
 
 
-def run(args) -> list[str]:
+def _addon_module(name: str):
+    return importlib.import_module(f"{_addon_package().__name__}.{name}")
+
+
+def _target_armature(args, context, metadata):
     import bpy
 
-    check_arguments(args)
-
-    addon = _addon_package()
-    common = importlib.import_module(addon.__name__ + ".common")
-    operators = importlib.import_module(addon.__name__ + ".operators")
-    armature_mod = importlib.import_module(addon.__name__ + ".armature")
-
-    if args.blend:
-        if not os.path.isfile(args.blend):
-            raise ValueError(f"The blend file {args.blend} does not exist.")
-        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
-    if args.model:
-        os.environ["OHGESTURE_MODEL"] = os.path.abspath(args.model)
-    context = bpy.context
-    scene = context.scene
-    metadata = common.model_metadata(common.model_path(context))
-    labels = common.emotion_labels(metadata)
-
     if args.create_armature:
-        skeleton = common.skeleton_metadata(metadata)
+        skeleton = _addon_module("common").skeleton_metadata(metadata)
         if skeleton is None:
             raise ValueError("The model file does not describe its skeleton, so no armature can be created.")
-        arm_obj = armature_mod.create_matching_armature(context, skeleton)
+        arm_obj = _addon_module("armature").create_matching_armature(context, skeleton)
     else:
         arm_obj = bpy.data.objects.get(args.armature)
         if arm_obj is None or arm_obj.type != "ARMATURE":
             raise ValueError(f"There is no armature object named '{args.armature}'.")
-
     if args.bone_map:
-        retarget = importlib.import_module(addon.__name__ + ".retarget")
+        retarget = _addon_module("retarget")
         retarget.store_pairs(arm_obj, retarget.read_map_json(args.bone_map))
+    return arm_obj
 
+
+def _blend_with(text):
+    """(second emotion or None, its share) of --blend-with LABEL:WEIGHT."""
+    if not text:
+        return None, 0.0
+    label, _, weight = text.rpartition(":")
+    try:
+        gamma = float(weight)
+    except ValueError:
+        raise ValueError("--blend-with must look like LABEL:WEIGHT, e.g. angry:0.3.") from None
+    if not label or not 0.0 <= gamma <= 1.0:
+        raise ValueError("--blend-with must look like LABEL:WEIGHT with a weight from 0 to 1.")
+    return label, gamma
+
+
+def _settings(args, arm_obj, labels):
+    """The panel's settings (``scene.ohgesture``) as the arguments give them."""
     emotion = args.emotion or (labels[0] if labels else None)
-    emotion_2, gamma = None, 0.0
-    if args.blend_with:
-        label, _, weight = args.blend_with.rpartition(":")
-        try:
-            emotion_2, gamma = label, float(weight)
-        except ValueError:
-            raise ValueError("--blend-with must look like LABEL:WEIGHT, e.g. angry:0.3.") from None
-        if not label or not 0.0 <= gamma <= 1.0:
-            raise ValueError("--blend-with must look like LABEL:WEIGHT with a weight from 0 to 1.")
-
-    settings = SimpleNamespace(
+    emotion_2, gamma = _blend_with(args.blend_with)
+    return SimpleNamespace(
         source="STRIP" if args.strip else "FILE", sound_strip=args.strip or "", sound_file="", armature=arm_obj,
         emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance,
         quality=args.quality, seed=args.seed, follow_speech=not args.no_retime, lock_feet=not args.no_foot_lock,
@@ -207,47 +201,69 @@ def run(args) -> list[str]:
         emotion_mix=_mix_items(args.mix),
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
         layer_blend_frames=args.layer_blend_frames)
-    animator = importlib.import_module(addon.__name__ + ".animator")
+
+
+def _generate(args, context, settings, arm_obj, regenerate):
+    """Run one generation to its end; returns the session (ValueError on failure)."""
+    session_module = _addon_module("session")
+    if regenerate is not None:
+        request = session_module.regenerate_request(context, settings, arm_obj, regenerate, _parse_range(args.range),
+                                                    entry_script=args.entry_script, python=args.python)
+    else:
+        request = session_module.build_request(context, settings=settings, python=args.python,
+                                               entry_script=args.entry_script)
+    request.device = args.device
+    if args.sampler:
+        request.sampler = args.sampler
+    if args.steps is not None:
+        request.steps = args.steps
+    session = session_module.GenerationSession(request).start()
+    errors = []
+
+    def report(kind, text):
+        if "ERROR" in kind:
+            errors.append(text)
+        elif text.startswith("Mapped "):
+            print(f"ohgesture: {text} of '{arm_obj.name}'", flush=True)
+    result = session.run_blocking(report, timeout=args.timeout)
+    if "FINISHED" not in result:
+        raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
+    print(f"ohgesture: action '{session.action.name}' on '{arm_obj.name}'", flush=True)
+    return session
+
+
+def run(args) -> list[str]:
+    import bpy
+
+    check_arguments(args)
+    common = _addon_module("common")
+    if args.blend:
+        if not os.path.isfile(args.blend):
+            raise ValueError(f"The blend file {args.blend} does not exist.")
+        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    if args.model:
+        os.environ["OHGESTURE_MODEL"] = os.path.abspath(args.model)
+    context = bpy.context
+    metadata = common.model_metadata(common.model_path(context))
+    arm_obj = _target_armature(args, context, metadata)
+    settings = _settings(args, arm_obj, common.emotion_labels(metadata))
+    takes = _addon_module("takes")
     regenerate = None
     if args.range:
-        regenerate = animator.generated_action(arm_obj)
+        regenerate = takes.generated_action(arm_obj)
         if regenerate is None:
             raise ValueError(f"'{arm_obj.name}' has no action generated by OHGesture to regenerate a range of.")
-        settings.source, settings.sound_file = "FILE", animator.generated_info(regenerate)["audio"]
+        settings.source, settings.sound_file = "FILE", takes.generated_info(regenerate)["audio"]
     sources = [None] if args.strip or args.range else ([args.sound] if args.sound else _audio_files(args.sound_dir))
     if args.frame_start is not None:
-        scene.frame_start = args.frame_start
-    device_env = args.device
+        context.scene.frame_start = args.frame_start
 
     actions = []
     for sound in sources:
         if sound is not None:
             settings.sound_file = os.path.abspath(sound)
-        if regenerate is not None:
-            request = animator.regenerate_request(context, operators.build_request, settings, arm_obj, regenerate,
-                                                  _parse_range(args.range), entry_script=args.entry_script,
-                                                  python=args.python)
-        else:
-            request = operators.build_request(context, settings=settings, python=args.python,
-                                             entry_script=args.entry_script)
-        request.device = device_env
-        if args.sampler:
-            request.sampler = args.sampler
-        if args.steps is not None:
-            request.steps = args.steps
-        session = operators.GenerationSession(request).start()
-        errors = []
-
-        def report(kind, text):
-            if "ERROR" in kind:
-                errors.append(text)
-            elif text.startswith("Mapped "):
-                print(f"ohgesture: {text} of '{arm_obj.name}'", flush=True)
-        result = session.run_blocking(report, timeout=args.timeout)
-        if "FINISHED" not in result:
-            raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
+        session = _generate(args, context, settings, arm_obj, regenerate)
         actions.append(session.action.name)
-        print(f"ohgesture: action '{session.action.name}' on '{arm_obj.name}'", flush=True)
 
     if args.bvh:
         export_bvh(context, arm_obj, session.action, args.bvh)

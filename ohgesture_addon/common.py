@@ -1,4 +1,5 @@
-"""Shared add-on settings: package names, paths, quality presets, model metadata."""
+"""Shared add-on settings: package names, paths, quality presets, model metadata, the
+running job's status line."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import bpy
 
-from ..core.generation.defaults import QUALITY_PRESETS  # noqa: F401  (read by properties and operators)
+from ..core.generation.defaults import QUALITY_PRESETS  # noqa: F401  (read by properties and session)
 from ..core.model.checkpoint import CheckpointError, read_metadata
+from .job import venv_python
 
 # The extension root (repository root) is the add-on package; this module's package
 # is its subpackage ohgesture_addon.
@@ -18,11 +20,6 @@ ROOT_PACKAGE = __package__.rpartition(".")[0]
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent
 ENTRY_SCRIPT = EXTENSION_ROOT / "core" / "cli" / "_entry.py"
 DEFAULT_MODEL = EXTENSION_ROOT / "core" / "weights" / "default.safetensors"
-
-
-DEPENDENCIES = ["numpy<2", "scipy", "librosa", "soundfile", "safetensors", "tqdm"]
-TORCH_CPU = ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]
-TORCH_DEFAULT = ["torch==2.13.0"]
 
 
 class SettingsError(ValueError):
@@ -63,16 +60,16 @@ def blender_python_has_torch() -> bool:
 
 
 def python_interpreter(context=None) -> str:
-    """The interpreter that runs generation: the preference, else Blender's own Python
-    when it can import torch, else the managed venv."""
+    """The interpreter that runs generation: the preference, else $OHGESTURE_PYTHON
+    (scripts, batch runs, tests), else Blender's own Python when it can import torch, else
+    the managed venv."""
     prefs = preferences(context)
     custom = getattr(prefs, "python_path", "") if prefs else ""
+    custom = custom or os.environ.get("OHGESTURE_PYTHON", "")
     if custom:
         return bpy.path.abspath(custom)
     if blender_python_has_torch():
         return sys.executable
-    from .job import venv_python
-
     return venv_python(managed_venv_dir())
 
 
@@ -108,6 +105,11 @@ def emotion_labels(metadata: dict) -> list[str]:
     return []
 
 
+def model_emotion_labels(context=None) -> list[str]:
+    """The emotion labels of the current model file (SettingsError when it is unusable)."""
+    return emotion_labels(model_metadata(model_path(context)))
+
+
 def skeleton_metadata(metadata: dict):
     """The checkpoint's skeleton dict with its root-motion joint (kept in the feature layout)."""
     skeleton = metadata.get("skeleton")
@@ -124,3 +126,16 @@ def model_fps(metadata: dict):
         return float(metadata["fps"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def set_status(context, running: bool, progress: float = 0.0, message: str = "", area_type: str | None = None) -> None:
+    """Show a running job's progress in the panel (the window manager's status, never
+    saved) and redraw the screen's areas (of ``area_type`` only, when given)."""
+    status = getattr(context.window_manager, "ohgesture_status", None)
+    if status is None:
+        return
+    status.running, status.progress, status.message = running, progress if running else 0.0, message if running else ""
+    screen = getattr(context, "screen", None)
+    for area in (screen.areas if screen else []):
+        if area_type is None or area.type == area_type:
+            area.tag_redraw()

@@ -1,9 +1,9 @@
 """Write model motion (the generate npz) onto an armature as a new action.
 
-Conventions: see ``posemath`` (model Y-up cm -> Blender Z-up m via (x, -z, y) * 0.01).
-Motion time t lands on scene frame ``frame_start + t * scene_fps``; the motion is
-resampled to whole scene frames with slerp and keyed on every frame (linear), so
-``scene.frame_set`` on a whole frame reproduces the motion exactly.
+Conventions: see ``core.motion.retarget`` (model Y-up cm -> Blender Z-up m via
+(x, -z, y) * 0.01). Motion time t lands on scene frame ``frame_start + t * scene_fps``;
+the motion is resampled to whole scene frames with slerp and keyed on every frame
+(linear), so ``scene.frame_set`` on a whole frame reproduces the motion exactly.
 Keys are written in bulk (keyframe_points.add + foreach_set), never keyframe_insert.
 """
 
@@ -12,69 +12,15 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from . import posemath
+from ..core.motion import retarget as retarget_maths
+from ..core.motion.motion_file import MotionFileError, validate_motion
+from .armature import rig_rest
 
-NPZ_KEYS = ("rotations", "root_translation", "joint_names", "parents", "offsets", "root_joint", "fps")
 LINEAR = 1  # index of 'LINEAR' in Keyframe.interpolation's enum
-
-
-class MotionFileError(ValueError):
-    """The motion file is missing, unreadable or malformed."""
-
-
-def read_motion_npz(path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            motion = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise MotionFileError(f"Cannot read motion file {path}: {exc}") from None
-    return validate_motion(motion)
-
-
-def validate_motion(motion: dict) -> dict:
-    missing = [key for key in NPZ_KEYS if key not in motion]
-    if missing:
-        raise MotionFileError(f"The motion lacks {', '.join(missing)}.")
-    rotations = np.asarray(motion["rotations"])
-    num_joints = len(motion["joint_names"])
-    if rotations.ndim != 3 or rotations.shape[1:] != (num_joints, 4) or rotations.shape[0] < 1:
-        raise MotionFileError(f"The motion's rotations have shape {rotations.shape}, expected (F, {num_joints}, 4).")
-    if np.asarray(motion["root_translation"]).shape != (rotations.shape[0], 3):
-        raise MotionFileError("The motion's root translation does not have one (x, y, z) per frame.")
-    if float(motion["fps"]) <= 0:
-        raise MotionFileError("The motion's frame rate must be positive.")
-    return motion
 
 
 def scene_frame_rate(scene) -> float:
     return scene.render.fps / scene.render.fps_base
-
-
-def _bones_parents_first(arm_obj):
-    bones = list(arm_obj.data.bones)
-    depth = {}
-    for bone in bones:
-        d, parent = 0, bone.parent
-        while parent is not None:
-            d, parent = d + 1, parent.parent
-        depth[bone.name] = d
-    return sorted(bones, key=lambda b: depth[b.name])
-
-
-def _unit_scale(bone_joint, bone_parent, bone_heads, joint_parents, joint_offsets) -> float:
-    """Model units -> armature metres, measured from bones whose parent follows the joint's
-    parent; falls back to centimetres -> metres."""
-    ratios = []
-    for b, j in enumerate(bone_joint):
-        pb = bone_parent[b]
-        if j < 0 or pb < 0 or bone_joint[pb] != joint_parents[j]:
-            continue
-        model_length = np.linalg.norm(joint_offsets[j])
-        if model_length > 1e-6:
-            ratios.append(np.linalg.norm(bone_heads[b] - bone_heads[pb]) / model_length)
-    if not ratios:
-        return posemath.CENTIMETRES_TO_METRES
-    return float(np.median(ratios))
 
 
 def _new_action(action_name: str, arm_obj):
@@ -127,6 +73,26 @@ class _KeyBuffers:
             fcurve.update()  # keys are added in time order; handles only matter without LINEAR
 
 
+def first_slot(action):
+    """The action's first slot (layered action API, 4.4+), else None."""
+    slots = getattr(action, "slots", None)
+    return slots[0] if slots is not None and len(slots) else None
+
+
+def strip_on_new_track(anim_data, action, name: str, frame: float, slot):
+    """A new NLA track named ``name`` whose strip plays ``action`` (its ``slot``, where the
+    API has slots) from ``frame``. Returns (track, strip)."""
+    track = anim_data.nla_tracks.new()
+    track.name = name[:63]
+    strip = track.strips.new(action.name[:63], int(np.floor(frame)), action)
+    if slot is not None and hasattr(strip, "action_slot"):
+        try:
+            strip.action_slot = slot
+        except (TypeError, RuntimeError):
+            pass
+    return track, strip
+
+
 def _keep_previous_action(anim_data) -> None:
     """The previous action stays: fake user so it is saved, and a muted NLA track so it
     is visible in the NLA editor without influencing the new animation."""
@@ -134,58 +100,26 @@ def _keep_previous_action(anim_data) -> None:
     if previous is None:
         return
     previous.use_fake_user = True
-    previous_slot = getattr(anim_data, "action_slot", None)
-    track = anim_data.nla_tracks.new()
-    track.name = f"OHGesture previous: {previous.name}"[:63]
-    start = int(np.floor(previous.frame_range[0]))
     try:
-        strip = track.strips.new(previous.name, start, previous)
-        if previous_slot is not None and hasattr(strip, "action_slot"):
-            try:
-                strip.action_slot = previous_slot
-            except (TypeError, RuntimeError):
-                pass
+        track, _ = strip_on_new_track(anim_data, previous, f"OHGesture previous: {previous.name}",
+                                      previous.frame_range[0], getattr(anim_data, "action_slot", None))
+        track.mute = True
     except RuntimeError:
         pass  # overlapping strips cannot happen on a new track; the fake user still keeps it
-    track.mute = True
     anim_data.action = None
 
 
 def pose_channels(arm_obj, motion: dict, *, scene_fps: float, bone_map=None, max_frames=None):
-    """Resampled pose-bone channels: (bone names, basis quaternions (N, B, 4),
-    basis locations (N, B, 3), which bones get location keys, number of frames N)."""
+    """Resampled pose-bone channels for the model's own armature: (bone names, basis
+    quaternions (N, B, 4), basis locations (N, B, 3), which bones get rotation keys,
+    which get location keys, number of frames N)."""
     motion = validate_motion(motion)
+    rig = rig_rest(arm_obj)
     joint_names = [str(n) for n in np.asarray(motion["joint_names"]).tolist()]
-    parents = np.asarray(motion["parents"], dtype=np.int64)
-    offsets = np.asarray(motion["offsets"], dtype=np.float64)
-    root_joint = int(motion["root_joint"])
-    bone_map = dict(bone_map or {})
-    joint_for_bone = {bone_map.get(name, name): j for j, name in enumerate(joint_names)}
-
-    bones = _bones_parents_first(arm_obj)
-    index_of = {bone.name: i for i, bone in enumerate(bones)}
-    bone_joint = [joint_for_bone.get(bone.name, -1) for bone in bones]
+    bone_joint = retarget_maths.bone_joints_by_name(joint_names, rig.names, bone_map)
     if not any(j >= 0 for j in bone_joint):
         raise MotionFileError(f"No bone of armature '{arm_obj.name}' matches a joint of the motion.")
-    bone_parent = [index_of[bone.parent.name] if bone.parent else -1 for bone in bones]
-    rest = np.array([np.array(bone.matrix_local) for bone in bones])
-    rest_rot, rest_head = rest[:, :3, :3], rest[:, :3, 3]
-    # Normalise out any rest scale so Q is a pure rotation.
-    rest_rot = rest_rot / np.linalg.norm(rest_rot, axis=1, keepdims=True)
-    scale = _unit_scale(bone_joint, bone_parent, rest_head, parents, offsets)
-
-    positions = posemath.resample_times(len(motion["rotations"]), float(motion["fps"]), scene_fps, max_frames)
-    # float32 throughout: Blender keys are float32, and it halves the memory traffic.
-    rotations, root_translation = posemath.resample_motion_arrays(  # it normalises
-        np.asarray(motion["rotations"], dtype=np.float32),
-        np.asarray(motion["root_translation"], dtype=np.float64), positions)
-    world_q, world_pos = posemath.forward_kinematics_quats(rotations, parents, offsets, root_joint, root_translation)
-    basis_q, basis_loc = posemath.pose_basis_from_world_quats(
-        world_q, world_pos, bone_joint, bone_parent, rest_rot, rest_head, scale)
-    keyed_location = [j >= 0 and (j == root_joint or bone_parent[b] < 0) for b, j in enumerate(bone_joint)]
-    keyed = [j >= 0 for j in bone_joint]
-    names = [bone.name for bone in bones]
-    return names, basis_q, basis_loc, keyed, keyed_location, len(positions)
+    return retarget_maths.pose_channels(motion, rig, bone_joint, scene_fps=scene_fps, max_frames=max_frames)
 
 
 def write_motion_to_armature(arm_obj, motion: dict, *, frame_start: float, scene_fps: float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import common
-from .operators import strips_collection
+from .strips import strips_collection, strips_property
 
 
 class OHGESTURE_PT_main(bpy.types.Panel):
@@ -18,66 +18,67 @@ class OHGESTURE_PT_main(bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.ohgesture
-        status = context.window_manager.ohgesture_status
-
-        layout.prop(settings, "source", expand=True)
-        if settings.source == "STRIP":
-            strips = strips_collection(context.scene)
-            if strips is not None:
-                collection = "strips" if hasattr(context.scene.sequence_editor, "strips") else "sequences"
-                layout.prop_search(settings, "sound_strip", context.scene.sequence_editor, collection,
-                                   icon="SOUND")
-            else:
-                layout.label(text="Add a sound strip in the Video Sequencer", icon="INFO")
-        else:
-            layout.prop(settings, "sound_file")
-
+        _draw_source(layout, context.scene, settings)
         row = layout.row(align=True)
         row.prop(settings, "armature")
         row.operator("ohgesture.create_armature", text="", icon="ARMATURE_DATA")
         layout.operator("ohgesture.create_armature")
-
         try:
             common.model_metadata(common.model_path(context))
         except common.SettingsError as exc:
             layout.label(text=str(exc), icon="ERROR")
-
-        layout.prop(settings, "mix_emotions")
-        if settings.mix_emotions:
-            column = layout.column(align=True)
-            for item in settings.emotion_mix:
-                column.prop(item, "weight", text=item.label.replace("_", " ").title(), slider=True)
-            column.operator("ohgesture.sync_emotion_mix", icon="FILE_REFRESH")
-        else:
-            layout.prop(settings, "emotion")
-            layout.prop(settings, "emotion_2")
-            sub = layout.row()
-            sub.enabled = settings.emotion_2 != "NONE"
-            sub.prop(settings, "blend", slider=True)
-        layout.prop(settings, "guidance")
-        layout.prop(settings, "quality")
-        layout.prop(settings, "follow_speech")
-        layout.prop(settings, "lock_feet")
+        _draw_emotions(layout, settings)
+        for name in ("guidance", "quality", "follow_speech", "lock_feet"):
+            layout.prop(settings, name)
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.operator("ohgesture.reroll_seed", text="", icon="FILE_REFRESH")
+        _draw_actions(layout, settings, context.window_manager.ohgesture_status)
 
-        if status.running:
-            progress = getattr(layout, "progress", None)
-            if progress is not None:
-                progress(factor=status.progress, type="BAR", text=f"{status.message} {status.progress:.0%}")
-            else:
-                layout.label(text=f"{status.message} {status.progress:.0%}")
-            layout.operator("ohgesture.cancel", icon="CANCEL")
+
+def _draw_source(layout, scene, settings) -> None:
+    layout.prop(settings, "source", expand=True)
+    if settings.source != "STRIP":
+        layout.prop(settings, "sound_file")
+    elif strips_collection(scene) is not None:
+        layout.prop_search(settings, "sound_strip", scene.sequence_editor, strips_property(scene), icon="SOUND")
+    else:
+        layout.label(text="Add a sound strip in the Video Sequencer", icon="INFO")
+
+
+def _draw_emotions(layout, settings) -> None:
+    layout.prop(settings, "mix_emotions")
+    if settings.mix_emotions:
+        column = layout.column(align=True)
+        for item in settings.emotion_mix:
+            column.prop(item, "weight", text=item.label.replace("_", " ").title(), slider=True)
+        column.operator("ohgesture.sync_emotion_mix", icon="FILE_REFRESH")
+    else:
+        layout.prop(settings, "emotion")
+        layout.prop(settings, "emotion_2")
+        sub = layout.row()
+        sub.enabled = settings.emotion_2 != "NONE"
+        sub.prop(settings, "blend", slider=True)
+
+
+def _draw_actions(layout, settings, status) -> None:
+    """The progress bar and Cancel while generating, else the options and Generate."""
+    if status.running:
+        progress = getattr(layout, "progress", None)
+        if progress is not None:
+            progress(factor=status.progress, type="BAR", text=f"{status.message} {status.progress:.0%}")
         else:
-            layout.prop(settings, "use_hand_keys")
-            row = layout.row(align=True)
-            row.prop(settings, "layer_upper_body")
-            sub = row.row(align=True)
-            sub.enabled = settings.layer_upper_body
-            sub.prop(settings, "layer_blend_frames", text="Blend")
-            layout.operator("ohgesture.generate", icon="PLAY")
-            layout.operator("ohgesture.regenerate_selection", icon="SEQ_PREVIEW")
+            layout.label(text=f"{status.message} {status.progress:.0%}")
+        layout.operator("ohgesture.cancel", icon="CANCEL")
+        return
+    layout.prop(settings, "use_hand_keys")
+    row = layout.row(align=True)
+    row.prop(settings, "layer_upper_body")
+    sub = row.row(align=True)
+    sub.enabled = settings.layer_upper_body
+    sub.prop(settings, "layer_blend_frames", text="Blend")
+    layout.operator("ohgesture.generate", icon="PLAY")
+    layout.operator("ohgesture.regenerate_selection", icon="SEQ_PREVIEW")
 
 
 class OHGESTURE_UL_bone_map(bpy.types.UIList):

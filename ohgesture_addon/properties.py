@@ -11,6 +11,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 
 from ..core.generation.defaults import DEFAULT_GUIDANCE
 from . import common
+from .emotion_mix import on_mix_toggled
 
 NO_EMOTION = "NONE"
 
@@ -25,7 +26,7 @@ def _label_number(label: str) -> int:
 def _emotion_items(allow_none: bool):
     def items(self, context):
         try:
-            labels = common.emotion_labels(common.model_metadata(common.model_path(context)))
+            labels = common.model_emotion_labels(context)
         except common.SettingsError:
             labels = []
         key = (allow_none, tuple(labels))
@@ -55,17 +56,6 @@ class OHGestureEmotionWeight(bpy.types.PropertyGroup):
     label: StringProperty(name="Emotion")
     weight: FloatProperty(name="Weight", min=0.0, max=1.0, default=0.0, subtype="FACTOR",
                           description="Share of this emotion (the weights are scaled to sum to 1)")
-
-
-def _sync_mix(self, context):
-    if not self.mix_emotions:
-        return
-    from . import animator
-
-    try:
-        animator.sync_emotion_mix(self, common.emotion_labels(common.model_metadata(common.model_path(context))))
-    except common.SettingsError:
-        pass
 
 
 class OHGestureSettings(bpy.types.PropertyGroup):
@@ -103,7 +93,7 @@ class OHGestureSettings(bpy.types.PropertyGroup):
         description="Pin feet that rest on the floor there (leg IK), so they do not skate; "
                     "off keeps the legs as the model made them")
     mix_emotions: BoolProperty(
-        name="Mix Several Emotions", default=False, update=_sync_mix,
+        name="Mix Several Emotions", default=False, update=on_mix_toggled,
         description="One slider per emotion of the model instead of the two-emotion blend")
     emotion_mix: CollectionProperty(type=OHGestureEmotionWeight)
     use_hand_keys: BoolProperty(

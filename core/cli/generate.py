@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..generation.defaults import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
                                    default_steps)
-from ..motion.motion_file import MotionFileError, read_constraints, read_motion, write_motion
 from .common import CliError, ProgressReporter, check_output
 
 
@@ -145,6 +144,7 @@ def _frame_weights(args, mix, frames: int):
 
 def _write_take(out: Path, motion, root_joint: int, meta: dict) -> None:
     from ..motion.bvh import write_bvh
+    from ..motion.motion_file import write_motion
 
     if out.suffix.lower() == ".npz":
         write_motion(out, motion, root_joint, meta)
@@ -206,6 +206,7 @@ def _load_constraints(path, lm, n_frames: int):
     if not path:
         return None, None
     from ..generation.pipeline import constraints_to_known
+    from ..motion.motion_file import MotionFileError, read_constraints
 
     try:
         arrays = read_constraints(path)
@@ -248,6 +249,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     from ..generation.pipeline import emotion_weights, regenerate_range
     from ..motion.bvh import read_bvh, splice_frames, write_bvh
     from ..motion.features import features_to_motion, motion_to_features
+    from ..motion.motion_file import read_motion, write_motion
 
     if not (args.keep and args.range):
         raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")

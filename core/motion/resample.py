@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rotations import quat_normalize
+from .rotations import quat_normalize, slerp
 from .skeleton import Motion
 
 
@@ -24,18 +24,39 @@ def resample_times(num_frames: int, fps: float, new_fps: float) -> np.ndarray:
     return np.arange(count) * (fps / new_fps)
 
 
-def _slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Vectorised shortest-path slerp between unit quaternions (w, x, y, z)."""
-    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
-    q1 = np.where(dot < 0, -q1, q1)
-    dot = np.abs(dot)
-    theta = np.arccos(np.clip(dot, -1.0, 1.0))
-    sin_theta = np.sin(theta)
-    near = sin_theta < 1e-6
-    safe = np.where(near, 1.0, sin_theta)
-    w0 = np.where(near, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
-    w1 = np.where(near, t, np.sin(t * theta) / safe)
-    return quat_normalize(w0 * q0 + w1 * q1)
+def frames_within(num_frames: int, source_fps: float, target_fps: float,
+                  max_frames: int | None = None) -> np.ndarray:
+    """Source-frame positions (fractional) of target frames 0, 1, ... that fall inside
+    the motion (target frame k sits at time k / target_fps), at most ``max_frames`` of
+    them: the scene frames the add-on keys."""
+    if num_frames < 1:
+        raise ValueError("The motion has no frames.")
+    last = (num_frames - 1) * target_fps / source_fps
+    count = int(np.floor(last + 1e-9)) + 1
+    if max_frames is not None:
+        count = max(1, min(count, int(max_frames)))
+    return np.arange(count) * (source_fps / target_fps)
+
+
+def resample_motion_arrays(rotations: np.ndarray, translations: np.ndarray, frame_positions: np.ndarray, *,
+                           extrapolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Local rotations (F, J, 4) by slerp and translations (F, ..., 3) linearly, sampled at
+    fractional source-frame positions. Positions past the last frame hold it, or with
+    ``extrapolate`` continue the last interval. float32 rotations stay float32."""
+    num_frames = rotations.shape[0]
+    top = max(num_frames - 2, 0) if extrapolate else num_frames - 1
+    i0 = np.clip(np.floor(frame_positions + 1e-9).astype(np.int64), 0, top)
+    i1 = np.minimum(i0 + 1, num_frames - 1)
+    w = frame_positions - i0
+    if not extrapolate:
+        w = np.clip(w, 0.0, 1.0)
+    w = np.where(np.abs(w) < 1e-9, 0.0, w)
+    translations = np.asarray(translations, dtype=np.float64)
+    if not np.any(w):  # same frame rate (or an integer ratio): every target frame is a source frame
+        return quat_normalize(rotations[i0]), translations[i0]
+    rots = slerp(rotations[i0], rotations[i1], w[:, None])
+    w = w.reshape((-1,) + (1,) * (translations.ndim - 1))
+    return rots, translations[i0] * (1 - w) + translations[i1] * w
 
 
 def resample_motion(motion: Motion, fps: float) -> Motion:
@@ -47,14 +68,6 @@ def resample_motion(motion: Motion, fps: float) -> Motion:
     times = resample_times(motion.num_frames, motion.fps, fps)
     if times.size == 0:
         raise ResampleError(f"{motion.duration:.4g} s at {fps:g} fps gives no frames.")
-    last_interval_start = max(motion.num_frames - 2, 0)
-    lower = np.minimum(np.floor(times).astype(np.int64), last_interval_start)
-    upper = np.minimum(lower + 1, motion.num_frames - 1)
-    weight = (times - lower)[:, None, None]  # > 1 only when extrapolating the end
-
-    translations = (1.0 - weight) * motion.local_translations[lower] + weight * motion.local_translations[upper]
-    rotations = _slerp(quat_normalize(motion.rotations[lower]), quat_normalize(motion.rotations[upper]), weight)
-    return Motion(
-        skeleton=motion.skeleton, rotations=rotations, local_translations=translations, fps=float(fps)
-    )
-
+    rotations, translations = resample_motion_arrays(
+        np.asarray(motion.rotations, dtype=np.float64), motion.local_translations, times, extrapolate=True)
+    return Motion(skeleton=motion.skeleton, rotations=rotations, local_translations=translations, fps=float(fps))

@@ -1,16 +1,29 @@
-"""Rotation conversions used by the motion code.
+"""Quaternion and rotation-matrix maths for the whole project, numpy only.
 
-Quaternions are (w, x, y, z) everywhere in the project; scipy uses (x, y, z, w),
-so every crossing into scipy goes through ``to_scipy`` / ``from_scipy``.
-All functions accept arbitrary leading batch shapes.
+Quaternions are (w, x, y, z) everywhere in the project. Every function accepts arbitrary
+leading batch shapes. float32 input stays float32 where noted (the add-on's keyframe path:
+Blender stores keys as float32 anyway); everything else is computed in float64. The
+quaternion products write Fortran-order arrays, so each component of each joint is one
+contiguous run of frames, which is how numpy's elementwise maths and Blender's per-channel
+F-curves both want them.
+
+This module imports no SciPy at module level, because the add-on runs it inside Blender's
+bundled Python, which has numpy but may lack scipy. Only ``quat_to_euler`` (BVH writing)
+uses SciPy, imported when it is called; scipy's quaternions are (x, y, z, w), so that
+crossing goes through ``to_scipy``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 AXES = "XYZ"
+
+
+def _float(x) -> np.ndarray:
+    """float32 stays float32; everything else becomes float64."""
+    x = np.asarray(x)
+    return x if x.dtype == np.float32 else x.astype(np.float64)
 
 
 def _batch(q: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -18,14 +31,12 @@ def _batch(q: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return q.reshape(-1, q.shape[-1]), q.shape[:-1]
 
 
-def to_scipy(quat_wxyz: np.ndarray) -> Rotation:
+def to_scipy(quat_wxyz: np.ndarray):
+    """A ``scipy.spatial.transform.Rotation`` (SciPy is imported here, not by the module)."""
+    from scipy.spatial.transform import Rotation
+
     flat, _ = _batch(quat_wxyz)
     return Rotation.from_quat(flat[:, [1, 2, 3, 0]])
-
-
-def from_scipy(rotation: Rotation, batch_shape: tuple[int, ...]) -> np.ndarray:
-    xyzw = rotation.as_quat().reshape(-1, 4)
-    return xyzw[:, [3, 0, 1, 2]].reshape(*batch_shape, 4)
 
 
 def identity_quat(shape: tuple[int, ...] = ()) -> np.ndarray:
@@ -34,36 +45,114 @@ def identity_quat(shape: tuple[int, ...] = ()) -> np.ndarray:
     return quat
 
 
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a*b (apply b first, then a), broadcasting over batches."""
-    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
-
-
 def quat_normalize(q: np.ndarray) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
+    """Unit quaternions (float32 stays float32)."""
+    q = _float(q)
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
+def quat_conjugate(q: np.ndarray) -> np.ndarray:
+    """The inverse of unit quaternions (float32 stays float32)."""
+    q = _float(q)
+    return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype)
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a*b (apply b first, then a), broadcasting over batches."""
+    a, b = np.broadcast_arrays(_float(a), _float(b))
+    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    out = np.empty(a.shape, dtype=np.result_type(a, b), order="F")
+    out[..., 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[..., 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 3] = aw * bz + ax * by - ay * bx + az * bw
+    return out
+
+
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """np.cross for (..., 3) without its generic-axis overhead (this runs per bone level)."""
+    u, v = np.broadcast_arrays(u, v)
+    out = np.empty(u.shape, dtype=np.result_type(u, v), order="F")
+    out[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
+    out[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
+    out[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    return out
+
+
+def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
+    q = _float(q)
+    w, u = q[..., :1], q[..., 1:]
+    t = 2 * _cross(u, v)
+    return v + w * t + _cross(u, t)
+
+
 def quat_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
-    flat, shape = _batch(quat_wxyz)
-    return to_scipy(flat).as_matrix().reshape(*shape, 3, 3)
+    """Rotation matrices (..., 3, 3), float64, of quaternions of any length."""
+    q = np.asarray(quat_wxyz, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m = np.empty(q.shape[:-1] + (3, 3))
+    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    m[..., 0, 1] = 2 * (x * y - w * z)
+    m[..., 0, 2] = 2 * (x * z + w * y)
+    m[..., 1, 0] = 2 * (x * y + w * z)
+    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    m[..., 1, 2] = 2 * (y * z - w * x)
+    m[..., 2, 0] = 2 * (x * z - w * y)
+    m[..., 2, 1] = 2 * (y * z + w * x)
+    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return m
 
 
 def matrix_to_quat(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float64)
-    shape = matrix.shape[:-2]
-    return from_scipy(Rotation.from_matrix(matrix.reshape(-1, 3, 3)), shape)
+    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method:
+    per matrix, divide by the largest of 4w^2, 4x^2, 4y^2, 4z^2)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    r = m.reshape(-1, 3, 3)
+    m00, m01, m02 = r[:, 0, 0], r[:, 0, 1], r[:, 0, 2]
+    m10, m11, m12 = r[:, 1, 0], r[:, 1, 1], r[:, 1, 2]
+    m20, m21, m22 = r[:, 2, 0], r[:, 2, 1], r[:, 2, 2]
+    candidates = np.stack([
+        np.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], -1),
+        np.stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20], -1),
+        np.stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21], -1),
+        np.stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22], -1),
+    ], 1)  # (N, 4 candidates, 4); candidate c is 4 q_c q scaled, exact where q_c is largest
+    choice = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
+    q = np.take_along_axis(candidates, choice[:, None, None], axis=1)[:, 0]
+    q *= np.where(q[:, :1] < 0, -1.0, 1.0)
+    return quat_normalize(q).reshape(m.shape[:-2] + (4,))
+
+
+def make_continuous(q: np.ndarray) -> np.ndarray:
+    """Flip signs along axis 0 so consecutive quaternions lie in the same hemisphere;
+    Blender interpolates quaternion F-curves component-wise between keys."""
+    q = np.array(_float(q), copy=True)
+    if q.shape[0] < 2:
+        return q
+    step_sign = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0, -1.0, 1.0).astype(q.dtype)
+    sign = np.concatenate([np.ones_like(step_sign[:1]), np.cumprod(step_sign, axis=0)])
+    return q * sign[..., None]
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Shortest-path spherical interpolation of quaternions (normalised first); ``w``
+    broadcasts against q0[..., 0] and may lie outside [0, 1] (extrapolation)."""
+    q0 = quat_normalize(q0)
+    q1 = quat_normalize(q1)
+    dot = np.sum(q0 * q1, axis=-1)
+    q1 = np.where((dot < 0)[..., None], -q1, q1)
+    dot = np.abs(dot)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), dot.shape)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    nearly_same = sin_theta < 1e-8
+    safe = np.where(nearly_same, 1.0, sin_theta)
+    a = np.where(nearly_same, 1.0 - w, np.sin((1.0 - w) * theta) / safe)
+    b = np.where(nearly_same, w, np.sin(w * theta) / safe)
+    return quat_normalize(a[..., None] * q0 + b[..., None] * q1)
 
 
 def euler_to_quat(angles_deg: np.ndarray, axes: str) -> np.ndarray:

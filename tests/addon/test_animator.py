@@ -13,7 +13,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.ohgesture_addon import animator, operators
+from ohgesture.ohgesture_addon import layering, takes
+from ohgesture.ohgesture_addon import session as generation_session
 from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
 from support import run_cli
 
@@ -50,7 +51,7 @@ def _real_data_max_speed(joint: int) -> float:
 
 def _all_keys(action) -> dict:
     out = {}
-    for fc in animator.action_fcurves(action):
+    for fc in takes.action_fcurves(action):
         co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
         fc.keyframe_points.foreach_get("co", co)
         out[(fc.data_path, fc.array_index)] = co.reshape(-1, 2)
@@ -59,7 +60,7 @@ def _all_keys(action) -> dict:
 
 def _bone_quats(action, names, frames) -> np.ndarray:
     """(len(frames), len(names), 4) key values of the bones' quaternion curves."""
-    curves = animator._bone_fcurves(action)
+    curves = takes.bone_fcurves(action)
     return np.stack([np.stack([[curves[(n, "rotation_quaternion")][i].evaluate(f) for i in range(4)]
                                for n in names]) for f in frames])
 
@@ -114,7 +115,7 @@ def studio(tiny_checkpoint, tmp_path, monkeypatch):
 def shipped_studio(tiny_checkpoint, tmp_path, monkeypatch):
     """The same on the shipped model when present: the tiny test model's motion is so jittery
     that the untouched parts' 99th percentile says little about a join."""
-    from ohgesture.core.generation.pipeline import DEFAULT_MODEL
+    from ohgesture.ohgesture_addon.common import DEFAULT_MODEL  # core/weights/default.safetensors, torch-free
 
     yield from _studio(DEFAULT_MODEL if DEFAULT_MODEL.exists() else tiny_checkpoint, tmp_path, monkeypatch)
 
@@ -140,11 +141,11 @@ def _studio(model, tmp_path, monkeypatch):
 
 
 def _generate(steps=3, **overrides):
-    request = operators.build_request(bpy.context)
+    request = generation_session.build_request(bpy.context)
     request.steps = steps
     for key, value in overrides.items():
         setattr(request, key, value)
-    session = operators.start_session(bpy.context, request=request)
+    session = generation_session.start_session(bpy.context, request=request)
     reports = []
     assert session.run_blocking(lambda kind, text: reports.append(text), timeout=300) == {"FINISHED"}, reports
     return session.action, reports
@@ -153,7 +154,7 @@ def _generate(steps=3, **overrides):
 def test_regenerate_selection_keeps_keys_outside_and_joins_smoothly(shipped_studio):
     studio = shipped_studio
     action, _ = _generate()
-    info = animator.generated_info(action)
+    info = takes.generated_info(action)
     assert info and Path(info["take"]).is_file() and info["frame_start"] == 1 and info["audio"] == str(studio["wav"])
     assert tuple(action.frame_range) == (1, 300)
     before = _all_keys(action)
@@ -173,7 +174,7 @@ def test_regenerate_selection_keeps_keys_outside_and_joins_smoothly(shipped_stud
         assert np.array_equal(new[outside], old[outside]), key  # bit-identical keys outside 100-160
         changed += int((new[~outside, 1] != old[~outside, 1]).sum())
     assert changed > 100
-    assert animator.generated_info(action)["take"] != info["take"]
+    assert takes.generated_info(action)["take"] != info["take"]
     # No pop: the velocity jump at either border is no larger than the untouched parts' 99th percentile.
     names = [b.name for b in studio["arm"].pose.bones]
     q = _bone_quats(action, names, range(1, 301))
@@ -237,7 +238,7 @@ def test_upper_body_layer_leaves_the_walk_below_the_hips(studio):
     assert [t.strips[0].action for t in tracks] == [walk, layer]
     strip = tracks[-1].strips[0]
     assert strip.blend_type == "REPLACE" and strip.blend_in == strip.blend_out == 5
-    keyed = {name for (name, _) in animator._bone_fcurves(layer)}
+    keyed = {name for (name, _) in takes.bone_fcurves(layer)}
     assert keyed and not keyed & set(LEGS + ["Hips"]) and {"Spine", "Head", "UpperArm_L", "Hand_R"} <= keyed
     moved = 0.0
     for f in frames:
@@ -285,10 +286,10 @@ def test_emotion_mix_builds_the_mix_argument(fake_setup):
     assert "--emotion" not in argv and "--blend" not in argv
     for item, weight in zip(settings.emotion_mix, (0.6, 0.0, 0.0, 0.0)):  # one emotion: the single-emotion run
         item.weight = weight
-    assert operators.build_request(bpy.context).mix == "neutral:1"
+    assert generation_session.build_request(bpy.context).mix == "neutral:1"
     for item, weight in zip(settings.emotion_mix, (0.2, 0.2, 0.2, 0.0)):  # normalised to sum to 1
         item.weight = weight
-    mix = operators.build_request(bpy.context).mix
+    mix = generation_session.build_request(bpy.context).mix
     assert [p.split(":")[0] for p in mix.split(",")] == ["neutral", "happy", "angry"]
     assert [float(p.split(":")[1]) for p in mix.split(",")] == pytest.approx([1 / 3] * 3, abs=1e-6)
     for item in settings.emotion_mix:
@@ -296,7 +297,7 @@ def test_emotion_mix_builds_the_mix_argument(fake_setup):
     with pytest.raises(RuntimeError, match="at least one emotion"):
         bpy.ops.ohgesture.generate(entry_script=FAKE)
     settings.mix_emotions = False
-    assert operators.build_request(bpy.context).mix is None
+    assert generation_session.build_request(bpy.context).mix is None
 
 
 def test_regenerate_from_selected_keys_and_refusals(fake_setup):
@@ -307,7 +308,7 @@ def test_regenerate_from_selected_keys_and_refusals(fake_setup):
     action = arm.animation_data.action
     with pytest.raises(RuntimeError, match="preview range or select keys"):
         bpy.ops.ohgesture.regenerate_selection(entry_script=FAKE)
-    for fc in animator.action_fcurves(action):
+    for fc in takes.action_fcurves(action):
         for key in fc.keyframe_points:
             key.select_control_point = 30 <= key.co[0] <= 40
     before = _all_keys(action)
@@ -351,4 +352,4 @@ def test_batch_regenerates_a_range_and_layers(fake_setup):
     assert any(not np.array_equal(after[k], before[k]) for k in before)
     bpy.ops.wm.open_mainfile(filepath=str(layered))
     anim = bpy.data.objects[name].animation_data
-    assert anim.action is None and anim.nla_tracks[-1].name == animator.LAYER_TRACK
+    assert anim.action is None and anim.nla_tracks[-1].name == layering.LAYER_TRACK

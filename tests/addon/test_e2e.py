@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.ohgesture_addon import operators
+from ohgesture.ohgesture_addon import session as generation_session
 from blender_util import add_sound_strip, reset_blender, write_wav
 
 from support import ROOT
@@ -88,7 +88,7 @@ def test_bad_audio_reports_the_cli_error_and_changes_nothing(studio):
     with pytest.raises(RuntimeError, match="Gesture generation failed"):
         bpy.ops.ohgesture.generate()
     assert set(bpy.data.actions.keys()) == actions_before and arm.animation_data is None
-    assert operators.active_session() is None
+    assert generation_session.active_session() is None
 
 
 def test_batch_script_with_the_real_model(studio):

@@ -30,7 +30,8 @@ from hypothesis import HealthCheck, given, settings
 
 import ohgesture.ohgesture_addon as addon
 from ohgesture.core.cli import main as cli
-from ohgesture.ohgesture_addon import common, operators
+from ohgesture.ohgesture_addon import common
+from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
 from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender,
                           write_metadata_only_checkpoint, write_wav)
@@ -398,7 +399,7 @@ def test_operator_with_an_interpreter_without_torch_says_how_to_install(real_sce
     before = scene_snapshot()
     with pytest.raises(RuntimeError, match="install the dependencies"):
         bpy.ops.ohgesture.generate(python=python)
-    assert scene_snapshot() == before and operators.active_session() is None
+    assert scene_snapshot() == before and generation_session.active_session() is None
 
 
 def test_operator_with_a_missing_interpreter_says_how_to_install(fake_scene):
@@ -411,7 +412,7 @@ def test_operator_with_a_missing_interpreter_says_how_to_install(fake_scene):
 def test_generation_killed_midway_is_reported_and_the_scene_is_unchanged(fake_scene, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "slow")
     before = scene_snapshot()
-    session = operators.start_session(bpy.context, entry_script=FAKE)
+    session = generation_session.start_session(bpy.context, entry_script=FAKE)
     deadline = time.monotonic() + 30
     while session.progress <= 0.0:
         assert time.monotonic() < deadline and session.step(lambda *a: None) == {"RUNNING_MODAL"}
@@ -425,7 +426,7 @@ def test_generation_killed_midway_is_reported_and_the_scene_is_unchanged(fake_sc
     assert result == {"CANCELLED"}
     assert reports == [({"ERROR"}, "Gesture generation failed: The process was killed (SIGKILL) before it finished.")]
     assert scene_snapshot() == before and not os.path.exists(session.workdir)
-    assert process_gone(session.job.pid) and operators.active_session() is None
+    assert process_gone(session.job.pid) and generation_session.active_session() is None
 
 
 # ---------------------------------------------------------- operator and batch refusals
@@ -467,7 +468,7 @@ def test_generate_operator_refuses_with_one_sentence(fake_scene, monkeypatch, pr
     before = scene_snapshot()
     with pytest.raises((RuntimeError, ValueError)) as info:
         if problem == "unknown_emotion":  # the menu cannot offer it; a script's settings can ask for it
-            operators.build_request(bpy.context, settings=SimpleNamespace(
+            generation_session.build_request(bpy.context, settings=SimpleNamespace(
                 source="STRIP", sound_strip="", sound_file="", armature=fake_scene["scene"].ohgesture.armature,
                 emotion="happy", emotion_2="NONE", blend=0.0, guidance=1.5, quality="FAST", seed=0))
         else:
@@ -475,7 +476,7 @@ def test_generate_operator_refuses_with_one_sentence(fake_scene, monkeypatch, pr
     message = str(info.value).strip()
     assert needle.lower() in message.lower(), message
     assert len(message.splitlines()) == 1
-    assert scene_snapshot() == before and operators.active_session() is None
+    assert scene_snapshot() == before and generation_session.active_session() is None
 
 
 def _run_batch(args, timeout=180):
@@ -558,7 +559,7 @@ def test_missing_bones_are_retargeted_and_counted(fake_scene):
     rig = _partial_armature([("Hips", -1), ("Spine", 0), ("Head", 1)])  # no arms
     scene.ohgesture.armature = rig
     reports = []
-    session = operators.start_session(bpy.context, entry_script=FAKE)
+    session = generation_session.start_session(bpy.context, entry_script=FAKE)
     assert session.run_blocking(lambda kind, text: reports.append(text)) == {"FINISHED"}
     assert f"Mapped 3 of {len(JOINT_NAMES)} bones" in reports
     action = rig.animation_data.action
@@ -593,7 +594,7 @@ def test_cancel_at_a_fraction_leaves_nothing_behind(real_scene, fraction):
     add_sound_strip(real_scene["scene"], long_wav, name="long", channel=2)
     real_scene["scene"].ohgesture.sound_strip = "long"
     before = scene_snapshot()
-    session = operators.start_session(bpy.context)
+    session = generation_session.start_session(bpy.context)
     deadline = time.monotonic() + 240
     while session.progress < fraction:
         assert session.step(lambda *a: None) == {"RUNNING_MODAL"}, f"ended before {fraction}: {session.error}"
@@ -609,7 +610,7 @@ def test_cancel_at_a_fraction_leaves_nothing_behind(real_scene, fraction):
     assert time.monotonic() - started < 5
     assert reports == ["Gesture generation cancelled; the scene is unchanged."]
     assert process_gone(session.job.pid) and not os.path.exists(session.workdir)
-    assert scene_snapshot() == before and operators.active_session() is None
+    assert scene_snapshot() == before and generation_session.active_session() is None
 
 
 def _run_until(command, stop_when, sig):

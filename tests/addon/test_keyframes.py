@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mathutils import Matrix
 
-from ohgesture.ohgesture_addon import armature, keyframes, posemath
+from ohgesture.ohgesture_addon import armature, keyframes
 from blender_util import AXIS_MAP, JOINT_NAMES, OFFSETS, PARENTS, fk_at_times, reset_blender, synthetic_motion
 
 CM = 0.01
@@ -145,11 +145,3 @@ def test_previous_action_is_kept_and_each_run_adds_one(scene):
     # The previous animation does not leak into the new one.
     _check_pose(scene, obj, motion, 1, 30.0, [1, 5])
 
-
-def test_slerp_never_repeats_frames():
-    positions = posemath.resample_times(31, 30.0, 60.0)
-    assert len(positions) == 61 and np.all(np.diff(positions) > 0)
-    q = synthetic_motion(31)["rotations"].astype(np.float64)
-    rots, _ = posemath.resample_motion_arrays(q, np.zeros((31, 3)), positions)
-    assert not np.any(np.all(np.isclose(rots[1:], rots[:-1]), axis=(1, 2)))
-    np.testing.assert_allclose(np.abs(np.sum(rots[::2] * q, axis=-1)), 1.0, atol=1e-6)

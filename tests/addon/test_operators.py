@@ -13,7 +13,8 @@ import pytest
 
 import ohgesture.ohgesture_addon as addon
 from ohgesture.core.generation.defaults import DEFAULT_GUIDANCE
-from ohgesture.ohgesture_addon import common, operators
+from ohgesture.ohgesture_addon import common
+from ohgesture.ohgesture_addon import session as generation_session
 from blender_util import EMOTIONS, JOINT_NAMES, add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
 
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
@@ -141,13 +142,13 @@ def test_failing_generation_reports_error_and_leaves_scene_unchanged(setup, monk
     with pytest.raises(RuntimeError, match="could not be decoded"):
         bpy.ops.ohgesture.generate(entry_script=FAKE)
     assert _scene_snapshot(setup["scene"]) == before
-    assert operators.active_session() is None
+    assert generation_session.active_session() is None
 
 
 def test_cancel_midway_stops_process_and_leaves_scene_unchanged(setup, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "slow")
     before = _scene_snapshot(setup["scene"])
-    session = operators.start_session(bpy.context, entry_script=FAKE)
+    session = generation_session.start_session(bpy.context, entry_script=FAKE)
     deadline = time.monotonic() + 20
     while session.progress <= 0.0 and time.monotonic() < deadline:
         assert session.step(lambda *a: None) == {"RUNNING_MODAL"}
@@ -163,7 +164,7 @@ def test_cancel_midway_stops_process_and_leaves_scene_unchanged(setup, monkeypat
     assert session.job._process.poll() is not None
     assert not os.path.exists(session.workdir)
     assert _scene_snapshot(setup["scene"]) == before
-    assert operators.active_session() is None
+    assert generation_session.active_session() is None
 
 
 @pytest.mark.parametrize("problem, message", [
@@ -190,7 +191,54 @@ def test_invalid_inputs_are_refused_with_one_sentence(setup, problem, message, m
         monkeypatch.setenv("OHGESTURE_MODEL", str(setup["tmp"] / "other.safetensors"))
     with pytest.raises((RuntimeError, ValueError), match=message):
         if problem == "unknown_emotion":
-            operators.build_request(bpy.context)
+            generation_session.build_request(bpy.context)
         else:
             bpy.ops.ohgesture.generate(entry_script=FAKE)
     assert not setup["args"].exists()
+
+
+def test_install_steps_make_the_environment_once_and_pick_the_torch_build(tmp_path):
+    from ohgesture.ohgesture_addon import install
+
+    venv = tmp_path / "venv"
+    fresh = install.install_steps("AUTO", venv, venv_exists=False, platform="linux", base_python="/usr/bin/python3")
+    assert [description for description, _ in fresh] == [
+        "Creating the Python environment", "Installing PyTorch", "Installing audio and model libraries"]
+    assert fresh[0][1] == ["/usr/bin/python3", "-m", "venv", str(venv)]
+    assert fresh[1][1][-len(install.TORCH_CPU):] == install.TORCH_CPU
+    again = install.install_steps("CUDA", venv, venv_exists=True, platform="linux")
+    assert [description for description, _ in again] == ["Installing PyTorch", "Installing audio and model libraries"]
+    assert again[0][1][-len(install.TORCH_DEFAULT):] == install.TORCH_DEFAULT
+    assert install.install_steps("AUTO", venv, venv_exists=True, platform="darwin")[0][1][-1] == "torch==2.13.0"
+
+
+class _RecordingLayout:
+    """Stands in for a panel's UILayout (background Blender never draws): records the calls."""
+
+    def __init__(self, calls):
+        self.calls, self.enabled = calls, True
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args[1] if name in ("prop", "prop_search") and len(args) > 1 else
+                               (args[0] if args else kwargs.get("text"))))
+            return _RecordingLayout(self.calls)
+        return call
+
+
+@pytest.mark.parametrize("running", [False, True])
+@pytest.mark.parametrize("mix", [False, True])
+def test_the_panel_draws_every_state(setup, running, mix):
+    from types import SimpleNamespace
+
+    from ohgesture.ohgesture_addon import panel
+
+    bpy.context.window_manager.ohgesture_status.running = running
+    setup["scene"].ohgesture.mix_emotions = mix
+    calls = []
+    panel.OHGESTURE_PT_main.draw(SimpleNamespace(layout=_RecordingLayout(calls)), bpy.context)
+    shown = {value for _, value in calls}
+    assert {"sound_strip", "armature", "guidance", "seed", "ohgesture.create_armature"} <= shown
+    assert ("ohgesture.cancel" in shown) == running and ("ohgesture.generate" in shown) == (not running)
+    assert ("ohgesture.sync_emotion_mix" in shown) == mix and ("emotion_2" in shown) == (not mix)
+    bpy.context.window_manager.ohgesture_status.running = False

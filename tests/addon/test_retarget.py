@@ -281,7 +281,7 @@ RIGS = {
 @pytest.mark.parametrize("rig", sorted(RIGS))
 def test_auto_map_needs_no_user_input(scene, rig):
     obj = RIGS[rig]()
-    target_names, target_parents = retarget.armature_hierarchy(obj)
+    target_names, target_parents = armature.armature_hierarchy(obj)
     target_slots = bone_presets.detect_slots(target_names, target_parents)
     pairs = dict(bone_presets.auto_map(BANDAI_NAMES, BANDAI_PARENTS, target_names, target_parents))
     source_slots = bone_presets.PRESETS["BANDAI"]
@@ -498,7 +498,7 @@ def test_generate_maps_a_foreign_rig_automatically_and_reports_it(registered, tm
     import sys
     from pathlib import Path
 
-    from ohgesture.ohgesture_addon import operators
+    from ohgesture.ohgesture_addon import session as generation_session
     from blender_util import add_sound_strip, write_wav
 
     model = tmp_path / "model.safetensors"
@@ -511,10 +511,10 @@ def test_generate_maps_a_foreign_rig_automatically_and_reports_it(registered, tm
     obj = mixamo_rig()
     scene.ohgesture.armature = obj
     fake = str(Path(__file__).resolve().parent / "fake_generate.py")
-    session = operators.start_session(bpy.context, entry_script=fake, python=sys.executable)
+    session = generation_session.start_session(bpy.context, entry_script=fake, python=sys.executable)
     reports = []
     assert session.run_blocking(lambda kind, text: reports.append(text), timeout=120) == {"FINISHED"}
-    operators._update_status(bpy.context, None)
+    generation_session.update_status(bpy.context, None)
     assert "Mapped 7 of 7 bones" in reports
     assert len(retarget.stored_pairs(obj)) == 7  # stored for editing in the panel
     assert obj.animation_data.action is not None

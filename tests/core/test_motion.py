@@ -24,7 +24,7 @@ from ohgesture.core.motion.features import (
     smooth_features,
 )
 from ohgesture.core.motion.kinematics import forward_kinematics
-from ohgesture.core.motion.resample import resample_motion
+from ohgesture.core.motion.resample import frames_within, resample_motion, resample_motion_arrays
 from ohgesture.core.motion.rotations import euler_to_quat, quat_multiply, quat_to_euler, yaw_quat
 from ohgesture.core.motion.skeleton import Motion
 
@@ -273,6 +273,28 @@ def test_resampling_keeps_the_sequence_in_time(bandai_dir):
     original = forward_kinematics(motion)[0]
     # 20 fps frame k is 30 fps frame 1.5 k
     assert np.abs(forward_kinematics(slow)[0][::2] - original[::3][: len(slow.rotations[::2])]).max() < 1e-9
+
+
+def _smooth_rotations(num_frames: int, num_joints: int = 7, fps: float = 30.0, seed: int = 0) -> np.ndarray:
+    """(F, J, 4) smooth random local rotations (w, x, y, z), up to ~70 degrees, float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames) / fps
+    freq = rng.uniform(0.3, 1.5, size=(num_joints, 3))
+    phase = rng.uniform(0, 2 * np.pi, size=(num_joints, 3))
+    amp = rng.uniform(0.3, 1.2, size=(num_joints, 3))
+    rotvec = amp[None] * np.sin(2 * np.pi * freq[None] * t[:, None, None] + phase[None])
+    xyzw = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_quat().reshape(num_frames, num_joints, 4)
+    return np.concatenate([xyzw[..., 3:], xyzw[..., :3]], axis=-1).astype(np.float32)
+
+
+def test_slerp_never_repeats_frames():
+    """The add-on's path: scene frames inside the motion, slerped between motion frames."""
+    positions = frames_within(31, 30.0, 60.0)
+    assert len(positions) == 61 and np.all(np.diff(positions) > 0)
+    q = _smooth_rotations(31).astype(np.float64)
+    rots, _ = resample_motion_arrays(q, np.zeros((31, 3)), positions)
+    assert not np.any(np.all(np.isclose(rots[1:], rots[:-1]), axis=(1, 2)))
+    np.testing.assert_allclose(np.abs(np.sum(rots[::2] * q, axis=-1)), 1.0, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- synthetic files
