@@ -126,6 +126,32 @@ def test_outputs_are_never_clobbered_or_misplaced(tiny_checkpoint, speech_wav, t
     assert [p.name for p in tmp_path.iterdir()] == ["keep.bvh"]  # no temp files left behind
 
 
+def test_an_output_that_is_a_folder_or_in_an_unwritable_folder_is_refused_before_generating(speech_wav, tmp_path):
+    """`--out x.bvh --overwrite` where x.bvh is a folder once generated first and then printed
+    `[Errno 21] Is a directory` over the progress bar. The model given does not exist: the
+    output is refused before anything is loaded."""
+    from ohgesture.core.cli.common import CliError, check_output
+
+    folder = tmp_path / "x.bvh"
+    folder.mkdir()
+    line = _one_line_error(run_cli("generate", speech_wav, "--out", folder, "--overwrite", "--model",
+                                   tmp_path / "nope.safetensors", check=False))
+    assert "is a folder" in line and str(folder) in line
+    assert [p.name for p in folder.iterdir()] == []
+    with pytest.raises(CliError, match="not writable"):
+        check_output(_unwritable_folder(tmp_path) / "m.bvh", True, (".bvh",))
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in, even by root (who ignores permission bits)."""
+    from ohgesture.core.atomic import folder_writable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return locked if not folder_writable(locked) else Path("/proc")
+
+
 def test_missing_or_unsafe_models_are_refused(speech_wav, tmp_path):
     _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "a.bvh", "--model", tmp_path / "nope.safetensors",
                             check=False))
@@ -353,7 +379,8 @@ def test_mix_of_three_with_one_weight_equals_the_single_emotion(tiny_checkpoint,
 
     single = rotations("--emotion", "lively")
     mixed = rotations("--mix", "lively:1,calm:0,lively:0")
-    np.testing.assert_allclose(mixed, single, atol=1e-6)
+    # float32 blending (1 x + 0 y) differs in the last bits, which re-timing carries: 1e-5 is 0.001 degrees
+    np.testing.assert_allclose(mixed, single, atol=1e-5)
     _one_line_error(run_cli("generate", speech_wav, "--out", tmp_path / "bad.npz", "--model", tiny_checkpoint,
                             "--mix", "lively:0.5,calm:0.2", check=False))
 
