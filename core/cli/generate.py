@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
                      help="leave planted feet where the sampler put them; by default a foot that rests on the "
                           "floor is pinned there by leg IK")
     gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    gen.add_argument("--threads", type=int, default=1,
+                     help="torch CPU threads (default 1: this small model gains little from more, and extra "
+                          "threads spin against other processes; 0 = torch's default)")
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
     gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
@@ -94,6 +97,8 @@ def _check_numbers(args) -> None:
         raise CliError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
     if args.fps is not None and not args.fps > 0:
         raise CliError(f"--fps must be positive, got {args.fps:g}.")
+    if args.threads < 0:
+        raise CliError(f"--threads must be 0 (torch's default) or a positive whole number, got {args.threads}.")
 
 
 def _sampling_steps(args, lm) -> int:
@@ -162,6 +167,10 @@ def cmd_generate(args) -> int:
     report = ProgressReporter(args.progress_lines)
     started = time.time()
     report(0.0, "loading model")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     lm = load_model(args.model, args.device)
     if not 0 <= args.smooth_hz < lm.fps / 2:  # also refuses nan
         raise CliError(f"--smooth-hz must be 0 (off) or a frequency below {lm.fps / 2:g} Hz (half the model's "
