@@ -40,3 +40,16 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+
+def folder_writable(folder: str | os.PathLike) -> bool:
+    """Whether a file can be created in ``folder``, found by creating (and removing) one:
+    ``os.access`` says yes to root even where the file system refuses."""
+    probe = Path(folder) / f".ohgesture-probe-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        return False
+    probe.unlink(missing_ok=True)
+    return True

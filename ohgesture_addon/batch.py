@@ -8,20 +8,29 @@ action per audio file). Target: --armature NAME or --create-armature (skeleton f
 model); any other rig goes through the bone map stored on it, or an automatic one
 (--bone-map FILE.json loads one first). The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
 (Blender's BVH exporter, centimetres). Any error ends the run with one line on stderr and
-a non-zero exit code. Nothing is registered with Blender, so the process exits cleanly.
+a non-zero exit code; with --sound-dir every file is its own job: a bad file is named in one
+line, the good takes are saved, and the exit code is 1 if any failed. The outputs are checked
+before any generation; Ctrl-C or SIGTERM cancels (exit 130) and writes nothing more. Nothing
+is registered with Blender, so the process exits cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import os
+import re
+import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".aiff", ".aif"}
+EXIT_FAILED, EXIT_UNEXPECTED, EXIT_CANCELLED = 1, 2, 130
 
 
 def _package_module(name: str):
@@ -69,7 +78,8 @@ def parse_args(argv):
     parser.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
     parser.add_argument("--bone-map", help="JSON bone map (Export JSON in the panel) for --armature")
-    parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start)")
+    parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start; "
+                                                        "the scene's own start frame is left as it is)")
     parser.add_argument("--out", required=True, help="output .blend")
     parser.add_argument("--bvh", help="also export the (last) action as BVH")
     parser.add_argument("--entry-script", default="", help=argparse.SUPPRESS)  # tests: a stand-in generator
@@ -131,26 +141,25 @@ def _audio_files(folder) -> list[str]:
 
 
 def check_arguments(args) -> None:
-    """Refuse bad numbers and output paths before minutes of generation, as the CLI does."""
+    """Refuse bad numbers, combinations and output paths before minutes of generation, as the
+    CLI does."""
+    if args.frame_start is not None and (args.strip or args.range):
+        where = "where the strip starts (move the strip to move them)" if args.strip else "where the take lies"
+        raise ValueError(f"--frame-start applies to --sound and --sound-dir only; with {'--strip' if args.strip else '--range'}"
+                         f" the keys go {where}.")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive whole number, got {args.steps}.")
     if not 0 <= args.guidance < float("inf"):
         raise ValueError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
+    check_output = _package_module("core.cli.common").check_output  # the CLI's check; missing folders are made
     for flag, path, suffix in (("--out", args.out, ".blend"), ("--bvh", args.bvh, ".bvh")):
-        if not path:
-            continue
-        path = os.path.abspath(path)
-        if not path.lower().endswith(suffix):
-            raise ValueError(f"{flag} {path} must end in {suffix}.")
-        folder = os.path.dirname(path)
-        while not os.path.exists(folder):
-            folder = os.path.dirname(folder)
-        if not os.path.isdir(folder):
-            raise ValueError(f"{flag} {path} cannot be written: {folder} is a file, not a folder.")
-        if os.path.exists(path) and not args.overwrite:
-            raise ValueError(f"{path} already exists; pass --overwrite to replace it.")
+        if path:
+            try:
+                check_output(Path(os.path.abspath(path)), args.overwrite, (suffix,), make_folders=True)
+            except ValueError as exc:
+                raise ValueError(f"{flag}: {exc}") from None
 
 
 def _addon_module(name: str):
@@ -200,11 +209,38 @@ def _settings(args, arm_obj, labels):
         mix_emotions=bool(args.mix),
         emotion_mix=_mix_items(args.mix),
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
-        layer_blend_frames=args.layer_blend_frames)
+        layer_blend_frames=args.layer_blend_frames, frame_start=args.frame_start)
 
 
-def _generate(args, context, settings, arm_obj, regenerate):
-    """Run one generation to its end; returns the session (ValueError on failure)."""
+class Made:
+    """What a run has made so far: the generated actions and the outputs written, so a
+    failed or cancelled run can say what was saved and drop the takes of unsaved actions."""
+
+    def __init__(self):
+        self.actions = []
+        self.written = []
+
+    def saved(self) -> str:
+        if not self.written:
+            return "nothing was saved"
+        return f"{' and '.join(self.written)} {'was' if len(self.written) == 1 else 'were'} written"
+
+    def blend(self) -> str | None:
+        return next((path for path in self.written if path.lower().endswith(".blend")), None)
+
+    def discard_unsaved_takes(self) -> None:
+        """The motion files kept for actions that no saved .blend holds."""
+        if self.blend() is not None:
+            return
+        takes = _addon_module("takes")
+        for action in self.actions:
+            info = takes.generated_info(action)
+            if info and info.get("take"):
+                Path(info["take"]).unlink(missing_ok=True)
+
+
+def _request(args, context, settings, arm_obj, regenerate):
+    """The generation request for the current settings (one sentence on any problem)."""
     session_module = _addon_module("session")
     if regenerate is not None:
         request = session_module.regenerate_request(context, settings, arm_obj, regenerate, _parse_range(args.range),
@@ -217,76 +253,173 @@ def _generate(args, context, settings, arm_obj, regenerate):
         request.sampler = args.sampler
     if args.steps is not None:
         request.steps = args.steps
-    session = session_module.GenerationSession(request).start()
+    return request
+
+
+def _generate(args, request, arm_obj, made: Made):
+    """Run one generation to its end and record its action (ValueError on failure). An
+    interrupt stops the generator and removes its temporary folder."""
+    session = _addon_module("session").GenerationSession(request)
     errors = []
 
     def report(kind, text):
         if "ERROR" in kind:
-            errors.append(text)
-        elif text.startswith("Mapped "):
-            print(f"ohgesture: {text} of '{arm_obj.name}'", flush=True)
-    result = session.run_blocking(report, timeout=args.timeout)
+            errors.append(text.removeprefix("Gesture generation failed: "))
+        elif "WARNING" in kind or text.startswith("Mapped "):
+            print(f"ohgesture: {text}" + (f" of '{arm_obj.name}'" if text.startswith("Mapped ") else ""), flush=True)
+    try:
+        session.start()
+        result = session.run_blocking(report, timeout=args.timeout)
+    except BaseException:
+        session.cancel()
+        session.cleanup()
+        raise
     if "FINISHED" not in result:
         raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
+    made.actions.append(session.action)
     print(f"ohgesture: action '{session.action.name}' on '{arm_obj.name}'", flush=True)
-    return session
+    return session.action
 
 
-def run(args) -> list[str]:
+def _generate_folder(args, context, settings, arm_obj, made: Made) -> list[str]:
+    """Every audio file of --sound-dir as its own job. The requests are all made first, so an
+    unreadable file is named before any generation; any other problem stops the run there.
+    Returns the names of the files that failed (each named on stderr in one line)."""
+    preflight = _addon_module("preflight")
+    requests, failed = [], []
+    for sound in _audio_files(args.sound_dir):
+        problem = preflight.audio_file_problem(os.path.abspath(sound))
+        if problem:
+            failed.append(_skipped(sound, problem))
+            continue
+        settings.sound_file = os.path.abspath(sound)
+        requests.append((sound, _request(args, context, settings, arm_obj, None)))
+    for sound, request in requests:
+        try:
+            _generate(args, request, arm_obj, made)
+        except ValueError as exc:
+            failed.append(_skipped(sound, str(exc)))
+    return failed
+
+
+def _skipped(sound: str, reason: str) -> str:
+    name = os.path.basename(sound)
+    print(f"error: {name} skipped: {reason}", file=sys.stderr, flush=True)
+    return name
+
+
+def open_blend(path: str) -> None:
+    import bpy
+
+    if not os.path.isfile(path):
+        raise ValueError(f"The blend file {path} does not exist.")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(path))
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        reason = re.sub(r' in file ".*"$', "", reason.removeprefix("Error: ")).rsplit(": ", 1)[-1].rstrip(".")
+        raise ValueError(f"{path} is not a .blend file Blender can open ({reason}).") from None
+
+
+def _regenerated_action(args, arm_obj):
+    """The armature's generated action for --range, else None."""
+    if not args.range:
+        return None
+    takes = _addon_module("takes")
+    action = takes.generated_action(arm_obj)
+    if action is None:
+        raise ValueError(f"'{arm_obj.name}' has no action generated by OHGesture to regenerate a range of.")
+    return action
+
+
+def run(args, made: Made) -> int:
+    """The whole run; returns the exit code (EXIT_FAILED when a file of --sound-dir failed)."""
     import bpy
 
     check_arguments(args)
     common = _addon_module("common")
     if args.blend:
-        if not os.path.isfile(args.blend):
-            raise ValueError(f"The blend file {args.blend} does not exist.")
-        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+        open_blend(args.blend)
     if args.model:
         os.environ["OHGESTURE_MODEL"] = os.path.abspath(args.model)
     context = bpy.context
     metadata = common.model_metadata(common.model_path(context))
     arm_obj = _target_armature(args, context, metadata)
+    _addon_module("preflight").check_armature(arm_obj, metadata)
     settings = _settings(args, arm_obj, common.emotion_labels(metadata))
-    takes = _addon_module("takes")
-    regenerate = None
-    if args.range:
-        regenerate = takes.generated_action(arm_obj)
-        if regenerate is None:
-            raise ValueError(f"'{arm_obj.name}' has no action generated by OHGesture to regenerate a range of.")
-        settings.source, settings.sound_file = "FILE", takes.generated_info(regenerate)["audio"]
-    sources = [None] if args.strip or args.range else ([args.sound] if args.sound else _audio_files(args.sound_dir))
-    if args.frame_start is not None:
-        context.scene.frame_start = args.frame_start
+    failed = []
+    if args.sound_dir and not args.range:
+        failed = _generate_folder(args, context, settings, arm_obj, made)
+    else:
+        if args.sound:
+            settings.sound_file = os.path.abspath(args.sound)
+        regenerate = _regenerated_action(args, arm_obj)
+        _generate(args, _request(args, context, settings, arm_obj, regenerate), arm_obj, made)
+    if not made.actions:
+        raise ValueError(f"every audio file failed ({', '.join(failed)}); nothing was saved.")
+    errors = save_outputs(args, context, arm_obj, made)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+    _summary(made, failed)
+    return EXIT_FAILED if errors or failed else 0
 
-    actions = []
-    for sound in sources:
-        if sound is not None:
-            settings.sound_file = os.path.abspath(sound)
-        session = _generate(args, context, settings, arm_obj, regenerate)
-        actions.append(session.action.name)
 
-    if args.bvh:
-        export_bvh(context, arm_obj, session.action, args.bvh)
+def _summary(made: Made, failed: list[str]) -> None:
+    """The last line: what was saved, and with --sound-dir which files failed."""
+    count = len(made.actions)
+    saved = f"saved in {made.blend()}" if made.blend() else "not saved"
+    if not failed:
+        print(f"ohgesture: {count} action{'s' if count != 1 else ''} {saved}", flush=True)
+        return
+    print(f"error: {len(failed)} of {count + len(failed)} audio files failed ({', '.join(failed)}); the other "
+          f"{count} action{'s were' if count != 1 else ' was'} {saved}.", file=sys.stderr, flush=True)
+
+
+def save_outputs(args, context, arm_obj, made: Made) -> list[str]:
+    """The .blend, then the BVH of the last action: one failing never stops the other.
+    Returns one sentence per output that could not be written."""
+    import bpy
+
+    errors = []
     out = os.path.abspath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
-    return actions
+    try:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
+        made.written.append(out)
+    except (RuntimeError, OSError) as exc:
+        errors.append(f"the .blend {out} could not be saved: {str(exc).strip()}")
+    if args.bvh:
+        try:
+            export_bvh(context, arm_obj, made.actions[-1], args.bvh)
+            made.written.append(os.path.abspath(args.bvh))
+        except (RuntimeError, OSError) as exc:
+            errors.append(f"the BVH {os.path.abspath(args.bvh)} could not be written: {str(exc).strip()}")
+    return errors
 
 
 def export_bvh(context, arm_obj, action, path) -> None:
+    """Blender's BVH exporter, written aside and renamed, so a crash never leaves half a BVH
+    under the final name; its "BVH Exported:" line names the final file."""
     from io_anim_bvh import export_bvh as exporter
 
     first, last = (int(round(f)) for f in action.frame_range)
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:  # written aside and renamed, so a crash never leaves half a BVH under the final name
-        with context.temp_override(object=arm_obj, active_object=arm_obj):
+    printed = io.StringIO()
+    try:
+        with context.temp_override(object=arm_obj, active_object=arm_obj), contextlib.redirect_stdout(printed):
             exporter.write_armature(context, tmp, first, last, global_scale=100.0)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    sys.stdout.write(printed.getvalue().replace(tmp, path))
+    sys.stdout.flush()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM cancels like Ctrl-C
 
 
 def main() -> int:
@@ -294,20 +427,40 @@ def main() -> int:
         args = parse_args(_script_args())
     except SystemExit as exc:
         return int(exc.code or 0)
+    made = Made()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        run(args)
+        return run(args, made)
+    except KeyboardInterrupt:
+        made.discard_unsaved_takes()
+        print(f"error: cancelled; {made.saved()}.", file=sys.stderr, flush=True)
+        return EXIT_CANCELLED
     except (ValueError, OSError) as exc:
+        made.discard_unsaved_takes()
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
+        return EXIT_FAILED
     except Exception as exc:  # one line for the user, the details for a bug report
+        made.discard_unsaved_takes()
         traceback.print_exc()
         print(f"error: unexpected failure: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return 0
+        return EXIT_UNEXPECTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_session_tempdir() -> None:
+    """Blender's own temporary folder for this process (blender_XXXX), which Blender removes
+    when it quits; ``os._exit`` below skips that."""
+    import bpy
+
+    folder = bpy.app.tempdir.rstrip("/\\")
+    if os.path.basename(folder).startswith("blender_"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
     code = main()
+    remove_session_tempdir()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -205,7 +205,7 @@ class ChainJob:
             self.state = CANCELLED
 
 
-def venv_python(venv_dir) -> str:
-    if sys.platform == "win32":
+def venv_python(venv_dir, platform: str = sys.platform) -> str:
+    if platform == "win32":
         return os.path.join(venv_dir, "Scripts", "python.exe")
     return os.path.join(venv_dir, "bin", "python")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import common
-from .strips import strips_collection, strips_property
+from . import common, install
+from .strips import chosen_strip_label, strips_collection, strips_property
 
 
 class OHGESTURE_PT_main(bpy.types.Panel):
@@ -27,6 +27,7 @@ class OHGESTURE_PT_main(bpy.types.Panel):
             common.model_metadata(common.model_path(context))
         except common.SettingsError as exc:
             layout.label(text=str(exc), icon="ERROR")
+        layout.label(text=install.device_sentence(context), icon="PREFERENCES")
         _draw_emotions(layout, settings)
         for name in ("guidance", "quality", "follow_speech", "lock_feet"):
             layout.prop(settings, name)
@@ -42,6 +43,7 @@ def _draw_source(layout, scene, settings) -> None:
         layout.prop(settings, "sound_file")
     elif strips_collection(scene) is not None:
         layout.prop_search(settings, "sound_strip", scene.sequence_editor, strips_property(scene), icon="SOUND")
+        layout.label(**chosen_strip_label(scene, settings.sound_strip))
     else:
         layout.label(text="Add a sound strip in the Video Sequencer", icon="INFO")
 

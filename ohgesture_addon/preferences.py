@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import common
+from . import common, install
 
 
 class OHGesturePreferences(bpy.types.AddonPreferences):
@@ -31,6 +31,7 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         if not self.model_path:
             layout.label(text=f"Using {common.DEFAULT_MODEL}")
         layout.prop(self, "device")
+        layout.label(text=install.device_sentence(context))
         layout.prop(self, "python_path")
         if not self.python_path:
             layout.label(text=f"Using {common.python_interpreter(context)}")

@@ -20,10 +20,10 @@ import bpy
 import numpy as np
 
 from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write_constraints
-from . import common, emotion_mix, hand_keys, keyframes, layering, retarget, takes
+from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob
 from .properties import NO_EMOTION
-from .strips import resolve_strip
+from .strips import resolve_strip, strip_timing, visible_range
 
 READY = "READY"  # motion file written; keys not yet applied
 
@@ -60,6 +60,7 @@ class GenerationRequest:
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
+    packed_sound: list | None = None  # preflight.packed_sound_key: the generator reads its packed data
 
 
 # --- the request -------------------------------------------------------------------------
@@ -94,34 +95,58 @@ def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, mo
 
 
 def _strip_audio(scene, settings, scene_fps: float) -> dict:
+    """The strip's audio as it plays: its visible frames (inside any meta strip's handles)."""
     strip = resolve_strip(scene, settings.sound_strip)
     if strip.sound is None:
         raise common.SettingsError(f"The sound strip '{strip.name}' has no sound data.")
-    if strip.frame_final_duration <= 0:
+    left, right = visible_range(strip)
+    content_start, content_length = strip_timing(strip)[2:]
+    if right - left <= 0:
         raise common.SettingsError(f"The sound strip '{strip.name}' has no visible frames.")
     audio = {"audio": bpy.path.abspath(strip.sound.filepath, library=strip.sound.library), "label": strip.name,
-             "frame_start": int(strip.frame_final_start), "max_frames": int(strip.frame_final_duration),
-             "start_seconds": None, "duration_seconds": None}
-    offset = getattr(strip, "sound_offset", 0.0) + max(0.0, (strip.frame_final_start - strip.frame_start) / scene_fps)
-    if offset > 1e-6 or strip.frame_final_end < strip.frame_start + strip.frame_duration:
+             "frame_start": left, "max_frames": right - left, "start_seconds": None, "duration_seconds": None,
+             "packed_sound": preflight.packed_sound_key(strip.sound)}
+    offset = getattr(strip, "sound_offset", 0.0) + max(0.0, (left - content_start) / scene_fps)
+    if offset > 1e-6 or right < content_start + content_length:
         audio["start_seconds"], audio["duration_seconds"] = offset, audio["max_frames"] / scene_fps
     return audio
 
 
 def _audio_source(scene, settings, scene_fps: float) -> dict:
-    """audio (path), label, frame_start, max_frames, start_seconds, duration_seconds."""
+    """audio (path), label, frame_start, max_frames, start_seconds, duration_seconds,
+    packed_sound (or None)."""
     if settings.source == "STRIP":
         source = _strip_audio(scene, settings, scene_fps)
     else:
         if not settings.sound_file:
             raise common.SettingsError("Pick a sound file or switch the source to a sound strip.")
         audio = bpy.path.abspath(settings.sound_file)
+        frame_start = getattr(settings, "frame_start", None)  # the batch's --frame-start
         source = {"audio": audio, "label": os.path.splitext(os.path.basename(audio))[0],
-                  "frame_start": int(scene.frame_start), "max_frames": None, "start_seconds": None,
-                  "duration_seconds": None}
+                  "frame_start": int(scene.frame_start if frame_start is None else frame_start),
+                  "max_frames": None, "start_seconds": None, "duration_seconds": None, "packed_sound": None}
     source["audio"] = os.path.normpath(source["audio"])
-    if not os.path.isfile(source["audio"]):
-        raise common.SettingsError(f"The audio file {source['audio']} does not exist.")
+    _check_source(source)
+    return source
+
+
+def _check_source(source: dict) -> None:
+    """The audio the generator will read: the packed data where the sound is packed (the file
+    may be gone), else the file."""
+    sound = preflight.packed_sound(source.get("packed_sound"))
+    if sound is not None:
+        preflight.check_packed_sound(sound, source["audio"])
+    else:
+        source["packed_sound"] = None
+        preflight.check_audio_file(source["audio"])
+
+
+def _take_source(info: dict) -> dict:
+    """The audio and placement a generated take recorded (Regenerate uses them, not the panel's)."""
+    source = {"audio": info["audio"], "label": "", "frame_start": info["frame_start"],
+              "max_frames": info.get("max_frames"), "start_seconds": info.get("start_seconds"),
+              "duration_seconds": info.get("duration_seconds"), "packed_sound": info.get("packed_sound")}
+    _check_source(source)
     return source
 
 
@@ -144,18 +169,18 @@ def _action_name(label: str, emotion, emotion_2, settings, gamma_curve) -> str:
 
 
 def build_request(context, *, settings=None, entry_script: str = "", python: str = "",
-                  animator: bool = True) -> GenerationRequest:
+                  animator: bool = True, source: dict | None = None) -> GenerationRequest:
     """Validate the settings (default: the scene's); raise SettingsError with one sentence
-    on any problem. ``animator`` adds hand keys as constraints and the upper-body layer."""
+    on any problem. ``animator`` adds hand keys as constraints and the upper-body layer;
+    ``source`` replaces the panel's audio (``_take_source``)."""
     scene = context.scene
     settings = settings if settings is not None else scene.ohgesture
     scene_fps = keyframes.scene_frame_rate(scene)
-    source = _audio_source(scene, settings, scene_fps)
+    source = source or _audio_source(scene, settings, scene_fps)
     arm_obj = settings.armature
-    if arm_obj is None or arm_obj.type != "ARMATURE":
-        raise common.SettingsError("Pick a target armature (or create a matching one).")
     model = common.model_path(context)
     metadata = common.model_metadata(model)
+    preflight.check_armature(arm_obj, metadata)
     labels = common.emotion_labels(metadata)
     emotion, emotion_2 = _emotions(settings, labels)
     gamma_curve = None
@@ -174,7 +199,8 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         steps=steps, seed=int(settings.seed), device=common.device(context), model=str(model), python=python,
         entry_script=entry_script or str(common.ENTRY_SCRIPT),
         action_name=_action_name(source["label"], emotion, emotion_2, settings, gamma_curve),
-        retime=bool(getattr(settings, "follow_speech", True)), foot_lock=bool(getattr(settings, "lock_feet", True)))
+        retime=bool(getattr(settings, "follow_speech", True)), foot_lock=bool(getattr(settings, "lock_feet", True)),
+        packed_sound=source["packed_sound"])
     emotion_mix.apply_mix(request, settings, labels)
     if animator:
         request.layer_upper_body = bool(getattr(settings, "layer_upper_body", False))
@@ -189,13 +215,9 @@ def _skeleton(request):
 
 
 def _placed_like_the_take(request, info: dict, action_name: str, arm_obj) -> None:
-    """The take decides audio and placement; the panel decides emotions, seed and quality."""
-    request.audio = info["audio"]
-    request.frame_start = info["frame_start"]
+    """The take decides audio and placement (``_take_source``); the panel decides emotions,
+    seed and quality."""
     request.scene_fps = info["scene_fps"]
-    request.max_frames = info.get("max_frames")
-    request.start_seconds = info.get("start_seconds")
-    request.duration_seconds = info.get("duration_seconds")
     request.gamma_curve = None
     request.action_name = action_name
     request.armature_name = arm_obj.name
@@ -208,7 +230,8 @@ def regenerate_request(context, settings, arm_obj, action, frames, *, entry_scri
         raise common.SettingsError(f"The motion file of '{action.name}' ({info['take']}) is gone; generate again.")
     take_frames = len(read_motion_arrays(info["take"])["rotations"])
     start, end = takes.model_range(info, frames[0], frames[1], take_frames)
-    request = build_request(context, settings=settings, entry_script=entry_script, python=python, animator=False)
+    request = build_request(context, settings=settings, entry_script=entry_script, python=python, animator=False,
+                            source=_take_source(info))
     _placed_like_the_take(request, info, action.name, arm_obj)
     request.regenerate = {"take": info["take"], "start": start, "end": end, "action": action.name,
                           "first": int(frames[0]), "last": int(frames[1])}
@@ -237,8 +260,10 @@ def build_regenerate_request(context, *, entry_script: str = "", python: str = "
 
 # --- the command -------------------------------------------------------------------------
 
-def generation_command(request: GenerationRequest, out_path: str, gamma_curve_path: str | None) -> list[str]:
-    command = [request.python, request.entry_script, "generate", request.audio, "--out", out_path,
+def generation_command(request: GenerationRequest, out_path: str, gamma_curve_path: str | None,
+                       audio: str | None = None) -> list[str]:
+    """The generator's command line; ``audio`` replaces ``request.audio`` (packed data written out)."""
+    command = [request.python, request.entry_script, "generate", audio or request.audio, "--out", out_path,
                "--progress-lines", "--model", request.model, "--guidance", f"{request.guidance:g}",
                "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
     if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
@@ -280,6 +305,15 @@ def _input_files(request: GenerationRequest, workdir: str) -> tuple[str | None, 
     return gamma_path, args
 
 
+def _audio_input(request: GenerationRequest, workdir: str) -> str:
+    """The file the generator reads: a packed sound's data written into ``workdir`` (removed
+    with it), else the audio file."""
+    if preflight.packed_sound(request.packed_sound) is not None:
+        return preflight.write_packed_sound(request.packed_sound, request.audio, workdir)
+    preflight.check_audio_file(request.audio)
+    return request.audio
+
+
 # --- the result --------------------------------------------------------------------------
 
 def _emotion_record(request):
@@ -319,7 +353,7 @@ def _apply_new_action(request, arm_obj, motion: dict, motion_path: str):
         "scene_fps": request.scene_fps, "model": request.model, "model_fps": float(motion["fps"]),
         "max_frames": request.max_frames, "start_seconds": request.start_seconds,
         "duration_seconds": request.duration_seconds, "emotions": _emotion_record(request), "seed": request.seed,
-        "layer": bool(request.layer_upper_body)})
+        "layer": bool(request.layer_upper_body), "packed_sound": request.packed_sound})
     return action, message
 
 
@@ -346,8 +380,13 @@ class GenerationSession:
         self.request = request
         self.workdir = tempfile.mkdtemp(prefix="ohgesture_")
         self.out_path = os.path.join(self.workdir, "motion.npz")
-        gamma_path, extra = _input_files(request, self.workdir)
-        self.command = generation_command(request, self.out_path, gamma_path) + extra
+        try:
+            gamma_path, extra = _input_files(request, self.workdir)
+            audio = _audio_input(request, self.workdir)
+        except BaseException:
+            self.cleanup()
+            raise
+        self.command = generation_command(request, self.out_path, gamma_path, audio) + extra
         self.job = ProcessJob(self.command, description="Starting")
         self.action = None
         self.map_message = ""
@@ -393,6 +432,11 @@ class GenerationSession:
         self.state = FINISHED
         return self.action
 
+    def notes(self) -> list[str]:
+        """The generator's ``note: ...`` lines (e.g. audio shorter than the model's seed window
+        was padded with silence)."""
+        return [line[len("note: "):] for line in self.job.lines if line.startswith("note: ")]
+
     def cancel(self) -> None:
         self.job.cancel()
         if self.state in (None, RUNNING, READY):
@@ -409,6 +453,8 @@ class GenerationSession:
                 self.state, self.error = FAILED, str(exc)
             else:
                 report({"INFO"}, self.map_message)
+                for note in self.notes():
+                    report({"WARNING"}, f"note: {note}")
                 report({"INFO"}, f"Generated action '{action.name}'.")
                 return {"FINISHED"}
         if self.state == FAILED:

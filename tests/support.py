@@ -54,3 +54,14 @@ def generator_has_cuda() -> bool:
     probe = subprocess.run([TORCH_PYTHON, "-c", "import torch; print(torch.cuda.is_available())"],
                            capture_output=True, text=True, timeout=120)
     return probe.stdout.strip() == "True"
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in, even by root (who ignores permission bits): a
+    read-only folder under tmp_path, else /proc."""
+    from ohgesture.core.atomic import folder_writable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return locked if not folder_writable(locked) else Path("/proc")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import warnings
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
@@ -85,6 +86,28 @@ def _describe(path) -> str:
 # ---------------------------------------------------------------- reading files
 
 
+# libsndfile reads these itself; anything else (m4a, aac, ...) goes through ffmpeg (audioread).
+READABLE_FORMATS = "wav, flac, ogg, mp3 and aiff"
+NEEDS_FFMPEG = (".m4a", ".aac", ".mp4", ".wma", ".webm")
+
+
+def ffmpeg_missing_for(path) -> str | None:
+    """One sentence when ``path`` has a format only ffmpeg reads and there is no ffmpeg on
+    PATH (known from the name, before anything is read), else None."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in NEEDS_FFMPEG or shutil.which("ffmpeg") is not None:
+        return None
+    return (f"Audio file {_describe(path)} is {suffix[1:]}, which needs ffmpeg: install ffmpeg (on PATH) "
+            f"or convert the file to {READABLE_FORMATS}, which are readable without it.")
+
+
+def _unreadable(path, handle_error: BaseException) -> AudioError:
+    hint = "" if shutil.which("ffmpeg") is not None else (
+        f"; {READABLE_FORMATS} are readable, for m4a, aac and other formats install ffmpeg (on PATH)")
+    return AudioError(f"Audio file {_describe(path)} is not a readable audio format "
+                      f"({_first_line(handle_error)}){hint}.")
+
+
 def _check_file(path) -> None:
     if not os.path.exists(path):
         raise AudioError(f"Audio file {_describe(path)} does not exist.")
@@ -92,6 +115,9 @@ def _check_file(path) -> None:
         raise AudioError(f"Audio path {_describe(path)} is a folder, not a file.")
     if os.path.getsize(path) == 0:
         raise AudioError(f"Audio file {_describe(path)} is empty (0 bytes).")
+    missing = ffmpeg_missing_for(path)
+    if missing:
+        raise AudioError(missing)
 
 
 def _open_soundfile(path):
@@ -107,8 +133,6 @@ def _load_with_librosa(path, sr: int) -> np.ndarray:
     """Fallback for formats libsndfile cannot open (m4a, aac, ...), through librosa's
     audioread path; only tried when ffmpeg is installed, since audioread's other
     backends read nothing libsndfile does not."""
-    import shutil
-
     if shutil.which("ffmpeg") is None:
         raise AudioError("no ffmpeg for the audioread fallback")
     import librosa
@@ -150,9 +174,7 @@ def load_audio(path, sr: int = 16000) -> tuple[np.ndarray, int]:
         try:
             samples = _load_with_librosa(path, sr)
         except Exception as exc:
-            raise AudioError(
-                f"Audio file {_describe(path)} is not a readable audio format ({_first_line(handle)})."
-            ) from exc
+            raise _unreadable(path, handle) from exc
         return _check_samples(samples, path), sr
     try:
         with handle:
@@ -187,9 +209,7 @@ def audio_info(path) -> dict:
                 warnings.simplefilter("ignore")
                 native_sr = librosa.get_samplerate(os.fspath(path))
         except Exception as exc:
-            raise AudioError(
-                f"Audio file {_describe(path)} is not a readable audio format ({_first_line(handle)})."
-            ) from exc
+            raise _unreadable(path, handle) from exc
         _check_samples(samples, path)
         return {"duration": samples.size / native_sr, "sample_rate": int(native_sr), "channels": None,
                 "format": os.path.splitext(os.fspath(path))[1].lstrip(".").upper() or "unknown"}
@@ -350,9 +370,7 @@ def _iter_file_blocks(path, target_sr: int, block_frames: int) -> Iterator[np.nd
         try:
             samples = _load_with_librosa(path, target_sr)
         except Exception as exc:
-            raise AudioError(
-                f"Audio file {_describe(path)} is not a readable audio format ({_first_line(handle)})."
-            ) from exc
+            raise _unreadable(path, handle) from exc
         for start in range(0, samples.size, block_frames):
             yield samples[start:start + block_frames]
         return

@@ -3,9 +3,10 @@ reporter and the output-path check."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
+
+from ..atomic import folder_writable
 
 
 class CliError(ValueError):
@@ -43,16 +44,24 @@ class ProgressReporter:
             self.bar.close()
 
 
-def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...]) -> Path:
+def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...], *, make_folders: bool = False) -> Path:
+    """Refuse, in one sentence and before any work, an output that cannot be written: the
+    wrong suffix, a folder in its place, a parent that is a file, missing (unless
+    ``make_folders``: the caller makes the missing folders) or not writable, an existing
+    file without ``overwrite``."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise CliError(f"output {path} must end in {' or '.join(suffixes)}.")
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give the name of a file ending in {' or '.join(suffixes)}.")
     parent = path.parent if str(path.parent) else Path(".")
+    while make_folders and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise CliError(f"the output folder {parent} is a file, not a folder.")
     if not parent.is_dir():
         raise CliError(f"the output folder {parent} does not exist.")
-    if not os.access(parent, os.W_OK):
+    if not folder_writable(parent):
         raise CliError(f"the output folder {parent} is not writable.")
     if path.exists() and not overwrite:
         raise CliError(f"{path} already exists; pass --overwrite to replace it.")

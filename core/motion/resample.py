@@ -27,12 +27,16 @@ def resample_times(num_frames: int, fps: float, new_fps: float) -> np.ndarray:
 def frames_within(num_frames: int, source_fps: float, target_fps: float,
                   max_frames: int | None = None) -> np.ndarray:
     """Source-frame positions (fractional) of target frames 0, 1, ... that fall inside
-    the motion (target frame k sits at time k / target_fps), at most ``max_frames`` of
-    them: the scene frames the add-on keys."""
+    the motion's duration, ``num_frames / source_fps`` (target frame k sits at time
+    k / target_fps), at most ``max_frames`` of them: the scene frames the add-on keys.
+
+    Source frame i stands for the interval [i, i + 1) / source_fps, so at a target rate above
+    the source's the last target frames lie up to one source frame past the last source
+    frame; they hold it (``resample_motion_arrays``). Counting only the target frames up to
+    the last source frame's time left the last frame of a 60 fps strip unkeyed."""
     if num_frames < 1:
         raise ValueError("The motion has no frames.")
-    last = (num_frames - 1) * target_fps / source_fps
-    count = int(np.floor(last + 1e-9)) + 1
+    count = max(1, int(np.ceil(num_frames * target_fps / source_fps - 1e-9)))
     if max_frames is not None:
         count = max(1, min(count, int(max_frames)))
     return np.arange(count) * (source_fps / target_fps)

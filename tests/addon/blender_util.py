@@ -122,3 +122,13 @@ def add_sound_strip(scene, wav_path, name="speech", frame_start=1, channel=1):
     editor = scene.sequence_editor or scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     return strips.new_sound(name, str(wav_path), channel, frame_start)
+
+
+def trim_strip(strip, start=None, end=None) -> None:
+    """Trim ``start``/``end`` frames off a strip's content, with Blender 5.2's names where they
+    exist (the old frame_offset_* warn there) and 4.5's otherwise."""
+    new = hasattr(strip, "left_handle_offset")
+    if start is not None:
+        setattr(strip, "left_handle_offset" if new else "frame_offset_start", start)
+    if end is not None:
+        setattr(strip, "right_handle_offset" if new else "frame_offset_end", end)

@@ -3,8 +3,8 @@ written, the scene unchanged), through the CLI, the batch script and the Generat
 cancels and kills leave nothing half-done behind; long inputs stay in bounded memory.
 
 Most CLI cases run ``cli.main`` in this process (the same code path as the console script,
-without a torch import per case); the cases about processes, signals and interpreters run
-real subprocesses.
+without a torch import per case; those that need torch are marked requires_torch); the cases
+about processes, signals and interpreters run real subprocesses (the generator in TORCH_PYTHON).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from ohgesture.core.cli import main as cli
 from ohgesture.ohgesture_addon import common
 from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
-from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender,
+from ohgesture.ohgesture_addon.strips import strip_timing
+from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender, trim_strip,
                           write_metadata_only_checkpoint, write_wav)
 from bvh_mutations import mutated_bvh
 
-from support import ROOT
-from support import ENTRY
+from support import ENTRY, ROOT, TORCH_PYTHON, generator_has_cuda
 BATCH = ROOT / "ohgesture_addon" / "batch.py"
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 SR = 16000
@@ -140,6 +140,7 @@ def _bad_audio(kind: str, folder: Path) -> Path:
     return path
 
 
+@pytest.mark.requires_torch
 @pytest.mark.parametrize("kind, needle", [
     ("missing", "does not exist"),
     ("empty", "empty"),
@@ -188,6 +189,7 @@ def _write_variant(kind: str, folder: Path) -> tuple[Path, float]:
     return path, seconds
 
 
+@pytest.mark.requires_torch
 @pytest.mark.parametrize("kind", ["short_0.2s", "silence", "clipping", "rate_8000", "rate_44100", "rate_48000",
                                   "stereo", "6ch", "flac", "ogg", "mp3"])
 def test_unusual_audio_gives_finite_motion_of_the_right_length(model, tmp_path, kind):
@@ -208,6 +210,7 @@ def test_unusual_audio_gives_finite_motion_of_the_right_length(model, tmp_path, 
     assert files_in(tmp_path) == sorted([audio.name, "m.npz"])
 
 
+@pytest.mark.requires_torch
 def test_silence_gives_calm_idle_motion(model, tmp_path):
     quiet, loud = tmp_path / "silence.wav", tmp_path / "speech.wav"
     sf.write(quiet, np.zeros(3 * SR, np.float32), SR)
@@ -257,6 +260,7 @@ MODEL_PROBLEMS = [("missing", "does not exist"), ("random_bytes", "not a safeten
                   ("truncated", "truncated"), ("pickle_pt", "pickle"), ("format_version", "version")]
 
 
+@pytest.mark.requires_torch
 @pytest.mark.parametrize("kind, needle", MODEL_PROBLEMS)
 def test_unusable_models_are_one_line(model, wav, tmp_path, kind, needle):
     bad = _bad_model(kind, tmp_path, model)
@@ -268,6 +272,7 @@ def test_unusable_models_are_one_line(model, wav, tmp_path, kind, needle):
     assert needle in line.lower()
 
 
+@pytest.mark.requires_torch
 def test_unknown_emotion_lists_the_valid_ones(model, wav, tmp_path):
     for extra in (["--emotion", "furious"], ["--emotion", "calm", "--blend", "furious:0.3"],
                   ["--mix", "calm:0.5,furious:0.5"]):
@@ -280,6 +285,7 @@ def test_unknown_emotion_lists_the_valid_ones(model, wav, tmp_path):
 # --------------------------------------------------------------------------- arguments
 
 
+@pytest.mark.requires_torch
 @pytest.mark.parametrize("extra, needle", [
     (["--blend", "lively:1.5"], "between 0 and 1"),
     (["--blend", "lively:-0.2"], "between 0 and 1"),
@@ -306,6 +312,7 @@ def test_bad_arguments_are_one_line(model, wav, tmp_path, extra, needle):
     assert files_in(tmp_path) == []
 
 
+@pytest.mark.requires_torch
 def test_output_paths(model, wav, tmp_path):
     a_file = tmp_path / "plain.txt"
     a_file.write_text("not a folder")
@@ -326,8 +333,10 @@ def test_output_paths(model, wav, tmp_path):
     assert files_in(tmp_path) == ["kept.npz", "plain.txt"]  # no temp files left behind
 
 
-@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is present")
+@pytest.mark.requires_torch
 def test_cuda_without_a_gpu_is_one_line_but_auto_falls_back(model, wav, tmp_path):
+    if generator_has_cuda():
+        pytest.skip("a CUDA device is present")
     line = one_line_error(*run_main("generate", wav, "--out", tmp_path / "m.npz", "--model", model,
                                     "--device", "cuda", "--steps", 2))
     assert "CUDA" in line and "--device cpu or auto" in line
@@ -439,7 +448,8 @@ def _break(problem: str, setup: dict, monkeypatch) -> str:
         setup["wav"].rename(tmp / "moved.wav")
         return "does not exist"
     if problem == "strip_zero_length":
-        strip.frame_offset_start = strip.frame_final_duration
+        left, right = strip_timing(strip)[:2]
+        trim_strip(strip, start=right - left)
         return "no visible frames"
     if problem == "model_missing":
         monkeypatch.setenv("OHGESTURE_MODEL", str(tmp / "nope.safetensors"))
@@ -456,7 +466,8 @@ def _break(problem: str, setup: dict, monkeypatch) -> str:
     raise AssertionError(problem)
 
 
-OPERATOR_PROBLEMS = ["strip_file_moved", "strip_zero_length", "model_missing", "model_random_bytes", "model_pickle",
+OPERATOR_PROBLEMS = ["strip_file_moved", "strip_zero_length", "model_missing", "model_random_bytes",
+                     pytest.param("model_pickle", marks=pytest.mark.requires_torch),  # torch.save writes it
                      "model_format_version", "unknown_emotion"]
 
 
@@ -532,7 +543,7 @@ def test_batch_refuses_with_one_line_and_writes_nothing(batch_blend, extra, need
 @pytest.mark.parametrize("problem", ["cuda_absent", "empty_audio"])
 def test_batch_with_the_real_generator_fails_in_one_line(batch_blend, model, problem):
     """Errors found by the generator process itself reach the batch user as one line."""
-    if problem == "cuda_absent" and __import__("torch").cuda.is_available():
+    if problem == "cuda_absent" and generator_has_cuda():
         pytest.skip("a CUDA device is present")
     tmp = batch_blend["tmp"]
     (tmp / "empty.wav").write_bytes(b"")
@@ -644,7 +655,7 @@ def test_killed_generation_never_leaves_a_half_written_file(model, tmp_path, suf
     folder = tmp_path / "out"
     folder.mkdir()
     out = folder / f"take{suffix}"
-    command = [sys.executable, str(ENTRY), "generate", str(audio), "--out", str(out), "--model", str(model),
+    command = [TORCH_PYTHON, str(ENTRY), "generate", str(audio), "--out", str(out), "--model", str(model),
                "--steps", "2", "--progress-lines"]
     code, sent = _run_until(command, _progress_at_least(fraction), sig)
     assert sent
@@ -702,7 +713,7 @@ def test_long_audio_features_keep_peak_memory_bounded(ten_minutes_48k_stereo):
 
 def test_long_generation_can_be_cancelled_while_reading_audio(model, ten_minutes_48k_stereo, tmp_path):
     out = tmp_path / "long.npz"
-    job = ProcessJob([sys.executable, str(ENTRY), "generate", str(ten_minutes_48k_stereo[10]), "--out", str(out),
+    job = ProcessJob([TORCH_PYTHON, str(ENTRY), "generate", str(ten_minutes_48k_stereo[10]), "--out", str(out),
                       "--model", str(model), "--steps", "2", "--progress-lines"]).start()
     deadline = time.monotonic() + 120
     while job.poll() == RUNNING and "reading audio" not in job.message:

@@ -181,6 +181,25 @@ def test_bad_files_raise_one_sentence_naming_the_file(tmp_path, tone_wav):
             assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize("name", ["voice.m4a", "voice.aac", "voice.wav"])
+def test_without_ffmpeg_the_message_says_what_is_readable_and_what_to_install(tmp_path, monkeypatch, name):
+    """m4a/aac are readable only through ffmpeg: without it the file is refused before it is
+    read, and an unreadable file of any name says which formats work and what to install."""
+    import ohgesture.core.audio.features as features
+
+    monkeypatch.setattr(features.shutil, "which", lambda name: None)
+    path = _write(tmp_path / name, np.random.default_rng(1).bytes(4096))
+    for reader in (load_audio, audio_info, lambda p: audio_features_from_file(p, fps=30)):
+        with pytest.raises(AudioError) as caught:
+            reader(path)
+        message = str(caught.value)
+        assert str(path) in message and "\n" not in message and message.endswith(".")
+        assert "wav, flac, ogg, mp3 and aiff" in message and "install ffmpeg" in message
+    assert (features.ffmpeg_missing_for(path) is None) == name.endswith(".wav")
+    monkeypatch.setattr(features.shutil, "which", lambda name: "/usr/bin/ffmpeg")
+    assert features.ffmpeg_missing_for(path) is None
+
+
 def test_float_wav_with_nan_is_rejected(tmp_path):
     signal = _speechlike(1.0)
     signal[100] = np.nan

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import TINY_MODEL_CONFIG, run_cli
+from support import TINY_MODEL_CONFIG, run_cli, unwritable_folder
 
 
 def _one_line_error(proc):
@@ -139,17 +139,7 @@ def test_an_output_that_is_a_folder_or_in_an_unwritable_folder_is_refused_before
     assert "is a folder" in line and str(folder) in line
     assert [p.name for p in folder.iterdir()] == []
     with pytest.raises(CliError, match="not writable"):
-        check_output(_unwritable_folder(tmp_path) / "m.bvh", True, (".bvh",))
-
-
-def _unwritable_folder(tmp_path: Path) -> Path:
-    """A folder no file can be created in, even by root (who ignores permission bits)."""
-    from ohgesture.core.atomic import folder_writable
-
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    return locked if not folder_writable(locked) else Path("/proc")
+        check_output(unwritable_folder(tmp_path) / "m.bvh", True, (".bvh",))
 
 
 def test_missing_or_unsafe_models_are_refused(speech_wav, tmp_path):

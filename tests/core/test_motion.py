@@ -288,13 +288,27 @@ def _smooth_rotations(num_frames: int, num_joints: int = 7, fps: float = 30.0, s
 
 
 def test_slerp_never_repeats_frames():
-    """The add-on's path: scene frames inside the motion, slerped between motion frames."""
+    """The add-on's path: scene frames inside the motion, slerped between motion frames; the
+    one scene frame inside the last motion frame's interval holds it."""
     positions = frames_within(31, 30.0, 60.0)
-    assert len(positions) == 61 and np.all(np.diff(positions) > 0)
+    assert len(positions) == 62 and np.all(np.diff(positions) > 0)
     q = _smooth_rotations(31).astype(np.float64)
     rots, _ = resample_motion_arrays(q, np.zeros((31, 3)), positions)
-    assert not np.any(np.all(np.isclose(rots[1:], rots[:-1]), axis=(1, 2)))
-    np.testing.assert_allclose(np.abs(np.sum(rots[::2] * q, axis=-1)), 1.0, atol=1e-6)
+    inside = rots[:61]
+    assert not np.any(np.all(np.isclose(inside[1:], inside[:-1]), axis=(1, 2)))
+    np.testing.assert_allclose(np.abs(np.sum(inside[::2] * q, axis=-1)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(rots[61], rots[60])
+
+
+@pytest.mark.parametrize("scene_fps", [23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0, 120.0])
+def test_frames_within_keys_every_scene_frame_of_the_motions_duration(scene_fps):
+    """A 2 s take (60 frames at 30 fps) under a 2 s strip: every scene frame of the strip
+    gets a key, the last included (at 60 fps the count was 119 of 120)."""
+    strip_frames = int(round(2.0 * scene_fps))
+    positions = frames_within(60, 30.0, scene_fps, max_frames=strip_frames)
+    assert len(positions) == strip_frames
+    assert positions[-1] < 60 and np.all(np.diff(positions) > 0)
+    assert len(frames_within(60, 30.0, scene_fps)) == int(np.ceil(2.0 * scene_fps - 1e-9))
 
 
 # ----------------------------------------------------------------------------- synthetic files
