@@ -44,7 +44,7 @@ STYLE_CONTENTS = ("bow", "bye", "byebye", "guide", "walk")
 # bow), so the arms' posture change is read from walking only; the spine and neck use all.
 ARM_POSTURE_CONTENTS = ("walk",)
 # Held inside what still looks like speech gesture (the quality bar's 25-140 cm/s wrists).
-AMPLITUDE_RANGE = (0.75, 1.4)
+AMPLITUDE_RANGE = (0.95, 1.25)
 MAX_POSTURE_DEGREES = {"spine": 25.0, "neck": 25.0, "arm": 15.0}
 
 
