@@ -208,7 +208,8 @@ def run_take_evaluation_cli(args) -> int:
     save_dir = out / "takes" if args.save_takes else None
     if save_dir:
         save_dir.mkdir(exist_ok=True)
-    generated = T.generate_takes(lm, args.takes, emotions, seeds, log=log, save_dir=save_dir)
+    generated = T.generate_takes(lm, args.takes, emotions, seeds, log=log, save_dir=save_dir,
+                                 retime=not args.no_retime)
     result = T.evaluate_takes(generated, references, ceilings)
     result.update(command=command_line(args), model=lm.path.name, seconds=time.time() - started)
     path = write_take_report(result, generated, references, out)

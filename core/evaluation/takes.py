@@ -483,9 +483,11 @@ def check_emotions(labels: list[str], emotions: list[str] | None) -> list[str]:
     return emotions
 
 
-def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=None, save_dir=None) -> list[Take]:
+def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=None, save_dir=None,
+                   retime: bool = True) -> list[Take]:
     """One take per speech file, emotion and seed, with generate_features' default settings
-    (as ``ohgesture generate``). ``save_dir``: also write each take there as BVH."""
+    (as ``ohgesture generate``; ``retime`` False as ``--no-retime``). ``save_dir``: also write
+    each take there as BVH."""
     from ..audio.features import audio_features_from_file, load_audio
     from ..generation.pipeline import features_to_output, generate_features
     from ..motion.bvh import write_bvh
@@ -498,7 +500,8 @@ def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=
             for seed in seeds:
                 if log:
                     log(f"generating {path.name}, {emotion}, seed {seed}")
-                motion = features_to_output(lm, generate_features(lm, audio, [emotion], np.ones(1), seed=seed))
+                motion = features_to_output(lm, generate_features(lm, audio, [emotion], np.ones(1), seed=seed,
+                                                                  retime=retime))
                 name = f"{path.stem}_{emotion}_s{seed}"
                 if save_dir is not None:
                     write_bvh(Path(save_dir) / f"{name}.bvh", motion)
