@@ -165,16 +165,24 @@ def _check_samples(samples: np.ndarray, path) -> np.ndarray:
     return samples
 
 
+def _soundfile_or_samples(path, sr: int):
+    """(an open soundfile, None), or (None, the whole file decoded by librosa at ``sr``) where
+    libsndfile cannot read it; neither: one sentence naming the readable formats."""
+    handle = _open_soundfile(path)
+    if not isinstance(handle, Exception):
+        return handle, None
+    try:
+        return None, _load_with_librosa(path, sr)
+    except Exception as exc:
+        raise _unreadable(path, handle) from exc
+
+
 def load_audio(path, sr: int = 16000) -> tuple[np.ndarray, int]:
     """Read any file libsndfile (wav, flac, ogg, mp3, ...) or audioread can decode,
     mix it down to mono and resample it to ``sr``. Returns (float32 samples, sr)."""
     _check_file(path)
-    handle = _open_soundfile(path)
-    if isinstance(handle, Exception):
-        try:
-            samples = _load_with_librosa(path, sr)
-        except Exception as exc:
-            raise _unreadable(path, handle) from exc
+    handle, samples = _soundfile_or_samples(path, sr)
+    if handle is None:
         return _check_samples(samples, path), sr
     try:
         with handle:
@@ -365,12 +373,8 @@ def audio_features(samples: np.ndarray, sr: int, fps: float, n_frames: int | Non
 def _iter_file_blocks(path, target_sr: int, block_frames: int) -> Iterator[np.ndarray]:
     """Mono float32 blocks of the file at ``target_sr``; streaming resampler, so the
     concatenation equals resampling the whole file (up to the resampler's rounding)."""
-    handle = _open_soundfile(path)
-    if isinstance(handle, Exception):
-        try:
-            samples = _load_with_librosa(path, target_sr)
-        except Exception as exc:
-            raise _unreadable(path, handle) from exc
+    handle, samples = _soundfile_or_samples(path, target_sr)
+    if handle is None:
         for start in range(0, samples.size, block_frames):
             yield samples[start:start + block_frames]
         return
