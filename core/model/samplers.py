@@ -77,6 +77,22 @@ def _inpaint_hold(x, inpaint: Inpaint, schedule: CosineSchedule, t_prev: int, ge
     return mask * held + (1 - mask) * x
 
 
+def _device(device, x_T) -> torch.device:
+    """The device asked for, else the starting noise's, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return x_T.device if x_T is not None else torch.device("cpu")
+
+
+def _after_step(x, inpaint: Inpaint, schedule: CosineSchedule, t_prev: int, generator, progress: Progress,
+                done: int, total: int) -> torch.Tensor:
+    """Hold the known part of x at ``t_prev`` and report the step."""
+    x = _inpaint_hold(x, inpaint, schedule, t_prev, generator)
+    if progress is not None:
+        progress(done, total)
+    return x
+
+
 def _start(shape, schedule, generator, device, x_T, inpaint, t_first: int):
     x = randn(shape, generator, device) if x_T is None else x_T.to(device)
     return _inpaint_hold(x, inpaint, schedule, t_first, generator)
@@ -98,7 +114,7 @@ def ddpm_sample(
     inpaint: Inpaint = None,
 ) -> torch.Tensor:
     """Ancestral sampling through all T steps: x_{t-1} = posterior mean + sigma_t z, z = 0 at t = 0."""
-    device = torch.device(device) if device is not None else (x_T.device if x_T is not None else torch.device("cpu"))
+    device = _device(device, x_T)
     T = schedule.T
     x = _start(shape, schedule, generator, device, x_T, inpaint, T - 1)
     for i, t in enumerate(range(T - 1, -1, -1)):
@@ -109,9 +125,7 @@ def ddpm_sample(
             x = mean + torch.exp(0.5 * log_variance) * randn(x.shape, generator, device, x.dtype)
         else:
             x = mean
-        x = _inpaint_hold(x, inpaint, schedule, t - 1, generator)
-        if progress is not None:
-            progress(i + 1, T)
+        x = _after_step(x, inpaint, schedule, t - 1, generator, progress, i + 1, T)
     return x
 
 
@@ -131,7 +145,7 @@ def ddim_sample(
 ) -> torch.Tensor:
     """DDIM over a decreasing sub-sequence of timesteps (default timestep_spacing(T, steps));
     eta = 0 is deterministic given x_T, eta = 1 matches DDPM's noise level."""
-    device = torch.device(device) if device is not None else (x_T.device if x_T is not None else torch.device("cpu"))
+    device = _device(device, x_T)
     ts = _timesteps(schedule, steps, timesteps)
     abar = schedule.alphas_cumprod
     x = _start(shape, schedule, generator, device, x_T, inpaint, int(ts[0]))
@@ -148,9 +162,7 @@ def ddim_sample(
         x = a_prev.sqrt().item() * x0_hat + (1 - a_prev - sigma**2).clamp(min=0).sqrt().item() * eps
         if eta > 0 and t_prev >= 0:
             x = x + sigma.item() * randn(x.shape, generator, device, x.dtype)
-        x = _inpaint_hold(x, inpaint, schedule, t_prev, generator)
-        if progress is not None:
-            progress(i + 1, n)
+        x = _after_step(x, inpaint, schedule, t_prev, generator, progress, i + 1, n)
     return x
 
 
@@ -169,7 +181,7 @@ def dpmpp_2m_sample(
 ) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022) for the x0-predicting VP model: deterministic,
     second-order multistep; the final step to clean data is first order (x = x0_hat)."""
-    device = torch.device(device) if device is not None else (x_T.device if x_T is not None else torch.device("cpu"))
+    device = _device(device, x_T)
     ts = _timesteps(schedule, steps, timesteps)
     abar = schedule.alphas_cumprod
     alpha = abar.sqrt()
@@ -193,9 +205,7 @@ def dpmpp_2m_sample(
                 d = (1 + 1 / (2 * r)) * x0_hat - (1 / (2 * r)) * prev_x0
             x = (sigma[t_next] / sigma[t]).item() * x - alpha[t_next].item() * torch.expm1(torch.tensor(-h)).item() * d
             prev_x0, prev_h = x0_hat, h
-        x = _inpaint_hold(x, inpaint, schedule, t_next, generator)
-        if progress is not None:
-            progress(i + 1, n)
+        x = _after_step(x, inpaint, schedule, t_next, generator, progress, i + 1, n)
     return x
 
 
