@@ -112,33 +112,12 @@ def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, t
     return meta
 
 
-def train(
-    dataset: GestureDataset,
-    out: Path,
-    config: TrainConfig,
-    *,
-    device: torch.device,
-    resume: Path | None = None,
-    extra_metadata: dict | None = None,
-    log: Callable[[str], None] = print,
-    show_progress: bool = True,
-) -> TrainResult:
-    rank, world = _distributed()
-    out = Path(out)
-    torch.manual_seed(config.seed + rank)
-    train_clips, held_clips = dataset.split(config.held_out_fraction, seed=config.seed)
-    stats = NormStats.from_clips(train_clips)
-    model_config = DenoiserConfig(
-        motion_dim=dataset.layout.D, audio_dim=dataset.audio_config.feature_dim,
-        num_emotions=len(dataset.labels), **config.model,
-    )
+def _window_samplers(dataset: GestureDataset, config: TrainConfig, model_config: DenoiserConfig, train_clips,
+                     held_clips, stats: NormStats, rank: int):
+    """(training WindowSampler, held-out WindowSampler or None)."""
     slices = dataset.layout.slices
     velocity_channels = tuple(range(slices["root_velocity"].start, slices["root_velocity"].stop)) + tuple(
         range(slices["heading_velocity"].start, slices["heading_velocity"].stop))
-    # after the statistics, so a resumed run keeps the normalisation it was trained with
-    span = window_span(model_config.window, model_config.n_seed, config.time_warp)
-    train_clips = chain_short_clips(train_clips, span, dataset.layout,
-                                    seed=config.seed)
     speeds = {}
     if model_config.activity_conditioning:
         speeds = dict(train=clip_wrist_speeds(train_clips, dataset.skeleton, dataset.layout, dataset.fps),
@@ -162,30 +141,124 @@ def train(
                                  activity_norm=sampler.activity_norm, silence=silence)
         except ValueError:
             held = None
+    return sampler, held
 
-    held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
 
+def _networks(model_config: DenoiserConfig, config: TrainConfig, device, resume: Path | None, log):
+    """(model, its EMA copy, optimizer, step, seconds trained before), resumed if asked."""
     model = GestureDenoiser(model_config).to(device)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    step, previous_seconds = 0, 0.0
-    if resume is not None:
-        tensors, meta = load_checkpoint(resume, device=device)
-        raw = {k[len("train.model."):]: v for k, v in tensors.items() if k.startswith("train.model.")}
-        ema_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        validate_state_dict(model, raw or ema_state)
-        model.load_state_dict(raw or ema_state)
-        ema.load_state_dict(ema_state)
-        _load_optimizer(optimizer, tensors)
-        step = int(meta.get("training", {}).get("steps", 0))
-        previous_seconds = float(meta.get("training", {}).get("seconds", 0.0))
-        log(f"resumed from {resume} at step {step}")
+    if resume is None:
+        return model, ema, optimizer, 0, 0.0
+    tensors, meta = load_checkpoint(resume, device=device)
+    raw = {k[len("train.model."):]: v for k, v in tensors.items() if k.startswith("train.model.")}
+    ema_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    validate_state_dict(model, raw or ema_state)
+    model.load_state_dict(raw or ema_state)
+    ema.load_state_dict(ema_state)
+    _load_optimizer(optimizer, tensors)
+    step = int(meta.get("training", {}).get("steps", 0))
+    log(f"resumed from {resume} at step {step}")
+    return model, ema, optimizer, step, float(meta.get("training", {}).get("seconds", 0.0))
+
+
+def _held_out_loss(ema, held_batch: dict | None, schedule: CosineSchedule, device) -> float | None:
+    """The EMA model's loss on every held-out window, with fixed noise (comparable across steps)."""
+    if held_batch is None:
+        return None
+    g = torch.Generator(device=device).manual_seed(12345)
+    with torch.no_grad():
+        losses = []
+        for i in range(0, len(held_batch["x0"]), 256):
+            part = {k: v[i:i + 256] for k, v in held_batch.items()}
+            losses.append(float(diffusion_loss(ema, part["x0"], part["seed"], part["emotion"], part["audio"],
+                                               schedule, generator=g, activity=part.get("activity")))
+                          * len(part["x0"]))
+    return sum(losses) / len(held_batch["x0"])
+
+
+def _optimise(wrapped, model, ema, optimizer, batch: dict, step: int, config: TrainConfig, schedule, generator,
+              device) -> float:
+    """One step: the loss with conditions dropped, warm-up learning rate, clipped gradients, EMA."""
+    seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
+    seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
+                                         null_emotion=model.null_emotion, p_seed=config.seed_drop)
+    loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
+                          seed_null=seed_null, generator=generator, activity=batch.get("activity"),
+                          predicted_activity_share=config.predicted_activity_share)
+    lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimizer.step()
+    with torch.no_grad():
+        decay = min(config.ema_decay, (1 + step) / (10 + step))
+        for p_ema, p in zip(ema.parameters(), model.parameters()):
+            p_ema.lerp_(p, 1 - decay)
+    return loss.item()
+
+
+def _out_of_time(config: TrainConfig, start: float, world: int, device) -> bool:
+    out_of_time = config.max_seconds > 0 and time.time() - start >= config.max_seconds
+    if world > 1 and config.max_seconds > 0:  # every rank must stop at the same step
+        flag = torch.tensor(float(out_of_time), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        out_of_time = bool(flag.item())
+    return out_of_time
+
+
+def _report_step(progress, rank: int, step: int, steps: int, running: float, rate: float, log) -> None:
+    """The progress bar, or a log line every 100 steps without one."""
+    if progress is not None:
+        progress.update(1)
+        progress.set_postfix(loss=f"{running:.4f}")
+    elif rank == 0 and step % 100 == 0:
+        log(f"step {step}/{steps}: train loss {running:.4f}, {rate:.2f} steps/s")
+
+
+def _save(out: Path, ema, model, optimizer, stats: NormStats, metadata: dict) -> None:
+    """EMA weights for inference, plus the raw weights and optimizer state for --resume."""
+    tensors = {f"model.{k}": v.detach().cpu() for k, v in ema.state_dict().items()}
+    tensors.update({k: torch.from_numpy(v) for k, v in stats.tensors().items()})
+    tensors.update({f"train.model.{k}": v.detach().cpu() for k, v in model.state_dict().items()})
+    tensors.update(_optimizer_tensors(optimizer))
+    save_checkpoint(out, tensors, metadata)
+
+
+def train(
+    dataset: GestureDataset,
+    out: Path,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    resume: Path | None = None,
+    extra_metadata: dict | None = None,
+    log: Callable[[str], None] = print,
+    show_progress: bool = True,
+) -> TrainResult:
+    rank, world = _distributed()
+    out = Path(out)
+    torch.manual_seed(config.seed + rank)
+    train_clips, held_clips = dataset.split(config.held_out_fraction, seed=config.seed)
+    stats = NormStats.from_clips(train_clips)
+    model_config = DenoiserConfig(
+        motion_dim=dataset.layout.D, audio_dim=dataset.audio_config.feature_dim,
+        num_emotions=len(dataset.labels), **config.model,
+    )
+    # after the statistics, so a resumed run keeps the normalisation it was trained with
+    span = window_span(model_config.window, model_config.n_seed, config.time_warp)
+    train_clips = chain_short_clips(train_clips, span, dataset.layout, seed=config.seed)
+    sampler, held = _window_samplers(dataset, config, model_config, train_clips, held_clips, stats, rank)
+    held_batch = _batch_tensors(held.all_windows(stride=model_config.window), device) if held else None
+    model, ema, optimizer, step, previous_seconds = _networks(model_config, config, device, resume, log)
     wrapped = model
     if world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
     schedule = CosineSchedule(T=config.diffusion_steps)
     generator = torch.Generator(device=device).manual_seed(config.seed * 7919 + rank)
     if rank == 0:
@@ -193,36 +266,18 @@ def train(
             f"+ {model_config.n_seed} seed frames, {len(train_clips)} train / {len(held_clips)} held-out clips, "
             f"device {device}, {world} process(es)")
 
-    def held_out_loss() -> float | None:
-        if held_batch is None:
-            return None
-        g = torch.Generator(device=device).manual_seed(12345)
-        with torch.no_grad():
-            losses = []
-            for i in range(0, len(held_batch["x0"]), 256):
-                part = {k: v[i:i + 256] for k, v in held_batch.items()}
-                losses.append(float(diffusion_loss(ema, part["x0"], part["seed"], part["emotion"], part["audio"],
-                                                   schedule, generator=g, activity=part.get("activity")))
-                              * len(part["x0"]))
-        return sum(losses) / len(held_batch["x0"])
-
     def save() -> None:
-        """EMA weights for inference, plus the raw weights and optimizer state for --resume."""
         if rank != 0:
             return
-        tensors = {f"model.{k}": v.detach().cpu() for k, v in ema.state_dict().items()}
-        tensors.update({k: torch.from_numpy(v) for k, v in stats.tensors().items()})
-        tensors.update({f"train.model.{k}": v.detach().cpu() for k, v in model.state_dict().items()})
-        tensors.update(_optimizer_tensors(optimizer))
         training = dict(steps=step, seconds=round(previous_seconds + time.time() - start, 1), device=str(device),
                         processes=world, train_loss=round(running, 5),
                         held_out_loss=None if last_held is None else round(last_held, 5),
                         held_out_takes=sorted({c.take for c in held_clips}),
                         activity_norm=sampler.activity_norm)
-        save_checkpoint(out, tensors, checkpoint_metadata(dataset, model_config, config, training, extra_metadata))
+        _save(out, ema, model, optimizer, stats,
+              checkpoint_metadata(dataset, model_config, config, training, extra_metadata))
 
-    start = time.time()
-    first_step = step
+    start, first_step = time.time(), step
     running, last_held = float("nan"), None
     progress = None
     if rank == 0 and show_progress:
@@ -231,45 +286,19 @@ def train(
         progress = tqdm(total=config.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
     model.train()
     while step < config.steps:
-        batch = _batch_tensors(sampler.batch(config.batch), device)
-        seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
-        seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
-                                             null_emotion=model.null_emotion, p_seed=config.seed_drop)
-        loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
-                              seed_null=seed_null, generator=generator,
-                              activity=batch.get("activity"),
-                              predicted_activity_share=config.predicted_activity_share)
-        lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        with torch.no_grad():
-            decay = min(config.ema_decay, (1 + step) / (10 + step))
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.lerp_(p, 1 - decay)
+        value = _optimise(wrapped, model, ema, optimizer, _batch_tensors(sampler.batch(config.batch), device), step,
+                          config, schedule, generator, device)
         step += 1
-        value = loss.item()
         running = value if running != running else 0.98 * running + 0.02 * value
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(loss=f"{running:.4f}")
-        elif rank == 0 and step % 100 == 0:
-            rate = (step - first_step) / max(1e-9, time.time() - start)
-            log(f"step {step}/{config.steps}: train loss {running:.4f}, {rate:.2f} steps/s")
+        _report_step(progress, rank, step, config.steps, running, (step - first_step) / max(1e-9, time.time() - start),
+                     log)
         if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
-            last_held = held_out_loss()
+            last_held = _held_out_loss(ema, held_batch, schedule, device)
             if last_held is not None:
                 log(f"step {step}: train loss {running:.4f}, held-out loss {last_held:.4f}")
-        out_of_time = config.max_seconds > 0 and time.time() - start >= config.max_seconds
-        if world > 1 and config.max_seconds > 0:  # every rank must stop at the same step
-            flag = torch.tensor(float(out_of_time), device=device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            out_of_time = bool(flag.item())
+        out_of_time = _out_of_time(config, start, world, device)
         if out_of_time and step % config.eval_every and rank == 0:
-            last_held = held_out_loss()
+            last_held = _held_out_loss(ema, held_batch, schedule, device)
         if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
             save()
         if out_of_time:
