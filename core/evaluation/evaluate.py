@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
+from .report import write_report  # the report writer; importable from here for callers
 from ..generation.defaults import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES
 from ..atomic import atomic_path
 
@@ -526,6 +527,278 @@ def _fgd_block(nets: EvalNets, real_train, real_held, cfg: EvalConfig, rng) -> d
     )
 
 
+@dataclass
+class _Evaluation:
+    """What every section of one evaluation shares: the model, the settings, the held-out clips and, once
+    trained, the evaluation networks with the held-out real embeddings and joint positions."""
+    lm: object
+    cfg: EvalConfig
+    labels: list[str]
+    held: list
+    groups: dict
+    nets: EvalNets | None = None
+    held_emb: np.ndarray | None = None
+    real_positions: list | None = None
+
+    def __post_init__(self):
+        self.fps = self.lm.fps
+        self.neutral = "neutral" if "neutral" in self.lm.labels else self.lm.labels[0]
+        samplers = self.cfg.samplers
+        self.few_step = next(((n, s) for n, s in samplers if not is_reference(n, s)), samplers[0])
+        self.has_reference = any(is_reference(n, s) for n, s in samplers)
+        held = self.held
+        self.order = sorted(range(len(held)), key=lambda i: (held[i].label, held[i].take))
+
+    def take(self, audio, emotions, weights, sampler, steps, seed):
+        """Motion features as the CLI makes them, with this evaluation's guidance and finishing."""
+        cfg = self.cfg
+        return generate(self.lm, audio, emotions, weights, sampler, steps, cfg.guidance, seed, cfg.retime,
+                        cfg.smoothing_hz, cfg.foot_lock)
+
+    def clip_choice(self, ref: bool) -> tuple[list[int], int]:
+        """Held-out clips spread over labels (every k-th of the label-sorted list) and the crop length."""
+        cfg, order = self.cfg, self.order
+        n_clips = cfg.reference_clips if ref else cfg.heldout_clips
+        seconds = cfg.reference_seconds if ref else cfg.heldout_seconds
+        max_frames = self.lm.window if seconds is None else int(round(seconds * self.fps))
+        picks = np.linspace(0, len(order) - 1, min(n_clips, len(order))).round().astype(int)
+        return list(dict.fromkeys(order[i] for i in picks)), max_frames
+
+    def generate_heldout(self, name, steps, chosen, max_frames):
+        """Normalised generated and real features and generated joint positions of the chosen held-out clips."""
+        gen_n, real_n, gen_pos = [], [], []
+        for k, i in enumerate(chosen):
+            clip = self.held[i]
+            n = min(len(clip.motion), max_frames)
+            label = clip.label if clip.label in self.lm.labels else self.neutral
+            feats = self.take(clip.audio[:n], [label], [1.0], name, steps, self.cfg.seed + k)
+            gen_n.append(self.nets.normalise(feats))
+            real_n.append(self.nets.normalise(clip.motion[:n]))
+            gen_pos.append(motion_positions(self.lm, feats))
+        return gen_n, real_n, gen_pos
+
+    def windows_of(self, feats):
+        return feature_windows([self.nets.normalise(feats)], self.cfg.window, self.cfg.stride)[0]
+
+    def probabilities(self, feature_sets):
+        """Classifier probabilities of the windows of several feature sequences, pooled."""
+        w = [x for x in (self.windows_of(f) for f in feature_sets) if len(x)]
+        return self.nets.probabilities(np.concatenate(w)) if w else np.full((1, len(self.labels)), np.nan)
+
+
+def _zeggs_section(zeggs, fps: float, result: dict, log) -> dict | None:
+    """0. the synchrony measures on real data: the ZEGGS take's proof (or None without one)."""
+    proof = zeggs_proof(Path(zeggs), fps) if zeggs else None
+    if proof is not None:
+        result["zeggs"] = {k: proof[k] for k in ("take", "seconds", "loudness", "bc", "bc_reverse")}
+        log(f"ZEGGS loudness-wrist correlation {proof['loudness']['true']:.3f} "
+            f"(shifted median {proof['loudness']['shifted_median']:.3f}); BC {proof['bc']['true']:.3f} "
+            f"(shifted median {proof['bc']['shifted_median']:.3f})")
+    return proof
+
+
+def _real_data_section(ev: _Evaluation, train, cache_dir: Path, rng, result: dict, log) -> None:
+    """1. evaluation networks, classifier sanity on real held-out data, FGD baselines, real plausibility."""
+    nets = ev.nets = train_eval_nets(train, ev.labels, ev.cfg, cache_dir=cache_dir, log=log)
+    result["eval_nets"] = nets.info
+    result["classifier_real_heldout"] = _classifier_eval(nets, ev.held, ev.cfg.stride)
+    real_train_n = [nets.normalise(c.motion) for c in train]
+    real_held_n = [nets.normalise(c.motion) for c in ev.held]
+    fgd_block = _fgd_block(nets, real_train_n, real_held_n, ev.cfg, rng)
+    ev.held_emb = fgd_block.pop("held_emb")
+    result["fgd_baselines"] = fgd_block
+    ev.real_positions = [motion_positions(ev.lm, c.motion) for c in ev.held]
+    result["real_physical"] = physical_stats(ev.real_positions, ev.groups, ev.fps)
+
+
+def _heldout_fgd(ev: _Evaluation, name: str, steps: int, chosen: list[int], gen_n, real_n) -> dict:
+    """FGD and classifier accuracy of one sampler's held-out clips (and on the reference's clips)."""
+    cfg, nets = ev.cfg, ev.nets
+    ref = is_reference(name, steps)
+    dense = max(1, cfg.stride // 2)
+    stride = dense if ref else cfg.stride  # few windows: use them densely
+    gen_windows, owner = feature_windows(gen_n, cfg.window, stride)
+    real_windows, _ = feature_windows(real_n, cfg.window, stride)
+    entry: dict = dict(clips=len(chosen), windows=int(len(gen_windows)))
+    if len(gen_windows) >= 2:
+        entry["fgd"] = M.fgd(nets.embed(gen_windows), ev.held_emb)
+        entry["fgd_real_same_clips"] = M.fgd(nets.embed(real_windows), ev.held_emb)
+        gen_cls = nets.probabilities(gen_windows)
+        target = np.array([ev.labels.index(ev.held[chosen[o]].label) for o in owner])
+        entry["generated_heldout_label_accuracy"] = float(np.mean(gen_cls.argmax(1) == target))
+    if not ref and ev.has_reference:
+        # the few-step sampler on exactly the reference's clips: a like-for-like FGD
+        ref_chosen, ref_frames = ev.clip_choice(True)
+        g, _, _ = ev.generate_heldout(name, steps, ref_chosen, ref_frames)
+        w, _ = feature_windows(g, cfg.window, dense)
+        entry["fgd_on_reference_clips"] = M.fgd(nets.embed(w), ev.held_emb) if len(w) >= 2 else None
+    return entry
+
+
+def _speech_synchrony(ev: _Evaluation, name: str, steps: int, speech: list[Path], sync_panels: list) -> dict:
+    """Synchrony on unseen speech (neutral); the few-step sampler's first clip also becomes a plot panel."""
+    cfg = ev.cfg
+    ref = is_reference(name, steps)
+    sync = {}
+    for s in (speech if not ref else speech[:1]):
+        inp = speech_inputs(ev.lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
+        feats = ev.take(inp["audio"], [ev.neutral], [1.0], name, steps, cfg.seed)
+        positions = motion_positions(ev.lm, feats)
+        speed = wrist_speed_from_positions(positions, ev.groups["wrists"], ev.fps)
+        sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], ev.fps)
+        sync[inp["name"]]["wrist_speed"] = M.speed_stats(speed)
+        if (name, steps) == ev.few_step and not sync_panels:
+            sync_panels.append(dict(title=f"generated ({sampler_key(name, steps)}, {ev.neutral}) on unseen speech "
+                                          f"{inp['name']}: r = {sync[inp['name']]['loudness']['true']:.2f}",
+                                    loudness=inp["loudness"], speed=speed,
+                                    onsets=M.audio_onsets(inp["samples"], inp["sr"])))
+    return sync
+
+
+def _sampler_section(ev: _Evaluation, name: str, steps: int, speech: list[Path], sync_panels: list, log) -> dict:
+    """One sampler: FGD, classifier and plausibility on held-out clips, then synchrony on unseen speech."""
+    key = sampler_key(name, steps)
+    t0 = time.time()
+    chosen, max_frames = ev.clip_choice(is_reference(name, steps))
+    gen_n, real_n, gen_pos = ev.generate_heldout(name, steps, chosen, max_frames)
+    log(f"{key}: generated {len(chosen)} held-out clips in {time.time() - t0:.0f} s")
+    entry = _heldout_fgd(ev, name, steps, chosen, gen_n, real_n)
+    entry["physical"] = physical_stats(gen_pos, ev.groups, ev.fps)
+    real_same = physical_stats([ev.real_positions[i][:max_frames] for i in chosen], ev.groups, ev.fps)
+    entry["physical_real_same_clips"] = real_same
+
+    sync = entry["sync"] = _speech_synchrony(ev, name, steps, speech, sync_panels)
+    if sync:
+        entry["sync_mean_r"] = float(np.mean([v["loudness"]["true"] for v in sync.values()]))
+        entry["sync_mean_shifted_p95"] = float(np.mean([v["loudness"]["shifted_p95"] for v in sync.values()]))
+    entry["seconds"] = round(time.time() - t0, 1)
+    log(f"{key}: done in {entry['seconds']:.0f} s")
+    return entry
+
+
+def _emotion_inputs(ev: _Evaluation, speech: list[Path], e1: str, e2: str) -> tuple[list, list[str]]:
+    """The audio the emotions are generated on, (name, features) each, and the emotions to measure."""
+    cfg = ev.cfg
+    # every unseen speech clip: one clip alone can decide a small style (measured: the shipped model's angry
+    # reads as angry on the ZEGGS voice and as sad on the BEAT one)
+    if speech:
+        sources = [(p.name, speech_inputs(ev.lm, p, cfg.emotion_seconds)["audio"]) for p in speech]
+    else:
+        clip = ev.held[ev.order[0]]
+        sources = [(f"held-out clip {clip.name}", clip.audio[: int(cfg.emotion_seconds * ev.fps)])]
+    if cfg.all_emotions:
+        emotions = list(ev.lm.labels)
+    else:
+        emotions = list(dict.fromkeys([e for e in (ev.neutral, e1, e2) if e in ev.lm.labels]))
+        emotions += [e for e in PICTURE_EMOTIONS if e in ev.lm.labels and e not in emotions][: max(0, 3 - len(emotions))]
+    return sources, emotions
+
+
+def _per_emotion(ev: _Evaluation, emo_feats: dict, emotions: list[str]) -> dict:
+    """Per target emotion: classifier accuracy per clip (and what each mostly reads as), pooled p(target)."""
+    labels = ev.labels
+    per_emotion = {}
+    for e in emotions:
+        if e not in labels:
+            continue
+        k = labels.index(e)
+        per_clip, per_clip_read_as = {}, {}
+        for name in emo_feats:
+            w = ev.windows_of(emo_feats[name][e])
+            if len(w):
+                predicted = ev.nets.probabilities(w).argmax(1)
+                per_clip[name] = float((predicted == k).mean())
+                per_clip_read_as[name] = labels[int(np.bincount(predicted, minlength=len(labels)).argmax())]
+        if per_clip:
+            p = ev.probabilities([emo_feats[name][e] for name in emo_feats])
+            per_emotion[e] = dict(accuracy=float(np.mean(list(per_clip.values()))), per_clip=per_clip,
+                                  per_clip_read_as=per_clip_read_as,
+                                  probability=float(p[:, k].mean()),
+                                  read_as=labels[int(np.bincount(p.argmax(1), minlength=len(labels)).argmax())])
+    return per_emotion
+
+
+def _blend_sweep(ev: _Evaluation, sources: list, e1: str, e2: str) -> dict:
+    """p(e1) and p(e2) of motion blended from e1 to e2, over GAMMAS (e2's share)."""
+    emo_name, emo_steps = ev.few_step
+    labels = ev.labels
+    sweep = []
+    for g in GAMMAS:
+        p = ev.probabilities([ev.take(audio, [e1, e2], [1 - g, g], emo_name, emo_steps, ev.cfg.seed)
+                              for _, audio in sources])
+        sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
+                          p_e2=float(p[:, labels.index(e2)].mean())))
+    return dict(e1=e1, e2=e2, sweep=sweep,
+                # gamma is e2's share, so e1's probability must fall as gamma rises (e2's must rise);
+                # a flat curve (the classifier sees no change) does not count as a rise
+                p_e1_monotonic=M.is_monotonic_increasing([-s["p_e1"] for s in sweep], tolerance=0.02)
+                and sweep[0]["p_e1"] - sweep[-1]["p_e1"] > 0.1,
+                p_e2_monotonic=M.is_monotonic_increasing([s["p_e2"] for s in sweep], tolerance=0.02)
+                and sweep[-1]["p_e2"] - sweep[0]["p_e2"] > 0.1)
+
+
+def _emotion_distances(ev: _Evaluation, sources: list, emo_feats: dict, emotions: list[str]) -> dict:
+    """Mean distance between the emotions and between two seeds of one emotion, on the same audio."""
+    # "Two emotions differ more than two takes of one emotion do", same audio: measured on the
+    # visible pose (joint positions) and, for comparison, on the normalised features with their
+    # velocities, where channels that barely vary in the data (a standing leg's) are magnified
+    # up to 10^4 times, so a few degrees of foot-locking IK outweigh the gestures.
+    emo_name, emo_steps = ev.few_step
+    between, within, between_features, within_features = [], [], [], []
+    for name, audio in sources:
+        feats = emo_feats[name]
+        poses = {e: pose_coordinates(ev.lm, f) for e, f in feats.items()}
+        normalised = {e: ev.nets.normalise(f) for e, f in feats.items()}
+        between.append(M.mean_pairwise_distance(list(poses.values())))
+        between_features.append(M.mean_pairwise_distance(list(normalised.values())))
+        for e in emotions[:3]:
+            again = ev.take(audio, [e], [1.0], emo_name, emo_steps, ev.cfg.seed + 1)
+            within.append(M.mean_pairwise_distance([poses[e], pose_coordinates(ev.lm, again)]))
+            within_features.append(M.mean_pairwise_distance([normalised[e], ev.nets.normalise(again)]))
+    return dict(distance_between_emotions=float(np.mean(between)), distance_between_seeds=float(np.mean(within)),
+                feature_distance_between_emotions=float(np.mean(between_features)),
+                feature_distance_between_seeds=float(np.mean(within_features)))
+
+
+def _emotion_section(ev: _Evaluation, speech: list[Path], recall: dict, log) -> tuple[dict, dict]:
+    """Emotion control (few-step sampler): the result's "emotion" entry, and the features per audio and emotion."""
+    t0 = time.time()
+    emo_name, emo_steps = ev.few_step
+    e1, e2 = pick_blend_pair([l for l in ev.labels if l in ev.lm.labels], recall)
+    sources, emotions = _emotion_inputs(ev, speech, e1, e2)
+    emo_feats = {name: {e: ev.take(audio, [e], [1.0], emo_name, emo_steps, ev.cfg.seed)
+                        for e in emotions} for name, audio in sources}
+    per_emotion = _per_emotion(ev, emo_feats, emotions)
+    blend = _blend_sweep(ev, sources, e1, e2)
+    distances = _emotion_distances(ev, sources, emo_feats, emotions)
+    emotion = dict(
+        sampler=sampler_key(*ev.few_step), audio=[name for name, _ in sources], emotions=emotions,
+        per_emotion=per_emotion,
+        mean_accuracy=float(np.mean([v["accuracy"] for v in per_emotion.values()])) if per_emotion else float("nan"),
+        blend=blend, **distances, seconds=round(time.time() - t0, 1),
+    )
+    log(f"emotion control measured in {time.time() - t0:.0f} s")
+    return emotion, emo_feats
+
+
+def _pictures_section(ev: _Evaluation, emo_feats: dict, proof: dict | None, sync_panels: list, out: Path) -> dict:
+    """The contact sheet (the first audio's emotions) and the synchrony plot; their file names."""
+    sheet_feats = next(iter(emo_feats.values()))
+    pic = [e for e in PICTURE_EMOTIONS if e in sheet_feats][:3]
+    pic += [e for e in sheet_feats if e not in pic][: 3 - len(pic)]
+    sheet = contact_sheet([(e, motion_positions(ev.lm, sheet_feats[e])) for e in pic], ev.lm.skeleton.parents,
+                          ev.fps, out / "contact_sheet.png")
+    if proof is not None:
+        sync_panels.append(dict(title=f"real ZEGGS take {ZEGGS_TAKE} (reference): "
+                                      f"r = {proof['loudness']['true']:.2f}",
+                                loudness=proof["loudness_curve"], speed=proof["speed"],
+                                onsets=M.audio_onsets(proof["samples"], proof["sr"])))
+    plots = dict(contact_sheet=sheet.name)
+    if sync_panels:
+        plots["sync"] = sync_plot(sync_panels, ev.fps, out / "sync.png").name
+    return plots
+
+
 def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: list | None = None,
              zeggs: str | Path | None = None, samplers: str | list = SAMPLERS_DEFAULT, quick: bool = True,
              cache_dir: str | Path | None = None, device: str = "cpu", threads: int | None = 1, log=print,
@@ -551,221 +824,25 @@ def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: li
     if dataset.layout.D != lm.layout.D:
         raise EvaluationError(f"the pack's motion features (D={dataset.layout.D}) do not match the model's "
                               f"(D={lm.layout.D}); evaluate with the pack the model was trained on.")
-    fps = lm.fps
-    groups = joint_groups(lm.skeleton)
     train, held, split_how = heldout_split(dataset, lm.metadata)
-
-    def take(audio, emotions, weights, sampler, steps, seed):
-        """Motion features as the CLI makes them, with this evaluation's guidance and finishing."""
-        return generate(lm, audio, emotions, weights, sampler, steps, cfg.guidance, seed, cfg.retime,
-                        cfg.smoothing_hz, cfg.foot_lock)
-    labels = list(dataset.labels)
+    ev = _Evaluation(lm, cfg, list(dataset.labels), held, joint_groups(lm.skeleton))
     log(f"split: {len(train)} training clips, {len(held)} held-out clips ({split_how})")
     result: dict = dict(model=str(model), data=str(data), mode="quick" if quick else "full", split=split_how,
                         train_clips=len(train), heldout_clips=len(held), config=asdict(cfg),
                         activity_encoder=lm.model.activity_predictor is not None)
 
-    # 0. the synchrony measures on real data
-    proof = zeggs_proof(Path(zeggs), fps) if zeggs else None
-    if proof is not None:
-        result["zeggs"] = {k: proof[k] for k in ("take", "seconds", "loudness", "bc", "bc_reverse")}
-        log(f"ZEGGS loudness-wrist correlation {proof['loudness']['true']:.3f} "
-            f"(shifted median {proof['loudness']['shifted_median']:.3f}); BC {proof['bc']['true']:.3f} "
-            f"(shifted median {proof['bc']['shifted_median']:.3f})")
-
-    # 1. evaluation networks, classifier sanity on real held-out data
-    nets = train_eval_nets(train, labels, cfg, cache_dir=Path(cache_dir) if cache_dir else out, log=log)
-    result["eval_nets"] = nets.info
-    real_cls = _classifier_eval(nets, held, cfg.stride)
-    result["classifier_real_heldout"] = real_cls
-    real_train_n = [nets.normalise(c.motion) for c in train]
-    real_held_n = [nets.normalise(c.motion) for c in held]
-    fgd_block = _fgd_block(nets, real_train_n, real_held_n, cfg, rng)
-    held_emb = fgd_block.pop("held_emb")
-    result["fgd_baselines"] = fgd_block
-    real_positions = [motion_positions(lm, c.motion) for c in held]
-    result["real_physical"] = physical_stats(real_positions, groups, fps)
-
+    proof = _zeggs_section(zeggs, ev.fps, result, log)
+    _real_data_section(ev, train, Path(cache_dir) if cache_dir else out, rng, result, log)
     speech = [Path(s) for s in (speech or [])]
     for s in speech:
         if not s.exists():
             raise EvaluationError(f"speech file {s} does not exist.")
-    neutral = "neutral" if "neutral" in lm.labels else lm.labels[0]
-    per_sampler: dict = {}
-    sync_panels = []
-    few_step = next(((n, s) for n, s in cfg.samplers if not is_reference(n, s)), cfg.samplers[0])
-    order = sorted(range(len(held)), key=lambda i: (held[i].label, held[i].take))
-    has_reference = any(is_reference(n, s) for n, s in cfg.samplers)
-
-    def clip_choice(ref: bool) -> tuple[list[int], int]:
-        """Held-out clips spread over labels (every k-th of the label-sorted list) and the crop length."""
-        n_clips = cfg.reference_clips if ref else cfg.heldout_clips
-        seconds = cfg.reference_seconds if ref else cfg.heldout_seconds
-        max_frames = lm.window if seconds is None else int(round(seconds * fps))
-        picks = np.linspace(0, len(order) - 1, min(n_clips, len(order))).round().astype(int)
-        return list(dict.fromkeys(order[i] for i in picks)), max_frames
-
-    def generate_heldout(name, steps, chosen, max_frames):
-        gen_n, real_n, gen_pos = [], [], []
-        for k, i in enumerate(chosen):
-            clip = held[i]
-            n = min(len(clip.motion), max_frames)
-            label = clip.label if clip.label in lm.labels else neutral
-            feats = take(clip.audio[:n], [label], [1.0], name, steps, cfg.seed + k)
-            gen_n.append(nets.normalise(feats))
-            real_n.append(nets.normalise(clip.motion[:n]))
-            gen_pos.append(motion_positions(lm, feats))
-        return gen_n, real_n, gen_pos
-
-    for name, steps in cfg.samplers:
-        key = sampler_key(name, steps)
-        ref = is_reference(name, steps)
-        t0 = time.time()
-        chosen, max_frames = clip_choice(ref)
-        gen_n, real_n, gen_pos = generate_heldout(name, steps, chosen, max_frames)
-        log(f"{key}: generated {len(chosen)} held-out clips in {time.time() - t0:.0f} s")
-        stride = max(1, cfg.stride // 2) if ref else cfg.stride  # few windows: use them densely
-        gen_windows, owner = feature_windows(gen_n, cfg.window, stride)
-        real_windows, _ = feature_windows(real_n, cfg.window, stride)
-        entry: dict = dict(clips=len(chosen), windows=int(len(gen_windows)))
-        if len(gen_windows) >= 2:
-            entry["fgd"] = M.fgd(nets.embed(gen_windows), held_emb)
-            entry["fgd_real_same_clips"] = M.fgd(nets.embed(real_windows), held_emb)
-            gen_cls = nets.probabilities(gen_windows)
-            target = np.array([labels.index(held[chosen[o]].label) for o in owner])
-            entry["generated_heldout_label_accuracy"] = float(np.mean(gen_cls.argmax(1) == target))
-        if not ref and has_reference:
-            # the few-step sampler on exactly the reference's clips: a like-for-like FGD
-            ref_chosen, ref_frames = clip_choice(True)
-            g, _, _ = generate_heldout(name, steps, ref_chosen, ref_frames)
-            w, _ = feature_windows(g, cfg.window, max(1, cfg.stride // 2))
-            entry["fgd_on_reference_clips"] = M.fgd(nets.embed(w), held_emb) if len(w) >= 2 else None
-        entry["physical"] = physical_stats(gen_pos, groups, fps)
-        real_same = physical_stats([real_positions[i][:max_frames] for i in chosen], groups, fps)
-        entry["physical_real_same_clips"] = real_same
-
-        # unseen speech
-        sync = {}
-        speech_list = speech if not ref else speech[:1]
-        for s in speech_list:
-            inp = speech_inputs(lm, s, cfg.reference_speech_seconds if ref else cfg.speech_seconds)
-            feats = take(inp["audio"], [neutral], [1.0], name, steps, cfg.seed)
-            positions = motion_positions(lm, feats)
-            speed = wrist_speed_from_positions(positions, groups["wrists"], fps)
-            sync[inp["name"]] = synchrony(inp["loudness"], speed, inp["samples"], inp["sr"], fps)
-            sync[inp["name"]]["wrist_speed"] = M.speed_stats(speed)
-            if (name, steps) == few_step and not sync_panels:
-                sync_panels.append(dict(title=f"generated ({key}, {neutral}) on unseen speech {inp['name']}: "
-                                              f"r = {sync[inp['name']]['loudness']['true']:.2f}",
-                                        loudness=inp["loudness"], speed=speed,
-                                        onsets=M.audio_onsets(inp["samples"], inp["sr"])))
-        entry["sync"] = sync
-        if sync:
-            entry["sync_mean_r"] = float(np.mean([v["loudness"]["true"] for v in sync.values()]))
-            entry["sync_mean_shifted_p95"] = float(np.mean([v["loudness"]["shifted_p95"] for v in sync.values()]))
-        entry["seconds"] = round(time.time() - t0, 1)
-        per_sampler[key] = entry
-        log(f"{key}: done in {entry['seconds']:.0f} s")
-    result["samplers"] = per_sampler
-
-    # emotion control (few-step sampler)
-    t0 = time.time()
-    emo_name, emo_steps = few_step
-    e1, e2 = pick_blend_pair([l for l in labels if l in lm.labels], real_cls["recall"])
-    # every unseen speech clip: one clip alone can decide a small style (measured: the shipped model's angry
-    # reads as angry on the ZEGGS voice and as sad on the BEAT one)
-    if speech:
-        emo_sources = [(p.name, speech_inputs(lm, p, cfg.emotion_seconds)["audio"]) for p in speech]
-    else:
-        clip = held[order[0]]
-        emo_sources = [(f"held-out clip {clip.name}", clip.audio[: int(cfg.emotion_seconds * fps)])]
-    if cfg.all_emotions:
-        emotions = list(lm.labels)
-    else:
-        emotions = list(dict.fromkeys([e for e in (neutral, e1, e2) if e in lm.labels]))
-        emotions += [e for e in PICTURE_EMOTIONS if e in lm.labels and e not in emotions][: max(0, 3 - len(emotions))]
-
-    def windows_of(feats):
-        return feature_windows([nets.normalise(feats)], cfg.window, cfg.stride)[0]
-
-    def probabilities(feature_sets):
-        w = [x for x in (windows_of(f) for f in feature_sets) if len(x)]
-        return nets.probabilities(np.concatenate(w)) if w else np.full((1, len(labels)), np.nan)
-
-    emo_feats = {name: {e: take(audio, [e], [1.0], emo_name, emo_steps, cfg.seed)
-                        for e in emotions} for name, audio in emo_sources}
-    per_emotion = {}
-    for e in emotions:
-        if e not in labels:
-            continue
-        k = labels.index(e)
-        per_clip, per_clip_read_as = {}, {}
-        for name in emo_feats:
-            w = windows_of(emo_feats[name][e])
-            if len(w):
-                predicted = nets.probabilities(w).argmax(1)
-                per_clip[name] = float((predicted == k).mean())
-                per_clip_read_as[name] = labels[int(np.bincount(predicted, minlength=len(labels)).argmax())]
-        if per_clip:
-            p = probabilities([emo_feats[name][e] for name in emo_feats])
-            per_emotion[e] = dict(accuracy=float(np.mean(list(per_clip.values()))), per_clip=per_clip,
-                                  per_clip_read_as=per_clip_read_as,
-                                  probability=float(p[:, k].mean()),
-                                  read_as=labels[int(np.bincount(p.argmax(1), minlength=len(labels)).argmax())])
-    sweep = []
-    for g in GAMMAS:
-        p = probabilities([take(audio, [e1, e2], [1 - g, g], emo_name, emo_steps, cfg.seed) for _, audio in emo_sources])
-        sweep.append(dict(gamma=g, p_e1=float(p[:, labels.index(e1)].mean()),
-                          p_e2=float(p[:, labels.index(e2)].mean())))
-    # "Two emotions differ more than two takes of one emotion do", same audio: measured on the
-    # visible pose (joint positions) and, for comparison, on the normalised features with their
-    # velocities, where channels that barely vary in the data (a standing leg's) are magnified
-    # up to 10^4 times, so a few degrees of foot-locking IK outweigh the gestures.
-    between, within, between_features, within_features = [], [], [], []
-    for name, audio in emo_sources:
-        feats = emo_feats[name]
-        poses = {e: pose_coordinates(lm, f) for e, f in feats.items()}
-        normalised = {e: nets.normalise(f) for e, f in feats.items()}
-        between.append(M.mean_pairwise_distance(list(poses.values())))
-        between_features.append(M.mean_pairwise_distance(list(normalised.values())))
-        for e in emotions[:3]:
-            again = take(audio, [e], [1.0], emo_name, emo_steps, cfg.seed + 1)
-            within.append(M.mean_pairwise_distance([poses[e], pose_coordinates(lm, again)]))
-            within_features.append(M.mean_pairwise_distance([normalised[e], nets.normalise(again)]))
-    result["emotion"] = dict(
-        sampler=sampler_key(*few_step), audio=[name for name, _ in emo_sources], emotions=emotions,
-        per_emotion=per_emotion,
-        mean_accuracy=float(np.mean([v["accuracy"] for v in per_emotion.values()])) if per_emotion else float("nan"),
-        blend=dict(e1=e1, e2=e2, sweep=sweep,
-                   # gamma is e2's share, so e1's probability must fall as gamma rises (e2's must rise);
-                   # a flat curve (the classifier sees no change) does not count as a rise
-                   p_e1_monotonic=M.is_monotonic_increasing([-s["p_e1"] for s in sweep], tolerance=0.02)
-                   and sweep[0]["p_e1"] - sweep[-1]["p_e1"] > 0.1,
-                   p_e2_monotonic=M.is_monotonic_increasing([s["p_e2"] for s in sweep], tolerance=0.02)
-                   and sweep[-1]["p_e2"] - sweep[0]["p_e2"] > 0.1),
-        distance_between_emotions=float(np.mean(between)), distance_between_seeds=float(np.mean(within)),
-        feature_distance_between_emotions=float(np.mean(between_features)),
-        feature_distance_between_seeds=float(np.mean(within_features)),
-        seconds=round(time.time() - t0, 1),
-    )
-    log(f"emotion control measured in {time.time() - t0:.0f} s")
-
-    # pictures
-    sheet_feats = emo_feats[emo_sources[0][0]]
-    pic = [e for e in PICTURE_EMOTIONS if e in sheet_feats][:3]
-    pic += [e for e in sheet_feats if e not in pic][: 3 - len(pic)]
-    sheet = contact_sheet([(e, motion_positions(lm, sheet_feats[e])) for e in pic], lm.skeleton.parents, fps,
-                          out / "contact_sheet.png")
-    if proof is not None:
-        sync_panels.append(dict(title=f"real ZEGGS take {ZEGGS_TAKE} (reference): "
-                                      f"r = {proof['loudness']['true']:.2f}",
-                                loudness=proof["loudness_curve"], speed=proof["speed"],
-                                onsets=M.audio_onsets(proof["samples"], proof["sr"])))
-    plots = dict(contact_sheet=sheet.name)
-    if sync_panels:
-        plots["sync"] = sync_plot(sync_panels, fps, out / "sync.png").name
-    result["plots"] = plots
-    result["quality_bar"] = quality_bar(result, few_step)
+    sync_panels: list = []
+    result["samplers"] = {sampler_key(name, steps): _sampler_section(ev, name, steps, speech, sync_panels, log)
+                          for name, steps in cfg.samplers}
+    result["emotion"], emo_feats = _emotion_section(ev, speech, result["classifier_real_heldout"]["recall"], log)
+    result["plots"] = _pictures_section(ev, emo_feats, proof, sync_panels, out)
+    result["quality_bar"] = quality_bar(result, ev.few_step)
     result["seconds"] = round(time.time() - started, 1)
     write_report(result, out / "report.md")
     return result
@@ -788,157 +865,6 @@ def quality_bar(result: dict, few_step) -> dict:
     )
     bar["all"] = all(bar.values())
     return bar
-
-
-# ------------------------------------------------------------------ report
-
-
-QUALITY_BAR_TEXT = dict(
-    loudness_r_at_least_0p3="loudness-wrist-speed correlation >= 0.3 on every unseen speech clip (few-step sampler)",
-    loudness_r_above_shifted_p95="... and above the 95th percentile of its time-shifted values",
-    wrist_speed_mean_in_real_range="mean wrist speed within the range of real held-out clips' means (alive, not wild)",
-    wrist_speed_p95_within_real="95th-percentile wrist speed at most 1.5x the real held-out one",
-    blend_monotonic="blend sweep: classifier p(e2) rises monotonically with gamma (by > 0.1 overall)",
-    emotions_differ_more_than_seeds="two emotions differ more than two seeds of one emotion (joint positions)",
-    all="all of the above",
-)
-
-
-def _f(x, digits=3) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "n/a"
-    if isinstance(x, bool):
-        return "yes" if x else "**no**"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def _sync_rows(name: str, s: dict) -> list[str]:
-    rows = []
-    for measure, label in (("loudness", "loudness-wrist r"), ("bc", "BC (motion beats)"),
-                           ("bc_reverse", "BC (audio onsets)")):
-        v = s[measure]
-        rows.append(f"| {name} | {label} | {_f(v['true'])} | {_f(v['shifted_median'])} | {_f(v['shifted_p95'])} "
-                    f"| {_f(v['z'], 2)} | {'yes' if v['margin'] > 0 else 'no'} |")
-    return rows
-
-
-def write_report(result: dict, path: Path) -> None:
-    L = [f"# OHGesture evaluation ({result['mode']} mode)", "",
-         f"- model: `{result['model']}`", f"- data: `{result['data']}`",
-         f"- held-out split: {result['heldout_clips']} clips, {result['train_clips']} training clips; "
-         f"{result['split']}", f"- wall time: {result['seconds']:.0f} s",
-         "- timing: " + ("re-timed so the hands follow the speech's loudness (core/generation/retiming.py)"
-                         if result["config"]["retime"] else "the sampler's own (no re-timing)"),
-         "- smoothing: " + (f"{result['config']['smoothing_hz']:g} Hz low-pass of the generated motion"
-                            if result["config"].get("smoothing_hz", 0) > 0 else "none"),
-         "- feet: " + ("planted feet pinned by leg IK (core/generation/footlock.py)" if result["config"].get("foot_lock")
-                       else "as sampled (no foot locking)"), ""]
-    qb = result["quality_bar"]
-    L += ["## Quality bar", "", "| check | passed |", "|---|---|"]
-    L += [f"| {QUALITY_BAR_TEXT.get(k, k)} | {_f(v)} |" for k, v in qb.items()]
-    L += ["", "## Synchrony measures on real data", "",
-          "True audio-motion pairing against the same motion with circularly time-shifted audio "
-          "(shifts of 5-30 s). A measure is useful only if the true pairing stands out "
-          "(z = (true - mean shifted) / std shifted; 'beats shifted p95' = true above 95 % of shifts).", "",
-          "| clip | measure | true | shifted median | shifted p95 | z | beats shifted p95 |",
-          "|---|---|---|---|---|---|---|"]
-    if "zeggs" in result:
-        L += _sync_rows(f"real ZEGGS {result['zeggs']['take']}", result["zeggs"])
-        z = result["zeggs"]
-        sep = [n for n, k in (("loudness-wrist correlation", "loudness"), ("BC", "bc")) if z[k]["margin"] > 0]
-        L += ["", f"On real data the measure that separates true from shifted audio: "
-                  f"{', '.join(sep) if sep else 'neither'}. BC rewards any motion beat near any onset; "
-                  "speech has ~3 onsets per second, so a shifted pairing scores nearly as high as the true one."]
-    else:
-        L += ["| (no ZEGGS take given: pass --zeggs DIR) | | | | | | |"]
-
-    L += ["", "## FGD (Frechet distance of motion-window embeddings vs held-out real motion)", "",
-          f"Embedding: 1-D conv autoencoder, {result['config']['embed_dim']}-d, trained on training-split windows "
-          f"of {result['config']['window']} frames only. Lower is better. FGD depends on the number of windows, "
-          "so each generated set is shown next to the real clips it was generated for ('real, same clips').", "",
-          "| set | FGD | windows |", "|---|---|---|"]
-    b = result["fgd_baselines"]
-    L += [f"| floor: training real vs held-out real | {_f(b['floor_train_vs_heldout'])} | {b['train_windows']} |",
-          f"| baseline: time-shuffled held-out windows (poses right, dynamics destroyed) | {_f(b['shuffled_time'])} "
-          f"| {b['held_windows']} |",
-          f"| baseline: static pose (each window frozen at its first frame) | {_f(b['static_pose'])} "
-          f"| {b['held_windows']} |",
-          f"| ceiling: mean pose everywhere | {_f(b['mean_pose'])} | {b['held_windows']} |"]
-    for key, e in result["samplers"].items():
-        L += [f"| generated, {key} | {_f(e.get('fgd'))} | {e['windows']} |",
-              f"| real, same clips as {key} | {_f(e.get('fgd_real_same_clips'))} | {e['windows']} |"]
-        if e.get("fgd_on_reference_clips") is not None:
-            L.append(f"| generated, {key}, on the 1000-step reference's clips | {_f(e['fgd_on_reference_clips'])} "
-                     f"| (same as reference) |")
-    L += ["", "Held-out motion with the wrong audio has FGD 0 (the same windows as held-out real): FGD ignores "
-              "audio entirely, which is why synchrony is measured separately below.", ""]
-
-    L += ["## Speech-motion synchrony on unseen speech", "",
-          "Generated motion (neutral) for speech the model never saw; same table as for the real take.", "",
-          "| sampler / speech | measure | true | shifted median | shifted p95 | z | beats shifted p95 |",
-          "|---|---|---|---|---|---|---|"]
-    for key, e in result["samplers"].items():
-        for wav, s in e["sync"].items():
-            L += _sync_rows(f"{key} / {wav} ({s['seconds']:.0f} s)", s)
-
-    em = result["emotion"]
-    cls = result["classifier_real_heldout"]
-    L += ["", "## Emotion control", "",
-          f"Style classifier (1-D conv over {result['config']['window']}-frame windows) trained on training-split "
-          f"windows. On real held-out data: window accuracy {_f(cls['accuracy'])}, balanced {_f(cls.get('balanced_accuracy'))}, "
-          f"clip accuracy {_f(cls['clip_accuracy'])} (chance {_f(cls.get('chance'))}).", "",
-          f"Generated with {em['sampler']} on each of {', '.join(em['audio'])} ({_f(result['config']['emotion_seconds'], 0)} s "
-          "each); accuracy is the mean over the clips, probabilities and the blend sweep pool their windows.", "",
-          "| target emotion | classifier accuracy on generated | per clip (what it mostly reads as, if not the target) "
-          "| mean p(target) | most windows read as "
-          "| recall on real held-out |",
-          "|---|---|---|---|---|---|"]
-    for e, v in em["per_emotion"].items():
-        read_as = v.get("per_clip_read_as", {})
-        per_clip = " / ".join(_f(a, 2) + (f" ({read_as[c]})" if read_as.get(c, e) != e else "")
-                              for c, a in v.get("per_clip", {}).items())
-        L.append(f"| {e} | {_f(v['accuracy'])} | {per_clip} | {_f(v['probability'])} | {v.get('read_as', '')} "
-                 f"| {_f(cls['recall'].get(e))} |")
-    bl = em["blend"]
-    L += ["", f"Blend sweep {bl['e1']} -> {bl['e2']} (gamma = share of {bl['e2']}):", "",
-          "| gamma | p(" + bl["e1"] + ") | p(" + bl["e2"] + ") |", "|---|---|---|"]
-    L += [f"| {s['gamma']:.2f} | {_f(s['p_e1'])} | {_f(s['p_e2'])} |" for s in bl["sweep"]]
-    L += ["", f"p({bl['e2']}) rises monotonically: {_f(bl['p_e2_monotonic'])}; "
-              f"p({bl['e1']}) falls monotonically: {_f(bl['p_e1_monotonic'])}.", "",
-          f"Model-free, same audio: joint positions of two emotions are {_f(em['distance_between_emotions'])} cm "
-          f"apart vs {_f(em['distance_between_seeds'])} cm for two seeds of one emotion (per-frame RMS over joint "
-          f"coordinates, horizontal root travel removed). In normalised features with velocities, which magnify "
-          f"joints that barely move in the data: {_f(em.get('feature_distance_between_emotions', float('nan')))} vs "
-          f"{_f(em.get('feature_distance_between_seeds', float('nan')))}.", ""]
-
-    L += ["## Physical plausibility", "",
-          "Foot sliding: mean horizontal speed of foot/toe joints while within 5 cm of the sequence's floor. "
-          "Jitter: mean jerk magnitude over all joints. Wrist speed: the faster wrist.", "",
-          "| set | seconds | foot sliding (cm/s) | jitter (cm/s^3) | wrist speed mean | wrist speed p95 |",
-          "|---|---|---|---|---|---|"]
-
-    def phys(name, p):
-        return (f"| {name} | {p['seconds']:.0f} | {_f(p['foot_sliding'], 2)} | {_f(p['jitter'], 0)} | "
-                f"{_f(p['wrist_speed_mean'], 1)} | {_f(p['wrist_speed_p95'], 1)} |")
-
-    L.append(phys("real held-out (all)", result["real_physical"]))
-    for key, e in result["samplers"].items():
-        L += [phys(f"generated, {key}", e["physical"]), phys(f"real, same clips as {key}",
-                                                             e["physical_real_same_clips"])]
-    means = result["real_physical"]["wrist_speed_clip_means"]
-    L += ["", f"Real held-out clips' mean wrist speed ranges {min(means):.1f}-{max(means):.1f} cm/s.", ""]
-
-    L += ["## Samplers side by side", "", "| sampler | seconds | FGD | mean loudness r | mean shifted p95 | "
-          "jitter | wrist speed mean |", "|---|---|---|---|---|---|---|"]
-    for key, e in result["samplers"].items():
-        L.append(f"| {key} | {e['seconds']:.0f} | {_f(e.get('fgd'))} | {_f(e.get('sync_mean_r'))} | "
-                 f"{_f(e.get('sync_mean_shifted_p95'))} | {_f(e['physical']['jitter'], 0)} | "
-                 f"{_f(e['physical']['wrist_speed_mean'], 1)} |")
-    L += ["", "## Pictures", ""]
-    L += [f"![{k}]({v})" for k, v in result["plots"].items()]
-    text = "\n".join(L) + "\n"
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
 
 
 # ------------------------------------------------------------------ CLI
