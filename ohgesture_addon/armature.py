@@ -45,6 +45,13 @@ def armature_hierarchy(arm_obj) -> tuple[list[str], list[int]]:
     return [b.name for b in bones], [index[b.parent.name] if b.parent else -1 for b in bones]
 
 
+def skeleton_hierarchy(skeleton) -> tuple[list[str], list[int]]:
+    """A model skeleton's (or motion's) joint names and parent indices."""
+    names = [str(n) for n in np.asarray(skeleton["joint_names"]).tolist()]
+    parents = [int(p) for p in np.asarray(skeleton["parents"]).reshape(-1)]
+    return names, parents
+
+
 def rig_rest(arm_obj) -> RigRest:
     """The armature's bones (parents first) and rest pose in armature space."""
     bones = bones_parents_first(arm_obj)

@@ -196,6 +196,12 @@ def detect_slots(names, parents, preset: str | None = None) -> dict:
     return slots
 
 
+def slot_indices(names, parents, preset: str | None = None) -> dict:
+    """Slot -> index into ``names`` (``detect_slots``)."""
+    index = {name: i for i, name in enumerate(names)}
+    return {slot: index[name] for slot, name in detect_slots(names, parents, preset).items()}
+
+
 def _ancestors(index: int, parents) -> list[int]:
     chain = []
     p = parents[index]

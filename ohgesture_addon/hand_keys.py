@@ -2,9 +2,10 @@
 
 Rotation keys of bones that follow a model joint are converted back to the joint's local
 rotation (``core.motion.retarget.basis_to_local``, the inverse of the matching armature's
-``pose_basis_from_world_quats``). Only the model's own (matching) armature is supported;
-on retargeted rigs hand keys are ignored and the report says so. On a generated action
-only keys that differ from the generated pose count.
+``pose_basis_from_world_quats``). The model's own (matching) armature and generated
+Rigify rigs (keys on the controls, ``rigify_keys``) are supported; on other retargeted rigs
+hand keys are ignored and the report says so. On a generated action only keys that differ
+from the generated pose count.
 """
 
 from __future__ import annotations
@@ -16,21 +17,15 @@ import numpy as np
 from ..core.motion.motion_file import read_motion_arrays
 from ..core.motion.retarget import basis_to_local, rest_rotations
 from ..core.motion.rotations import matrix_to_quat, quat_normalize
-from . import common
+from . import common, rigify, rigify_keys
 from .retarget import motion_channels, resolve_map, skeleton_hierarchy
-from .takes import bone_fcurves, fcurve_keys, generated_info
+from .takes import bone_fcurves, differs_from_take, fcurve_keys, generated_info, rotation_at
 
 HAND_KEY_TOLERANCE_DEG = 0.5  # a key on a generated action this far from the generated pose is the animator's
 
 
 def _rest_quats(arm_obj, names) -> np.ndarray:
     return matrix_to_quat(rest_rotations([np.array(arm_obj.data.bones[n].matrix_local) for n in names]))
-
-
-def _basis_at(curves: dict, frame: float, bone) -> np.ndarray:
-    """The action's basis rotation of ``bone`` at ``frame`` (missing channels: the pose's)."""
-    current = list(bone.rotation_quaternion)
-    return np.array([curves[i].evaluate(frame) if i in curves else current[i] for i in range(4)])
 
 
 def _rotation_keys(arm_obj, action, joint_of: dict):
@@ -41,15 +36,6 @@ def _rotation_keys(arm_obj, action, joint_of: dict):
             continue
         frames = sorted({float(f) for fc in curves.values() for f in fcurve_keys(fc)[:, 0]})
         yield name, arm_obj.pose.bones[name], curves, frames
-
-
-def _is_animators(q: np.ndarray, reference, b: int | None, k: int) -> bool:
-    """Whether basis rotation ``q`` at channel frame k differs from the generated one of bone b."""
-    if b is None or not 0 <= k < reference[5]:
-        return False
-    generated = reference[1][k, b]
-    cos = abs(np.dot(q / np.linalg.norm(q), generated / np.linalg.norm(generated)))
-    return np.degrees(2 * np.arccos(min(cos, 1.0))) >= HAND_KEY_TOLERANCE_DEG
 
 
 def hand_key_constraints(arm_obj, action, skeleton: dict, *, frame_start: float, scene_fps: float,
@@ -69,9 +55,10 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, *, frame_start: float,
             model_frame = int(round((frame - frame_start) * model_fps / scene_fps))
             if model_frame < 0:
                 continue
-            q = _basis_at(curves, frame, bone)
-            if reference is not None and not _is_animators(q, reference, ref_index.get(name),
-                                                           int(round(frame - frame_start))):
+            q = rotation_at({"rotation_quaternion": curves}, frame, bone)
+            if reference is not None and not differs_from_take(q, reference, ref_index.get(name),
+                                                               int(round(frame - frame_start)),
+                                                               HAND_KEY_TOLERANCE_DEG):
                 continue
             frames.append(model_frame)
             joints.append(joint_of[name])
@@ -84,13 +71,29 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, *, frame_start: float,
             "rotations": rotations.astype(np.float64)}
 
 
+def keeps_keys(arm_obj, skeleton: dict) -> bool:
+    """Whether the armature's keys can become constraints: the model's own armature, or a
+    generated Rigify rig (``rigify_keys``)."""
+    return rigify.is_generated_rig(arm_obj) or resolve_map(arm_obj, skeleton, store=False)[0] is None
+
+
+def _constraints(arm_obj, action, skeleton: dict, *, take=None, reference=None, max_frames=None, **timing):
+    """``hand_key_constraints`` for the model's own armature, ``rigify_keys``' for a Rigify rig."""
+    if rigify.is_generated_rig(arm_obj):
+        pairs = resolve_map(arm_obj, skeleton, store=False)[0]
+        return rigify_keys.hand_key_constraints(arm_obj, action, skeleton, pairs, take=take, reference=reference,
+                                                max_frames=max_frames, **timing)
+    return hand_key_constraints(arm_obj, action, skeleton, reference=reference, **timing)
+
+
 def keys_off_the_take(arm_obj, action, skeleton: dict, take: str, *, frame_start: float, scene_fps: float,
                       model_fps: float, max_frames, frame_limit) -> dict | None:
-    """``hand_key_constraints`` of a generated action: only the keys that differ from its
+    """The hand-key constraints of a generated action: only the keys that differ from its
     take's motion (keyed as ``max_frames`` scene frames from ``frame_start``)."""
-    reference = motion_channels(arm_obj, read_motion_arrays(take), scene_fps=scene_fps, max_frames=max_frames)
-    return hand_key_constraints(arm_obj, action, skeleton, frame_start=frame_start, scene_fps=scene_fps,
-                                model_fps=model_fps, frame_limit=frame_limit, reference=reference)
+    motion = read_motion_arrays(take)
+    reference = motion_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
+    return _constraints(arm_obj, action, skeleton, take=motion, reference=reference, max_frames=max_frames,
+                        frame_start=frame_start, scene_fps=scene_fps, model_fps=model_fps, frame_limit=frame_limit)
 
 
 def request_constraints(arm_obj, request, metadata: dict) -> tuple[dict | None, list[str]]:
@@ -107,14 +110,15 @@ def request_constraints(arm_obj, request, metadata: dict) -> tuple[dict | None, 
     model_fps = common.model_fps(metadata)
     if skeleton is None or model_fps is None:
         return None, []
-    if resolve_map(arm_obj, skeleton, store=False)[0] is not None:
-        return None, [f"Hand keys are only kept on the model's own armature; '{arm_obj.name}' is retargeted."]
+    if not keeps_keys(arm_obj, skeleton):
+        return None, [f"Hand keys are only kept on the model's own armature or a Rigify rig; "
+                      f"'{arm_obj.name}' is retargeted."]
     limit = None
     if request.max_frames is not None:
         limit = (request.frame_start, request.frame_start + request.max_frames)
     timing = dict(frame_start=request.frame_start, scene_fps=request.scene_fps, model_fps=model_fps, frame_limit=limit)
     if info is None:
-        constraints = hand_key_constraints(arm_obj, action, skeleton, **timing)
+        constraints = _constraints(arm_obj, action, skeleton, **timing)
     elif not os.path.isfile(info["take"]) or info["frame_start"] != request.frame_start:
         return None, []
     else:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.motion import retarget as retarget_maths
 from ..core.motion.motion_file import MotionFileError, validate_motion
+from . import rigify
 from .armature import rig_rest
 
 LINEAR = 1  # index of 'LINEAR' in Keyframe.interpolation's enum
@@ -133,6 +134,21 @@ def write_motion_to_armature(arm_obj, motion: dict, *, frame_start: float, scene
     return write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name)
 
 
+def _key_switches(arm_obj, switches: dict, new_fcurve, frame: float) -> None:
+    """One key holding each of a rig's switch properties ({(bone, property): value}) for
+    the whole action (Rigify's IK/FK switches), and the value set now."""
+    for (bone, prop), value in switches.items():
+        try:
+            arm_obj.pose.bones[bone][prop] = value
+        except (TypeError, AttributeError):
+            pass  # a property an override does not let be set: the key still sets it on playback
+        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]["{bpy.utils.escape_identifier(prop)}"]'
+        points = new_fcurve(path, 0, bone).keyframe_points
+        points.add(1)
+        points[0].co = (frame, value)
+        points[0].interpolation = "CONSTANT"
+
+
 def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, reset_unkeyed: bool = False,
                    assign: bool = True):
     """Key ``pose_channels``-style channels into a new action (bulk foreach_set, never
@@ -162,6 +178,7 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
         if keyed_location[b]:
             for i in range(3):
                 buffers.key(new_fcurve(f"{prefix}.location", i, name), basis_loc[:, b, i])
+    _key_switches(arm_obj, rigify.fk_switches(arm_obj, names, keyed), new_fcurve, frame_start)
 
     if not assign:
         return action

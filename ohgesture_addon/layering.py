@@ -3,7 +3,7 @@ armature's existing animation (e.g. a walk), instead of replacing it."""
 
 from __future__ import annotations
 
-from . import bone_presets, common
+from . import bone_presets, common, rigify
 from .armature import armature_hierarchy
 from .keyframes import first_slot, strip_on_new_track, write_channels
 from .retarget import motion_channels
@@ -13,7 +13,10 @@ LAYER_TRACK = "OHGesture upper body"
 
 def upper_body_bones(arm_obj) -> set[str]:
     """The spine from just above the hips up, with neck, head, shoulders and arms: the
-    subtree of the hips' child on the way to the head (or neck, or left shoulder)."""
+    subtree of the hips' child on the way to the head (or neck, or left shoulder); on a
+    generated Rigify rig, its controls of those parts (``rigify.upper_body_controls``)."""
+    if rigify.is_generated_rig(arm_obj):
+        return rigify.upper_body_controls(arm_obj)
     names, parents = armature_hierarchy(arm_obj)
     slots = bone_presets.detect_slots(names, parents)
     index = {n: i for i, n in enumerate(names)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import common, install
+from . import common, install, rigify
 from .strips import chosen_strip_label, strips_collection, strips_property
 
 
@@ -136,9 +136,8 @@ class OHGESTURE_PT_bone_map(bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("ohgesture.bone_map_import", text="Import JSON", icon="IMPORT")
         row.operator("ohgesture.bone_map_export", text="Export JSON", icon="EXPORT")
-        if any(b.name.startswith("DEF-") for b in obj.data.bones[:1000]) and any(
-                p.target.startswith("DEF-") for p in pairs):
-            layout.label(text="Rigify: DEF bones follow their controls; keys go on DEF bones", icon="ERROR")
+        if rigify.is_generated_rig(obj):
+            layout.label(text="Rigify: keys on the FK controls, limbs switched to FK", icon="INFO")
 
 
 classes = (OHGESTURE_PT_main, OHGESTURE_UL_bone_map, OHGESTURE_PT_bone_map)

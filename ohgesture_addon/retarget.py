@@ -13,8 +13,8 @@ import numpy as np
 from ..core.atomic import atomic_path
 from ..core.motion import retarget as retarget_maths
 from ..core.motion.motion_file import validate_motion
-from . import bone_presets, keyframes
-from .armature import armature_hierarchy, rig_rest
+from . import bone_presets, keyframes, rigify
+from .armature import armature_hierarchy, rig_rest, skeleton_hierarchy
 
 MAP_PROPERTY = "ohgesture_bone_map"
 MAP_INDEX_PROPERTY = "ohgesture_bone_map_index"
@@ -28,13 +28,10 @@ class BoneMapError(ValueError):
 
 # --- hierarchies -----------------------------------------------------------------------
 
-def skeleton_hierarchy(skeleton) -> tuple[list[str], list[int]]:
-    names = [str(n) for n in np.asarray(skeleton["joint_names"]).tolist()]
-    parents = [int(p) for p in np.asarray(skeleton["parents"]).reshape(-1)]
-    return names, parents
-
-
 def auto_map_armature(arm_obj, skeleton, target_preset: str | None = None) -> list[tuple[str, str]]:
+    """(model joint, bone) pairs; on a generated Rigify rig the bones are its controls."""
+    if target_preset in (None, "RIGIFY_DEF") and rigify.is_generated_rig(arm_obj):
+        return rigify.auto_map(arm_obj, skeleton)
     source_names, source_parents = skeleton_hierarchy(skeleton)
     target_names, target_parents = armature_hierarchy(arm_obj)
     return bone_presets.auto_map(source_names, source_parents, target_names, target_parents,
@@ -132,16 +129,22 @@ def resolve_map(arm_obj, skeleton, *, store: bool = True):
 
 def retarget_channels(arm_obj, motion: dict, pairs, *, scene_fps: float, max_frames=None):
     """``keyframes.pose_channels``-style channels putting the motion on a rig with its own
-    rest pose through the (source joint, target bone) pairs."""
+    rest pose through the (source joint, target bone) pairs; on a generated Rigify rig, on
+    its controls (``rigify.control_channels``)."""
     motion = validate_motion(motion)
     joint_names, parents = skeleton_hierarchy(motion)
-    rig = rig_rest(arm_obj)
-    bone_joint = retarget_maths.bone_joints_from_pairs(joint_names, rig.names, _clean_pairs(pairs))
+    body = rigify.rig_body(arm_obj) if rigify.is_generated_rig(arm_obj) else None
+    rig = body.rest if body is not None else rig_rest(arm_obj)
+    pairs = _clean_pairs(pairs) if body is None else body.deforming_pairs(_clean_pairs(pairs))
+    bone_joint = retarget_maths.bone_joints_from_pairs(joint_names, rig.names, pairs)
     if not any(j >= 0 for j in bone_joint):
         raise BoneMapError(f"No pair of the bone map names both a joint of the motion and a bone of "
                            f"'{arm_obj.name}'; run Auto-Map or edit the map.")
-    index = {name: j for j, name in enumerate(joint_names)}
-    slot_joint = {slot: index[name] for slot, name in bone_presets.detect_slots(joint_names, parents).items()}
+    slot_joint = bone_presets.slot_indices(joint_names, parents)
+    if body is not None:
+        transfer = retarget_maths.retarget_transfer(motion, rig, bone_joint, slot_joint, scene_fps=scene_fps,
+                                                    max_frames=max_frames)
+        return rigify.control_channels(arm_obj, body, transfer)
     return retarget_maths.retarget_channels(motion, rig, bone_joint, slot_joint, scene_fps=scene_fps,
                                             max_frames=max_frames)
 

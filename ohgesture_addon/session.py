@@ -235,8 +235,7 @@ def regenerate_request(context, settings, arm_obj, action, frames, *, entry_scri
     _placed_like_the_take(request, info, action.name, arm_obj)
     request.regenerate = {"take": info["take"], "start": start, "end": end, "action": action.name,
                           "first": int(frames[0]), "last": int(frames[1])}
-    if getattr(settings, "use_hand_keys", False) and retarget.resolve_map(arm_obj, _skeleton(request),
-                                                                          store=False)[0] is None:
+    if getattr(settings, "use_hand_keys", False) and hand_keys.keeps_keys(arm_obj, _skeleton(request)):
         request.constraints = hand_keys.keys_off_the_take(
             arm_obj, action, _skeleton(request), info["take"], frame_start=request.frame_start,
             scene_fps=request.scene_fps, model_fps=float(info["model_fps"]), max_frames=request.max_frames,

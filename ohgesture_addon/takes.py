@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import bpy
+import mathutils
 import numpy as np
 
 from ..core.atomic import atomic_path
@@ -108,6 +109,32 @@ def fcurve_keys(fcurve) -> np.ndarray:
     co = np.empty(2 * len(fcurve.keyframe_points), dtype=np.float32)
     fcurve.keyframe_points.foreach_get("co", co)
     return co.reshape(-1, 2)
+
+
+def rotation_at(curves: dict, frame: float, pose_bone) -> np.ndarray:
+    """A bone's basis rotation (quaternion) at ``frame`` from its F-curves ``curves``
+    ({property: {index: fcurve}}: quaternion, else Euler in the bone's Euler order);
+    channels without a curve keep the pose's value."""
+    quaternion = curves.get("rotation_quaternion")
+    if quaternion or not curves.get("rotation_euler"):
+        current = list(pose_bone.rotation_quaternion)
+        quaternion = quaternion or {}
+        return np.array([quaternion[i].evaluate(frame) if i in quaternion else current[i] for i in range(4)])
+    euler = curves["rotation_euler"]
+    current = list(pose_bone.rotation_euler)
+    mode = pose_bone.rotation_mode if len(pose_bone.rotation_mode) == 3 else "XYZ"
+    angles = [euler[i].evaluate(frame) if i in euler else current[i] for i in range(3)]
+    return np.array(mathutils.Euler(angles, mode).to_quaternion())
+
+
+def differs_from_take(q: np.ndarray, reference, b: int | None, k: int, tolerance_deg: float) -> bool:
+    """Whether basis rotation ``q`` at channel frame k is at least ``tolerance_deg`` from
+    the one ``reference`` (channels of the take) gives bone b."""
+    if b is None or not 0 <= k < reference[5]:
+        return False
+    generated = reference[1][k, b]
+    cos = abs(np.dot(q / np.linalg.norm(q), generated / np.linalg.norm(generated)))
+    return np.degrees(2 * np.arccos(min(cos, 1.0))) >= tolerance_deg
 
 
 def deselect_keys(action) -> None:

@@ -341,39 +341,51 @@ def character_frame(left: np.ndarray | None, up: np.ndarray | None) -> np.ndarra
     return np.stack([left, up_unit, np.cross(left, up_unit)], axis=1)
 
 
-def retarget_pose_basis(source_delta: np.ndarray, bone_joint, bone_parent, bone_align: np.ndarray,
-                        bone_rest_rot: np.ndarray, root_heads: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Pose-bone basis rotations (F, B, 4) and locations (F, B, 3) for a rig whose rest pose
-    differs from the source's.
-
+def world_deltas(source_delta: np.ndarray, bone_joint, bone_parent, bone_align: np.ndarray) -> np.ndarray:
+    """Each bone's world rotation relative to its rest (F, B, 3, 3): mapped bone b (joint j)
+    gets D_j @ G_b^T, where G_b = ``bone_align[b]`` turns the source rest bone onto the
+    target rest bone, so its rest direction t_b lands on D_j s_j (where the source bone
+    points); an unmapped bone keeps its rest relative to its parent (its parent's delta).
     ``source_delta`` (F, J, 3, 3): each source joint's world rotation relative to its rest,
-    in the target's armature space. Mapped bone b (joint j) gets the world delta
-    D_j @ G_b^T, where G_b = ``bone_align[b]`` turns the source rest bone onto the target
-    rest bone, so its rest direction t_b lands on D_j s_j (where the source bone points).
-    Unmapped bones keep their rest relative to their parent. With the world delta Δ the
-    basis is Q^T Δ_parent^T Δ Q (see ``pose_basis_from_world_quats``). ``root_heads`` maps
-    bones that move freely (no mapped ancestor) to their posed heads minus rest heads
-    (F, 3), armature space; their parents never move.
-    """
+    in the target's armature space."""
     num_frames = source_delta.shape[0]
-    num_bones = len(bone_joint)
-    delta = np.empty((num_frames, num_bones, 3, 3))
-    basis_rot = np.empty((num_frames, num_bones, 3, 3))
+    delta = np.empty((num_frames, len(bone_joint), 3, 3))
+    for b, j in enumerate(bone_joint):
+        pb = bone_parent[b]
+        if j >= 0:
+            delta[:, b] = source_delta[:, j] @ bone_align[b].T
+        else:
+            delta[:, b] = np.eye(3) if pb < 0 else delta[:, pb]
+    return delta
+
+
+def basis_from_deltas(delta: np.ndarray, keyed, bone_parent, bone_rest_rot: np.ndarray,
+                      root_heads: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone basis rotations (F, B, 4) and locations (F, B, 3) giving each keyed bone
+    the world delta Δ (``world_deltas``): Q^T Δ_parent^T Δ Q (see
+    ``pose_basis_from_world_quats``); bones not keyed keep their rest basis. ``root_heads``
+    maps bones that move freely (no mapped ancestor) to their posed heads minus rest heads
+    (F, 3), armature space; their parents never move."""
+    num_frames, num_bones = delta.shape[:2]
+    basis_rot = np.broadcast_to(np.eye(3), (num_frames, num_bones, 3, 3)).copy()
     basis_loc = np.zeros((num_frames, num_bones, 3))
-    identity = np.broadcast_to(np.eye(3), (num_frames, 3, 3))
     for b in range(num_bones):
-        j, pb = bone_joint[b], bone_parent[b]
-        parent_delta = identity if pb < 0 else delta[:, pb]
-        if j < 0:
-            delta[:, b] = parent_delta
-            basis_rot[:, b] = np.eye(3)
+        if not keyed[b]:
             continue
-        q_rest = bone_rest_rot[b]
-        delta[:, b] = source_delta[:, j] @ bone_align[b].T
+        pb, q_rest = bone_parent[b], bone_rest_rot[b]
+        parent_delta = np.eye(3) if pb < 0 else delta[:, pb]
         basis_rot[:, b] = q_rest.T @ np.swapaxes(parent_delta, -1, -2) @ delta[:, b] @ q_rest
         if b in root_heads:
             basis_loc[:, b] = np.asarray(root_heads[b]) @ q_rest
     return make_continuous(matrix_to_quat(basis_rot)), basis_loc
+
+
+def retarget_pose_basis(source_delta: np.ndarray, bone_joint, bone_parent, bone_align: np.ndarray,
+                        bone_rest_rot: np.ndarray, root_heads: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-bone basis rotations (F, B, 4) and locations (F, B, 3) for a rig whose rest pose
+    differs from the source's: ``world_deltas`` keyed by ``basis_from_deltas``."""
+    delta = world_deltas(source_delta, bone_joint, bone_parent, bone_align)
+    return basis_from_deltas(delta, [j >= 0 for j in bone_joint], bone_parent, bone_rest_rot, root_heads)
 
 
 # --- retargeting: the rig's axes, the chains, the twist references ----------------------
@@ -535,11 +547,25 @@ def _root_heads(bone_joint, bone_parent, scale: float, world_pos_rig: np.ndarray
     return heads
 
 
-def retarget_channels(motion: dict, rig: RigRest, bone_joint, slot_joint: dict, *, scene_fps: float,
-                      max_frames=None):
-    """Channels putting the motion on a rig with its own rest pose; bone b follows joint
-    ``bone_joint[b]`` (-1: none), ``slot_joint`` names the motion's body slots
-    (``bone_presets.detect_slots``: slot -> joint index)."""
+@dataclass
+class Transfer:
+    """The motion put on a rig: per frame each bone's world rotation relative to its rest
+    (``delta`` (F, B, 3, 3), armature space, ``world_deltas``), the freely moving bones'
+    posed minus rest heads (``root_heads``), the rest alignments G_b (B, 3, 3), the rotation
+    from model axes onto the rig's, and the number of frames."""
+
+    delta: np.ndarray
+    root_heads: dict
+    align: np.ndarray
+    model_to_rig: np.ndarray
+    count: int
+
+
+def retarget_transfer(motion: dict, rig: RigRest, bone_joint, slot_joint: dict, *, scene_fps: float,
+                      max_frames=None) -> Transfer:
+    """The motion on a rig with its own rest pose, resampled to whole scene frames; bone b
+    follows joint ``bone_joint[b]`` (-1: none), ``slot_joint`` names the motion's body
+    slots (``bone_presets.detect_slots``: slot -> joint index)."""
     source = _SourceRest.of(motion)
     bone_of_joint = {}
     for b, j in enumerate(bone_joint):
@@ -559,7 +585,15 @@ def retarget_channels(motion: dict, rig: RigRest, bone_joint, slot_joint: dict, 
                              target_left)
     scale = translation_scale(slot_joint, bone_of_joint, rig.rest_head, source.rest, bone_joint, rig.children())
     root_heads = _root_heads(bone_joint, rig.parents, scale, world_pos_rig, source.rest @ model_to_rig.T)
-    basis_q, basis_loc = retarget_pose_basis(source_delta, bone_joint, rig.parents, align, rig.rest_rot, root_heads)
+    delta = world_deltas(source_delta, bone_joint, rig.parents, align)
+    return Transfer(delta, root_heads, align, model_to_rig, len(positions))
+
+
+def retarget_channels(motion: dict, rig: RigRest, bone_joint, slot_joint: dict, *, scene_fps: float,
+                      max_frames=None):
+    """Channels putting the motion on a rig with its own rest pose (``retarget_transfer``)."""
+    transfer = retarget_transfer(motion, rig, bone_joint, slot_joint, scene_fps=scene_fps, max_frames=max_frames)
     keyed = [j >= 0 for j in bone_joint]
-    keyed_location = [b in root_heads for b in range(len(bone_joint))]
-    return rig.names, basis_q, basis_loc, keyed, keyed_location, len(positions)
+    basis_q, basis_loc = basis_from_deltas(transfer.delta, keyed, rig.parents, rig.rest_rot, transfer.root_heads)
+    keyed_location = [b in transfer.root_heads for b in range(len(bone_joint))]
+    return rig.names, basis_q, basis_loc, keyed, keyed_location, transfer.count
