@@ -127,12 +127,14 @@ def preview_gif(take: T.Take, path: Path, start_s: float = 0.0, seconds: float =
     return path
 
 
-def height_plot(heights: dict[str, np.ndarray], real_heights: np.ndarray, path: Path) -> Path:
-    """Wrist height above the shoulder (arm lengths), both wrists pooled: each emotion against real."""
+def height_plot(heights: dict[str, np.ndarray], real_heights: np.ndarray | None, path: Path) -> Path:
+    """Wrist height above the shoulder (arm lengths), both wrists pooled: each emotion against real
+    (``real_heights`` None: the emotions alone)."""
     plt = _pyplot()
     centres = 0.5 * (T.HEIGHT_BINS[1:] + T.HEIGHT_BINS[:-1])
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
-    ax.fill_between(centres, T.height_histogram(real_heights), step="mid", color="0.75", label="real takes")
+    if real_heights is not None:
+        ax.fill_between(centres, T.height_histogram(real_heights), step="mid", color="0.75", label="real takes")
     for label, values in heights.items():
         ax.step(centres, T.height_histogram(values), where="mid", lw=1.2, label=label)
     ax.axvline(0.0, color="k", lw=0.6, ls=":")

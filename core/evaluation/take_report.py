@@ -87,21 +87,26 @@ def summary_lines(result: dict) -> list[str]:
             + (f" (failing emotions: {', '.join(failed)})" if failed else "") + "."]
 
 
-def picture_set(generated: list[T.Take], references: list[T.Take], result: dict, out: Path) -> list[Path]:
-    """Contact sheet per speech clip, wrist-height and liveliness plots, and a GIF of the first take."""
+def picture_set(generated: list[T.Take], references: list[T.Take], result: dict, out: Path,
+                draw_references: bool = True) -> list[Path]:
+    """Contact sheet per speech clip, wrist-height and liveliness plots, and a GIF of the first take.
+    ``draw_references`` False leaves the real takes out of the pictures (a report to publish
+    without the reference data in it); the tables keep them."""
     out = Path(out)
     paths = []
     first_seed = min(t.seed for t in generated)
+    shown = references if draw_references else []
     for speech in dict.fromkeys(t.speech for t in generated):
         rows = [(t.label, t) for t in generated if t.speech == speech and t.seed == first_seed]
-        rows += [(f"real: {r.name[:14]}", r) for r in references]
+        rows += [(f"real: {r.name[:14]}", r) for r in shown]
         paths.append(P.contact_sheet(rows, out / f"sheet_{Path(speech).stem}.png"))
     heights = {label: np.concatenate([T.wrist_heights(t) for t in generated if t.label == label])
                for label in result["emotions"]}
-    real = np.concatenate([T.wrist_heights(r) for r in references])
+    real = np.concatenate([T.wrist_heights(r) for r in shown]) if shown else None
     paths.append(P.height_plot(heights, real, out / "wrist_height.png"))
     blocks = {label: [r["blocks"] for r in result["takes"] if r["label"] == label] for label in result["emotions"]}
-    blocks["real"] = [r["blocks"] for r in result["real_takes"]]
+    if shown:
+        blocks["real"] = [r["blocks"] for r in result["real_takes"]]
     paths.append(P.liveliness_plot(blocks, result["quality_bar"]["bar"], out / "liveliness.png"))
     take = generated[0]
     paths.append(P.preview_gif(take, out / f"preview_{take.name}.gif", start_s=min(20.0, take.duration / 3),
@@ -109,10 +114,11 @@ def picture_set(generated: list[T.Take], references: list[T.Take], result: dict,
     return paths
 
 
-def write_take_report(result: dict, generated: list[T.Take], references: list[T.Take], out) -> Path:
+def write_take_report(result: dict, generated: list[T.Take], references: list[T.Take], out,
+                      draw_references: bool = True) -> Path:
     """OUT/takes.md (tables and pictures), OUT/takes.json and the PNGs/GIF; returns the markdown path."""
     out = Path(out)
-    pictures = picture_set(generated, references, result, out)
+    pictures = picture_set(generated, references, result, out, draw_references)
     lines = ["# Whole takes", "", f"Command: `{result.get('command', '')}`", "", *main_table(result), "",
              *clip_table(result), "", *fgd_table(result), "", *summary_lines(result), ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
@@ -155,6 +161,9 @@ def add_take_arguments(ev) -> None:
     ev.add_argument("--min-seconds", type=float, default=T.MIN_TAKE_SECONDS,
                     help=f"whole-take mode: shortest speech accepted (default {T.MIN_TAKE_SECONDS:g} s)")
     ev.add_argument("--save-takes", action="store_true", help="whole-take mode: also write each take as BVH")
+    ev.add_argument("--pictures-without-reference", action="store_true",
+                    help="whole-take mode: leave the real takes out of the pictures (the tables keep them), for a "
+                         "report published without the reference data")
 
 
 def parse_list(text: str | None, what: str, kind=str) -> list:
@@ -212,7 +221,7 @@ def run_take_evaluation_cli(args) -> int:
                                  retime=not args.no_retime)
     result = T.evaluate_takes(generated, references, ceilings)
     result.update(command=command_line(args), model=lm.path.name, seconds=time.time() - started)
-    path = write_take_report(result, generated, references, out)
+    path = write_take_report(result, generated, references, out, not args.pictures_without_reference)
     print("\n".join([*main_table(result), "", *clip_table(result), "", *fgd_table(result), "",
                      *summary_lines(result)]))
     print(f"wrote {path} ({result['seconds']:.0f} s)", file=sys.stderr)

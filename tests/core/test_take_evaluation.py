@@ -315,6 +315,15 @@ def test_evaluate_takes_and_the_report(tmp_path):
     for name in ("sheet_x.png", "wrist_height.png", "liveliness.png", "preview_calm-0.gif", "takes.json"):
         assert (tmp_path / name).stat().st_size > 1000, name
         assert f"({name})" in report or name == "takes.json"
+    # a report to publish leaves the real takes out of the pictures, not out of the tables
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    report = write_take_report(result, generated, references, bare, draw_references=False).read_text()
+    assert "| calm | 2 |" in report and "real" in report
+    from PIL import Image
+
+    with Image.open(tmp_path / "sheet_x.png") as full, Image.open(bare / "sheet_x.png") as without:
+        assert without.size[1] < full.size[1]  # two contact-sheet rows fewer
 
 
 # ------------------------------------------------------------------ the command line
