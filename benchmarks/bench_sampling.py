@@ -61,6 +61,7 @@ def peak_memory_mb(cmd: list[str]) -> tuple[float, float]:
 def main(argv=None) -> int:
     import torch
 
+    from ohgesture.core.audio.features import loudness_envelope
     from ohgesture.core.evaluation import metrics as M
     from ohgesture.core.audio.features import audio_features_from_file, load_audio
     from ohgesture.core.motion.bvh import write_bvh
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     feats_all = audio_features_from_file(speech, fps, config=lm.audio_config)
     samples, sr = load_audio(speech)
     n_sync = min(len(feats_all), int(args.reference_seconds * fps))
-    loudness = M.loudness_envelope(samples[: int(n_sync / fps * sr)], sr, fps, n_sync)
+    loudness = loudness_envelope(samples[: int(n_sync / fps * sr)], sr, fps, n_sync)
     emotion = "neutral" if "neutral" in lm.labels else lm.labels[0]
 
     rows = []

@@ -472,3 +472,17 @@ def _extend_with_silence(fine: np.ndarray, cfg: AudioFeatureConfig, seconds: flo
         return fine
     silence = _fine_features(np.zeros(cfg.hop_length * 4, dtype=np.float32), cfg)[2]
     return np.concatenate([fine, np.repeat(silence[None], needed - fine.shape[0], axis=0)], axis=0)
+
+
+def loudness_envelope(samples: np.ndarray, sr: int, fps: float, n_frames: int | None = None) -> np.ndarray:
+    """Linear RMS of the speech per motion frame (frame i centred on i / fps)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    hop = sr / fps
+    n_frames = int(round(len(samples) / hop)) if n_frames is None else int(n_frames)
+    half = int(round(hop))  # window of two hops: every sample counts, neighbours overlap by half
+    squared = np.concatenate([[0.0], np.cumsum(samples ** 2)])
+    centres = np.round(np.arange(n_frames) * hop).astype(np.int64)
+    lo = np.clip(centres - half, 0, len(samples))
+    hi = np.clip(centres + half, 0, len(samples))
+    energy = (squared[hi] - squared[lo]) / np.maximum(hi - lo, 1)
+    return np.sqrt(np.maximum(energy, 0.0))

@@ -18,6 +18,7 @@ import hashlib
 import json
 import sys
 import time
+from ..audio.features import loudness_envelope
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -361,7 +362,7 @@ def speech_inputs(lm, path: Path, seconds: float) -> dict:
     samples, sr = load_audio(path, sr=16000)
     samples = samples[: int(round(n / lm.fps * sr))]
     return dict(name=Path(path).name, audio=feats[:n], samples=samples, sr=sr,
-                loudness=M.loudness_envelope(samples, sr, lm.fps, n))
+                loudness=loudness_envelope(samples, sr, lm.fps, n))
 
 
 def synchrony(loudness, speed, samples, sr, fps) -> dict:
@@ -391,7 +392,7 @@ def zeggs_proof(zeggs_dir: Path, fps: float = 30.0) -> dict | None:
     sk = motion.skeleton
     speed = wrist_speed_from_positions(positions, [sk.index("LeftHand"), sk.index("RightHand")], fps)
     samples, sr = load_audio(wav, sr=16000)
-    loudness = M.loudness_envelope(samples, sr, fps, len(speed))
+    loudness = loudness_envelope(samples, sr, fps, len(speed))
     return dict(take=ZEGGS_TAKE, speed=speed, loudness_curve=loudness, samples=samples, sr=sr,
                 **synchrony(loudness, speed, samples, sr, fps))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+
 from scipy import linalg
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import argrelextrema
@@ -65,20 +66,6 @@ def speed_from_positions(positions: np.ndarray, fps: float) -> np.ndarray:
     if len(speed) > 1:
         speed[0] = speed[1]
     return speed
-
-
-def loudness_envelope(samples: np.ndarray, sr: int, fps: float, n_frames: int | None = None) -> np.ndarray:
-    """Linear RMS of the speech per motion frame (frame i centred on i / fps)."""
-    samples = np.asarray(samples, dtype=np.float64)
-    hop = sr / fps
-    n_frames = int(round(len(samples) / hop)) if n_frames is None else int(n_frames)
-    half = int(round(hop))  # window of two hops: every sample counts, neighbours overlap by half
-    squared = np.concatenate([[0.0], np.cumsum(samples ** 2)])
-    centres = np.round(np.arange(n_frames) * hop).astype(np.int64)
-    lo = np.clip(centres - half, 0, len(samples))
-    hi = np.clip(centres + half, 0, len(samples))
-    energy = (squared[hi] - squared[lo]) / np.maximum(hi - lo, 1)
-    return np.sqrt(np.maximum(energy, 0.0))
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

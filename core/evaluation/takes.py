@@ -24,6 +24,7 @@ Pure functions over :class:`Take`; :func:`generate_takes` runs a model, and
 from __future__ import annotations
 
 import re
+from ..audio.features import loudness_envelope
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def take_from_motion(motion, name: str, samples: np.ndarray | None = None, sr: i
     from ..motion.kinematics import forward_kinematics
 
     positions = forward_kinematics(motion)[0]
-    loudness = None if samples is None else M.loudness_envelope(samples, sr, motion.fps, len(positions))
+    loudness = None if samples is None else loudness_envelope(samples, sr, motion.fps, len(positions))
     return check_upright(Take(name, positions, float(motion.fps), find_body_parts(motion.skeleton.joint_names),
                               np.asarray(motion.skeleton.parents), loudness, **kwargs))
 

@@ -275,7 +275,8 @@ def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -
 def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
     """(F,) linear loudness of the speech per frame, from raw audio features (their rms_db column).
 
-    Re-timing follows it rather than the activity the model's encoder predicts: on the held-out
+    Re-timing follows it rather than the activity the model's encoder predicts (which still
+    conditions the denoiser, inside the model): on the held-out
     15 s of the two real takes (docs/model-card.md) the encoder's activity followed the BEAT
     voice's loudness at r 0.19-0.42 only, and motion re-timed to it reached loudness-wrist r
     0.01-0.41 there, against 0.40-0.77 re-timed to the loudness itself."""
@@ -283,19 +284,9 @@ def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
     return 10.0 ** (np.asarray(audio_features, np.float64)[:, column] / 20.0)
 
 
-def predicted_activity(lm: LoadedModel, audio: np.ndarray, emotion_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:
-    """(F,) the wrist activity the model's audio encoder expects for normalised audio (F, A),
-    its emotions blended with ``weights`` (K, F) like the motion; faster wrist of the two."""
-    a = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(lm.device)
-    with torch.no_grad():
-        per_emotion = [lm.model.activity_predictor(a, torch.tensor([e], device=lm.device))[0].amax(-1).float().cpu().numpy()
-                       for e in emotion_ids]
-    return (np.asarray(weights, np.float64) * np.stack(per_emotion)).sum(axis=0)
-
-
 def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """(F,) fractional frames of motion features (F, D) to show so the faster wrist's speed
-    follows ``activity`` (F,) (core.timing.activity_time_map)."""
+    follows ``activity`` (F,) (core.generation.retiming.activity_time_map)."""
     return activity_time_map(wrist_speeds(features_to_output(lm, motion)).max(axis=1), activity)
 
 

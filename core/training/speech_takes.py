@@ -114,8 +114,7 @@ def load_speech_takes(data_root: Path, fps: float = 30.0) -> list[SpeechTake]:
 
 def follow_own_speech(motion: Motion, wav: Path) -> Motion:
     """``motion`` re-timed so its faster wrist's speed follows the loudness of its speech."""
-    from ..audio.features import load_audio
-    from ..evaluation.metrics import loudness_envelope
+    from ..audio.features import load_audio, loudness_envelope
     from ..generation.retiming import activity_time_map, retime_features
     from ..motion.features import FeatureLayout, features_to_motion, initial_root_state, motion_to_features
     from ..motion.measures import wrist_speeds

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..motion.bvh import read_bvh
 from ..motion.kinematics import forward_kinematics_matrices
-from ..motion.rotations import matrix_to_quat
+from ..motion.retarget import rotation_between
+from ..motion.rotations import matrix_to_quat, yaw_matrix
 from ..motion.skeleton import Motion
 
 # part -> (Bandai start joint, end joint), (speech start, end), speech joints whose swing it scales
@@ -63,11 +64,7 @@ class StyleChange:
 def heading_frames(positions: np.ndarray, left_hip: int, right_hip: int) -> np.ndarray:
     """(F, 3, 3) rotations about Y taking the character's frame (left +X, up +Y, front +Z) to the world."""
     left = positions[:, left_hip] - positions[:, right_hip]
-    angle = np.arctan2(-left[:, 2], left[:, 0])  # yaw of the left axis
-    c, s = np.cos(angle), np.sin(angle)
-    frames = np.zeros((len(angle), 3, 3))
-    frames[:, 0, 0], frames[:, 0, 2], frames[:, 1, 1], frames[:, 2, 0], frames[:, 2, 2] = c, s, 1.0, -s, c
-    return frames
+    return yaw_matrix(np.arctan2(-left[:, 2], left[:, 0]))  # the yaw that turns +X onto the left axis
 
 
 def _directions(positions: np.ndarray, heading: np.ndarray, start: int, end: int) -> np.ndarray:
@@ -84,17 +81,6 @@ def _mean_direction(directions: np.ndarray) -> np.ndarray:
 def _angular_speed(directions: np.ndarray, fps: float) -> float:
     cos = np.clip(np.sum(directions[1:] * directions[:-1], axis=-1), -1.0, 1.0)
     return float(np.arccos(cos).mean() * fps)
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation (3x3) taking unit direction a onto unit direction b."""
-    from scipy.spatial.transform import Rotation
-
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis), float(np.clip(np.dot(a, b), -1.0, 1.0))
-    if sin < 1e-9:
-        return np.eye(3)
-    return Rotation.from_rotvec(axis / sin * np.arctan2(sin, cos)).as_matrix()
 
 
 def part_statistics(motion: Motion, family: str) -> dict[str, tuple[np.ndarray, float]]:
