@@ -22,10 +22,17 @@ from ..motion.rotations import matrix_to_6d
 from ..motion.skeleton import Skeleton
 
 CONTACT_HEIGHT = 0.06  # of the leg's length above the floor (5 cm on an 85 cm leg)
-CONTACT_SPEED = 0.2  # of the leg's length per second (17 cm/s on an 85 cm leg)
+# of the leg's length per second (51 cm/s on an 85 cm leg). A stepping foot lifts above
+# CONTACT_HEIGHT; one near the floor at up to this speed is a planted foot the sampler lets
+# skate. Measured on the shipped model's neutral and happy takes of the ZEGGS training
+# recording at the default energy (foot sliding, cm/s; real capture 1.4-1.6): 6.25 and 7.18
+# with 0.2 and PIN_TOLERANCE 0.03, 3.62 and 4.27 with 0.6 and 0.08, 0.94 and 1.72 with those
+# after root_anchor (which reads this threshold too: with 0.2 there, 4.26 and 5.67). The real
+# ZEGGS take's own 1.57 falls to 0.39 after both.
+CONTACT_SPEED = 0.6
 MIN_PLANT_FRAMES = 6  # shorter plants are left alone: pinning them would only add a jerk
 EASE_FRAMES = 6  # frames over which a pin eases in before and out after a plant
-PIN_TOLERANCE = 0.03  # of the leg's length: how far a planted foot may creep before it shuffles
+PIN_TOLERANCE = 0.08  # of the leg's length: how far a planted foot may creep before it shuffles (7 cm)
 
 
 @dataclass(frozen=True)

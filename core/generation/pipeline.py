@@ -25,6 +25,7 @@ from .defaults import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, d
 from ..motion.features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
                        smoothstep, smoothstep_ramp)
 from .footlock import lock_feet
+from .root_anchor import anchor_root
 from ..model.denoiser import DenoiserConfig, GestureDenoiser
 from ..motion.rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
 from ..model.samplers import SAMPLERS
@@ -155,7 +156,8 @@ def generate_features(
     (speech_loudness, core.generation.retiming); never when frames are known.
     ``smoothing_hz``: low-pass cutoff of the finished motion (core.motion.features.smooth_features);
     0 keeps the sampler's frame-to-frame noise.
-    ``foot_lock``: pin planted feet to the floor (core.generation.footlock).
+    ``foot_lock``: keep the body over its planted feet and pin them to the floor
+    (core.generation.root_anchor, core.generation.footlock; the root only without known frames).
     """
     frames = len(audio_features)
     if frames < 1:
@@ -254,6 +256,8 @@ def _finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: floa
     known frames put back would stand out as steps."""
     finished = smooth_features(motion, lm.fps, smoothing_hz)
     if foot_lock:
+        if mask is None:  # with known frames the root path after them must stay as it was
+            finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
         finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
     if mask is None:
         return finished
