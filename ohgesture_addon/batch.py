@@ -68,6 +68,8 @@ def parse_args(argv):
     parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
     parser.add_argument("--guidance", type=float, default=_package_module("core.generation.defaults").DEFAULT_GUIDANCE,
                         help="classifier-free guidance strength (1 = none)")
+    parser.add_argument("--energy", type=float, default=_package_module("core.generation.defaults").DEFAULT_ENERGY,
+                        help="how much the hands move, whatever the voice's level (0 = the training takes' mean)")
     parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
     parser.add_argument("--sampler", choices=_package_module("core.generation.defaults").SAMPLER_NAMES, help="overrides the quality preset")
     parser.add_argument("--steps", type=int, help="overrides the quality preset")
@@ -151,6 +153,8 @@ def check_arguments(args) -> None:
         raise ValueError(f"--steps must be a positive whole number, got {args.steps}.")
     if not 0 <= args.guidance < float("inf"):
         raise ValueError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
+    if not -5.0 <= args.energy <= 5.0:  # the add-on's Energy range; also refuses nan
+        raise ValueError(f"--energy must be a number from -5 to 5, got {args.energy:g}.")
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
     check_output = _package_module("core.cli.common").check_output  # the CLI's check; missing folders are made
@@ -204,7 +208,7 @@ def _settings(args, arm_obj, labels):
     emotion_2, gamma = _blend_with(args.blend_with)
     return SimpleNamespace(
         source="STRIP" if args.strip else "FILE", sound_strip=args.strip or "", sound_file="", armature=arm_obj,
-        emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance,
+        emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance, energy=args.energy,
         quality=args.quality, seed=args.seed, follow_speech=not args.no_retime, lock_feet=not args.no_foot_lock,
         mix_emotions=bool(args.mix),
         emotion_mix=_mix_items(args.mix),

@@ -9,7 +9,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from ..core.generation.defaults import DEFAULT_GUIDANCE
+from ..core.generation.defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE
 from . import common
 from .emotion_mix import on_mix_toggled
 
@@ -77,6 +77,10 @@ class OHGestureSettings(bpy.types.PropertyGroup):
         description="0 = only emotion 1, 1 = only emotion 2; may be animated over the strip")
     guidance: FloatProperty(name="Guidance Strength", min=0.0, soft_max=5.0, default=DEFAULT_GUIDANCE,
                             description="How strongly the emotion conditions the motion (classifier-free guidance)")
+    energy: FloatProperty(
+        name="Energy", min=-5.0, max=5.0, soft_min=-1.0, soft_max=3.0, default=DEFAULT_ENERGY,
+        description="How much the hands move, whatever the voice's level: 0 is the training takes' mean activity, "
+                    "each 1 about a standard deviation more (models with an activity encoder, like the shipped one)")
     quality: EnumProperty(
         name="Quality",
         items=[("FAST", "Fast", "DPM-Solver++, %d steps" % common.QUALITY_PRESETS["FAST"][1]),

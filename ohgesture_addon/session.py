@@ -19,6 +19,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..core.generation.defaults import DEFAULT_ENERGY
 from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write_constraints
 from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob
@@ -55,6 +56,7 @@ class GenerationRequest:
     mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
     constraints: dict | None = None  # hand-keyed poses (hand_keys.request_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
+    energy: float = DEFAULT_ENERGY  # how much the hands move (core/generation/defaults.py)
     retime: bool = True  # re-time to the model's expected activity (core/generation/retiming.py)
     foot_lock: bool = True  # pin planted feet (core/generation/footlock.py)
     layer_upper_body: bool = False
@@ -200,7 +202,7 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         entry_script=entry_script or str(common.ENTRY_SCRIPT),
         action_name=_action_name(source["label"], emotion, emotion_2, settings, gamma_curve),
         retime=bool(getattr(settings, "follow_speech", True)), foot_lock=bool(getattr(settings, "lock_feet", True)),
-        packed_sound=source["packed_sound"])
+        energy=float(getattr(settings, "energy", DEFAULT_ENERGY)), packed_sound=source["packed_sound"])
     emotion_mix.apply_mix(request, settings, labels)
     if animator:
         request.layer_upper_body = bool(getattr(settings, "layer_upper_body", False))
@@ -264,7 +266,7 @@ def generation_command(request: GenerationRequest, out_path: str, gamma_curve_pa
     """The generator's command line; ``audio`` replaces ``request.audio`` (packed data written out)."""
     command = [request.python, request.entry_script, "generate", audio or request.audio, "--out", out_path,
                "--progress-lines", "--model", request.model, "--guidance", f"{request.guidance:g}",
-               "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
+               "--energy", f"{request.energy:g}", "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
     if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
         command += ["--steps", str(request.steps)]
     if not request.retime:

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..generation.defaults import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
+from ..generation.defaults import (DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
                                    default_steps)
 from .common import CliError, ProgressReporter, check_output
 
@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
     gen.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance strength (1 = none)")
+    gen.add_argument("--energy", type=float, default=DEFAULT_ENERGY,
+                     help=f"how much the hands move, whatever the voice's level (default {DEFAULT_ENERGY:g}; 0 is the "
+                          "training takes' mean activity, each 1 about a standard deviation more; docs/cli.md)")
     gen.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
                      help=f"dpmpp_2m ({DEFAULT_STEPS['dpmpp_2m']} steps), ddim ({DEFAULT_STEPS['ddim']} steps) or ddpm (all "
                           f"the model's steps, the reference); default {DEFAULT_SAMPLER}")
@@ -89,12 +92,17 @@ def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
     return [(first, 1.0 - share), (second, share)]
 
 
+ENERGY_LIMIT = 5.0  # standard deviations of the training takes' activity: beyond it the model was never asked
+
+
 def _check_numbers(args) -> None:
     """The sampling flags that can be refused before the model is loaded."""
     if args.steps is not None and args.steps < 1:
         raise CliError(f"--steps must be a positive whole number, got {args.steps}.")
     if not 0 <= args.guidance < float("inf"):  # also refuses nan
         raise CliError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
+    if not -ENERGY_LIMIT <= args.energy <= ENERGY_LIMIT:  # also refuses nan
+        raise CliError(f"--energy must be a number from -{ENERGY_LIMIT:g} to {ENERGY_LIMIT:g}, got {args.energy:g}.")
     if args.fps is not None and not args.fps > 0:
         raise CliError(f"--fps must be positive, got {args.fps:g}.")
     if args.threads < 0:
@@ -189,7 +197,7 @@ def cmd_generate(args) -> int:
     motion_features = generate_features(
         lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
-        retime=not args.no_retime, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+        retime=not args.no_retime, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, energy=args.energy,
     )
     if known is not None:
         motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
@@ -197,8 +205,8 @@ def cmd_generate(args) -> int:
     if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
         motion = resample_motion(motion, args.fps)
     report(0.97, "writing")
-    meta = dict(emotions=mix, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-                smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+    meta = dict(emotions=mix, guidance=args.guidance, energy=args.energy, sampler=args.sampler, steps=steps,
+                seed=args.seed, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
                 retimed=bool(known is None and not args.no_retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
@@ -283,7 +291,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
         constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
+        smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, energy=args.energy,
         progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
     )
     result = _spliced(existing, features_to_motion(features, lm.skeleton, lm.fps, root_joint=root), start, end, root)

@@ -195,12 +195,15 @@ def make_conditional_denoiser(
     weights,
     guidance: float = 1.0,
     seed_null: torch.Tensor | None = None,
+    activity_offset: float = 0.0,
 ) -> Denoise:
     """denoise(x_t (B,M,D), t (B,)) -> x0_hat blending K emotions with classifier-free guidance.
 
     x0_cond = sum_k w_k G(x_t, t, [s, e_k, a]); x0 = G(uncond) + guidance (x0_cond - G(uncond)),
     uncond = [null seed, null emotion, a]. weights: (K,) or (K, M) per-frame curves summing to 1
-    over K. guidance == 1 skips the unconditional pass. All passes go through ONE batched model
+    over K. guidance == 1 skips the unconditional pass. ``activity_offset`` is added to the
+    activity the model's encoder predicts (models with activity conditioning; standardised
+    units, see generation.pipeline.activity_offset). All passes go through ONE batched model
     call per denoise() call. seed None means null seed for every sample. Runs under no_grad;
     put the model in eval() mode first.
     """
@@ -237,7 +240,7 @@ def make_conditional_denoiser(
     extra = {}
     if getattr(getattr(model, "config", None), "activity_conditioning", False):
         with torch.no_grad():  # depends on audio and emotion only: once per window, not once per step
-            extra["activity"] = model.activity_predictor(all_audio, all_emotion)
+            extra["activity"] = model.activity_predictor(all_audio, all_emotion) + float(activity_offset)
 
     @torch.no_grad()
     def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

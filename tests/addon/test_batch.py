@@ -91,3 +91,13 @@ def test_every_front_end_starts_from_the_same_guidance():
     assert parser.parse_args(["generate", "a.wav", "--out", "a.bvh"]).guidance == DEFAULT_GUIDANCE
     assert parser.parse_args(["evaluate", "--model", "m", "--data", "d", "--out", "o"]).guidance == DEFAULT_GUIDANCE
     # the panel's default: test_addon_operators checks the --guidance a default Generate passes
+
+
+def test_every_front_end_starts_from_the_same_energy():
+    from ohgesture.core.cli.main import build_parser
+    from ohgesture.core.generation.defaults import DEFAULT_ENERGY
+    from ohgesture.ohgesture_addon import batch
+
+    assert batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]).energy == DEFAULT_ENERGY
+    assert build_parser().parse_args(["generate", "a.wav", "--out", "a.bvh"]).energy == DEFAULT_ENERGY
+    # the panel's default: test_addon_operators checks the --energy a default Generate passes

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.core.generation.defaults import DEFAULT_GUIDANCE
+from ohgesture.core.generation.defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE
 from ohgesture.ohgesture_addon import common
 from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.strips import strip_timing
@@ -96,6 +96,7 @@ def test_generate_keys_only_the_visible_part_of_a_trimmed_strip(setup):
     assert opts["--emotion"] == "happy" and opts["--blend"] == "angry:0.25" and opts["--seed"] == "7"
     assert opts["--sampler"] == "dpmpp_2m" and opts["--steps"] == "20"
     assert opts["--guidance"] == f"{DEFAULT_GUIDANCE:g}" and opts["--device"] == "auto"  # the CLI's own default
+    assert opts["--energy"] == f"{DEFAULT_ENERGY:g}"
     assert "--no-retime" not in argv  # Follow Speech Timing is on by default
     assert "--no-foot-lock" not in argv  # and so is Lock Feet
     assert float(opts["--start-seconds"]) == pytest.approx(0.5)

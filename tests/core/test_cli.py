@@ -102,6 +102,8 @@ def test_blend_weights_follow_the_documented_convention(tiny_checkpoint, speech_
         (["--steps", "0"], "--steps"),
         (["--steps", "-3"], "--steps"),
         (["--guidance", "-1"], "--guidance"),
+        (["--energy", "nan"], "--energy"),
+        (["--energy", "9"], "from -5 to 5"),
         (["--seed", "1.5"], "--seed"),
     ],
 )
@@ -349,12 +351,14 @@ def test_regenerating_a_range_keeps_every_other_frame_and_joins_smoothly(tiny_ch
     assert len(old) == len(new) == 300
     assert [i for i in range(300) if old[i] != new[i] and not 100 <= i < 160] == []  # bit-identical outside
     assert sum(old[i] != new[i] for i in range(100, 160)) == 60
-    positions, _ = forward_kinematics(read_bvh(redo))
-    velocity = np.diff(positions, axis=0)
-    jump = np.linalg.norm(np.diff(velocity, axis=0), axis=-1).max(-1)  # jump[i]: velocity change at frame i + 1
-    untouched = np.r_[jump[5:95], jump[165:290]]
-    limit = np.percentile(untouched, 99)
-    assert jump[98:101].max() <= limit and jump[158:161].max() <= limit
+    def jumps(path):  # jump[i]: the largest velocity change of any joint at frame i + 1
+        positions, _ = forward_kinematics(read_bvh(path))
+        return np.linalg.norm(np.diff(positions, n=2, axis=0), axis=-1).max(-1)
+
+    jump, own = jumps(redo), jumps(take)
+    limit = np.percentile(np.r_[jump[5:95], jump[165:290]], 99)
+    for border in (slice(98, 101), slice(158, 161)):  # no pop beyond the motion's usual, or the take's own there
+        assert jump[border].max() <= max(limit, 1.1 * own[border].max()), (border, jump[border], own[border], limit)
     bad = run_cli("generate", wav, "--out", tmp_path / "x.bvh", "--model", tiny_checkpoint, "--keep", take,
                   "--range", "250:400", check=False)
     assert _one_line_error(bad) and not (tmp_path / "x.bvh").exists()
