@@ -19,7 +19,8 @@ import torch
 from ..audio.features import AudioFeatureConfig
 from ..model.checkpoint import CheckpointError, load_checkpoint, validate_state_dict
 from ..model.normalisation import NormStats
-from ..motion.measures import wrist_speeds
+from ..motion.kinematics import forward_kinematics
+from ..motion.measures import contact_joints, floor_height, wrist_speeds
 from ..model.diffusion import CosineSchedule, make_conditional_denoiser
 from .defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, default_steps
 from ..motion.features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
@@ -266,9 +267,26 @@ def _finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: floa
             finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
         finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
     if mask is None:
-        return finished
+        return ground(lm, finished)
     weight = finishing_weight(mask.any(axis=1))
     return np.where(mask > 0, known, motion + weight[:, None] * (finished - motion))
+
+
+def ground(lm: LoadedModel, features: np.ndarray) -> np.ndarray:
+    """Motion features (F, D) raised or lowered as a whole so the take's toes stand at the height
+    the training motion's stood at (checkpoint metadata ``floor_height``; unchanged without it).
+
+    Why: the BEAT take's root was set at the ZEGGS speaker's hip height when both were put on one
+    body, so on a voice like the BEAT speaker's the shipped model stood its toes 9 cm up against
+    3 cm on the ZEGGS voice: the character floated about 6 cm above the floor."""
+    target = lm.metadata.get("floor_height")
+    contacts = contact_joints(lm.skeleton)
+    if target is None or not contacts or len(features) == 0:
+        return features
+    positions, _ = forward_kinematics(features_to_output(lm, features))
+    out = np.array(features, copy=True)
+    out[:, lm.layout.slices["root_height"]] += float(target) - floor_height(positions, contacts)
+    return out
 
 
 def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Measurements of motion used by generation, training and evaluation: the wrists and their speed."""
+"""Measurements of motion used by generation, training and evaluation: the wrists and their speed,
+and the height the feet stand at."""
 
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ def wrist_speeds(motion: Motion) -> np.ndarray:
     left, right = wrist_indices(motion.skeleton)
     velocity = np.diff(positions[:, [left, right]], axis=0, prepend=positions[:1, [left, right]]) * motion.fps
     return np.linalg.norm(velocity, axis=-1)
+
+
+def contact_joints(skeleton: Skeleton) -> list[int]:
+    """The joints a standing body touches the floor with: the toes (names with "toe", not "end"),
+    else the feet (names with "foot")."""
+    names = [n.lower() for n in skeleton.joint_names]
+    toes = [j for j, n in enumerate(names) if "toe" in n and "end" not in n]
+    return toes or [j for j, n in enumerate(names) if "foot" in n and "end" not in n]
+
+
+def floor_height(positions: np.ndarray, contacts: list[int], up_axis: int = 1) -> float:
+    """The height (file units) the contact joints stand at: the 1st percentile of their heights
+    over world positions (F, J, 3), robust to a single bad frame."""
+    if not contacts:
+        raise MotionMeasureError("no toe or foot joints to stand on.")
+    return float(np.percentile(np.asarray(positions)[:, contacts, up_axis], 1))
 
 
 def wrist_speed(motion: Motion) -> np.ndarray:

@@ -79,10 +79,21 @@ def body_joints(motion: Motion, names=SPEECH_BODY, skeleton: Skeleton | None = N
     return Motion(skeleton, motion.rotations[:, index].copy(), translations, motion.fps)
 
 
-def _with_root_height(motion: Motion, reference: Motion) -> Motion:
-    """``motion`` with its hips at the reference take's first-frame hips translation."""
+def _on_reference_floor(motion: Motion, reference: Motion) -> Motion:
+    """``motion`` (its root fixed in place, as the BEAT take's is) with its hips over the
+    reference take's first-frame hips and raised or lowered so its toes stand on the
+    reference's floor (motion.measures.floor_height). The BEAT take's hips once went at the
+    ZEGGS speaker's hip height, which left his toes 9 cm up against her 3.3."""
+    from ..motion.kinematics import forward_kinematics
+    from ..motion.measures import contact_joints, floor_height
+
     translations = motion.local_translations.copy()
     translations[:, 0] = reference.local_translations[0, 0]
+    placed = replace(motion, local_translations=translations)
+    toes = contact_joints(motion.skeleton)
+    if toes:
+        translations[:, 0, 1] += (floor_height(forward_kinematics(reference)[0], toes)
+                                  - floor_height(forward_kinematics(placed)[0], toes))
     return replace(motion, local_translations=translations)
 
 
@@ -95,7 +106,7 @@ def load_speech_takes(data_root: Path, fps: float = 30.0) -> list[SpeechTake]:
         if not path.is_file() or not path.with_suffix(".wav").is_file():
             raise SpeechTakeError(f"{path} (with its .wav) is missing; it is one of the two real co-speech takes.")
     zeggs = body_joints(read_bvh(paths["zeggs"]))
-    beat = _with_root_height(body_joints(read_bvh(paths["beat"]), skeleton=zeggs.skeleton), zeggs)
+    beat = _on_reference_floor(body_joints(read_bvh(paths["beat"]), skeleton=zeggs.skeleton), zeggs)
     takes = []
     for key, motion, source, license in (
         ("zeggs", zeggs, "ZEGGS (Ubisoft La Forge), take 067_Speech_2_x_1_0, female speaker, oration",

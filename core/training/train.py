@@ -25,6 +25,9 @@ from .datasets import GestureDataset, WindowSampler, chain_short_clips, clip_wri
 from ..model.diffusion import CosineSchedule, diffusion_loss, drop_conditions
 from .mirror import mirror_features, mirror_map, typical_rotations
 from ..model.denoiser import DenoiserConfig, GestureDenoiser, count_parameters
+from ..motion.features import features_to_motion
+from ..motion.kinematics import forward_kinematics
+from ..motion.measures import MotionMeasureError, contact_joints, floor_height
 from ..motion.skeleton import skeleton_to_dict
 
 COND_DROP_P = 0.1  # the design's independent drop probability for seed and emotion
@@ -108,8 +111,26 @@ def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, t
         "data": {"source": dataset.source, "license": dataset.license, "clips": len(dataset.clips)},
         "training": {**training, "config": asdict(train_config)},
     }
+    floor = dataset_floor(dataset)
+    if floor is not None:
+        meta["floor_height"] = floor
     meta.update(extra or {})
     return meta
+
+
+def dataset_floor(dataset: GestureDataset) -> float | None:
+    """The height the training motion's toes stand at (motion.measures.floor_height over every
+    clip's frames); generation puts a take's feet there (pipeline.ground). None without feet."""
+    contacts = contact_joints(dataset.skeleton)
+    if not contacts:
+        return None
+    heights = [forward_kinematics(features_to_motion(clip.motion, dataset.skeleton, dataset.fps,
+                                                     root_joint=dataset.layout.root_joint))[0][:, contacts]
+               for clip in dataset.clips]
+    try:
+        return round(floor_height(np.concatenate(heights), list(range(len(contacts)))), 3)
+    except MotionMeasureError:
+        return None
 
 
 def _window_samplers(dataset: GestureDataset, config: TrainConfig, model_config: DenoiserConfig, train_clips,

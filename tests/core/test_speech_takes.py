@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ohgesture.core.motion.kinematics import forward_kinematics
-from ohgesture.core.motion.measures import wrist_speeds
+from ohgesture.core.motion.measures import contact_joints, floor_height, wrist_speeds
 from ohgesture.core.motion.skeleton import Motion, Skeleton
 from ohgesture.core.training.datasets import Clip, GestureDataset
 from ohgesture.core.motion.features import FeatureLayout
@@ -65,6 +65,9 @@ def test_both_real_takes_stand_on_the_zeggs_body_at_30_fps(takes):
         hands = positions[:, [sk.index("LeftHand"), sk.index("RightHand")], 1]
         assert (hands < positions[:, [sk.index("Head")], 1]).mean() > 0.95  # speaking space, not waving
         assert 40 < wrist_speeds(take.motion).mean() < 70  # real co-speech: about 55 cm/s
+    toes = contact_joints(zeggs.motion.skeleton)
+    floors = [floor_height(forward_kinematics(take.motion)[0], toes) for take in takes]
+    assert abs(floors[0] - floors[1]) < 0.1 and 0 < floors[0] < 6, floors  # both stand on her floor
 
 
 def test_styles_change_posture_and_swing_but_keep_the_timing(takes):
