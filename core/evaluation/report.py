@@ -55,7 +55,8 @@ def _header(result: dict) -> list[str]:
                             if cfg["retime"] else "the sampler's own (no re-timing)"),
             "- smoothing: " + (f"{cfg['smoothing_hz']:g} Hz low-pass of the generated motion"
                                if cfg.get("smoothing_hz", 0) > 0 else "none"),
-            "- feet: " + ("planted feet pinned by leg IK (core/generation/footlock.py)" if cfg.get("foot_lock")
+            "- feet: " + ("the hips kept over the planted feet and the feet pinned by leg IK "
+                          "(core/generation/root_anchor.py, footlock.py)" if cfg.get("foot_lock")
                           else "as sampled (no foot locking)"), ""]
 
 

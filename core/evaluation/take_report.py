@@ -178,7 +178,11 @@ def command_line(args) -> str:
     parts = ["ohgesture", "evaluate", "--model", args.model, "--takes", *args.takes, "--reference", *args.reference]
     if args.emotions:
         parts += ["--emotions", args.emotions]
-    parts += ["--seeds", args.seeds, "--out", args.out]
+    parts += ["--seeds", args.seeds]
+    parts += [flag for flag, on in (("--no-retime", getattr(args, "no_retime", False)),
+                                    ("--pictures-without-reference", getattr(args, "pictures_without_reference", False)))
+              if on]
+    parts += ["--out", args.out]
     if args.ceiling:
         parts += ["--ceiling", *args.ceiling]
     return " ".join(shlex.quote(str(p)) for p in parts)
