@@ -108,8 +108,8 @@ def test_both_real_skeletons_have_two_legs_with_toes(zeggs_bvh, bandai_dir):
 
 def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_moves(speech_wavs):
     """On conversational speech (a BEAT recording the model never heard). On a voice like the
-    ZEGGS speaker's the model moves the hips without her steps and the feet slide more than
-    locking can take out (docs/model-card.md, limits)."""
+    ZEGGS speaker's the legs do not take up the hips' sway, which root anchoring handles
+    (tests/core/test_root_anchor.py)."""
     from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs
     from ohgesture.core.generation.footlock import lock_feet
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
