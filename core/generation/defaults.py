@@ -27,8 +27,8 @@ DEFAULT_GUIDANCE = 1.0
 # encoder's prediction on. Chosen on the validation recording 2_scott_0_55_55 (31 s; in no
 # report) and the two training recordings, every emotion, seeds 0-2, levels 0-1.5
 # (research/energy_levels.py, docs/experiments/energy.md): the level whose 10-s blocks sit
-# farthest inside the bar's 25-140 cm/s, as a ratio to the nearer end (slowest 30.0, fastest
-# 117.5 cm/s). The model gives less speed than it is asked for, hence a level above the mean.
+# farthest inside the bar's 25-140 cm/s, as a ratio to the nearer end (slowest 29.5, fastest
+# 113.1 cm/s; 1.5 came second). The model gives less speed than it is asked for, hence a level above the mean.
 DEFAULT_ENERGY = 1.25
 
 # Low-pass cutoff (Hz) of the finished motion. The few-step sampler leaves frame-to-frame
