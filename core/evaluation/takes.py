@@ -14,7 +14,9 @@ skeleton (ZEGGS, BEAT, Mixamo, Bandai Namco). Per take (a motion and its speech)
 4. FGD in a skeleton-agnostic pose space (head, shoulders, elbows and wrists
    relative to the hips, heading-aligned, laid on one standard body) against the
    real takes' held-out last 15 s, with a real-vs-real floor and still-pose ceilings;
-5. emotions differ more than seeds (frame-aligned pose distance).
+5. emotions differ more than seeds (frame-aligned pose distance);
+6. plausibility: mean jerk of the body parts and foot sliding of the ankles, both at
+   POSE_FPS so takes of any frame rate compare, against the real takes' range.
 
 Pure functions over :class:`Take`; :func:`generate_takes` runs a model, and
 :func:`evaluate_takes` combines everything into one result dict that
@@ -259,10 +261,26 @@ def take_coupling(take: Take) -> dict | None:
     return speech_coupling(take.loudness, wrist_speeds(take).max(axis=1), take.fps)
 
 
+def plausibility(take: Take) -> dict:
+    """Mean jerk (cm/s^3) of every body part found by name, that jerk per unit of mean wrist
+    speed (1/s^2: shakiness that a faster style does not raise by itself), and foot sliding (cm/s: horizontal
+    speed of the ankles while within 5 cm of their floor; None without feet), both on positions
+    resampled to POSE_FPS: jerk grows with the frame rate, and the BEAT take has 15 fps."""
+    joints = sorted(set(take.parts.values()))
+    positions = resample_rows(take.positions[:, joints], take.fps, POSE_FPS)
+    feet = [joints.index(take.parts[p]) for p in ("foot_l", "foot_r") if p in take.parts]
+    wrists = [joints.index(take.parts[p]) for p in ("wrist_l", "wrist_r")]
+    jerk = M.jitter(positions, POSE_FPS)
+    speed = float(M.speed_from_positions(positions[:, wrists], POSE_FPS).mean())
+    return dict(jerk=jerk, jerk_per_speed=jerk / max(speed, 1e-9),
+                foot_sliding=M.foot_sliding(positions, POSE_FPS, feet) if feet else None)
+
+
 def take_measures(take: Take, real_heights: np.ndarray | None = None) -> dict:
-    """Measures 1-3 of one take."""
+    """Measures 1-3 and 6 of one take."""
     out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, seconds=take.duration,
-               fps=take.fps, **gesture_space(take), **liveliness(take), coupling=take_coupling(take))
+               fps=take.fps, **gesture_space(take), **liveliness(take), coupling=take_coupling(take),
+               **plausibility(take))
     if real_heights is not None:
         out.update(height_comparison(wrist_heights(take), real_heights))
     return out
@@ -418,9 +436,28 @@ def summarise(rows: list[dict], heights: np.ndarray, real_heights: np.ndarray | 
                mean_speed=float(np.average([r["mean_speed"] for r in rows], weights=seconds)),
                block_min=min(r["block_min"] for r in rows), block_max=max(r["block_max"] for r in rows),
                loudness_r=float(np.mean([c["true"] for c in couplings])) if couplings else None,
-               shifted_p95=float(np.mean([c["shifted_p95"] for c in couplings])) if couplings else None)
+               shifted_p95=float(np.mean([c["shifted_p95"] for c in couplings])) if couplings else None,
+               jerk=float(np.average([r["jerk"] for r in rows], weights=seconds)),
+               jerk_per_speed=float(np.average([r["jerk_per_speed"] for r in rows], weights=seconds)),
+               foot_sliding=_mean_or_none([r["foot_sliding"] for r in rows], seconds))
     if real_heights is not None:
         out.update(height_comparison(heights, real_heights))
+    return out
+
+
+def _mean_or_none(values: list, weights: np.ndarray) -> float | None:
+    kept = [(v, w) for v, w in zip(values, weights) if v is not None]
+    return float(np.average([v for v, _ in kept], weights=[w for _, w in kept])) if kept else None
+
+
+def plausible(summaries: dict, real_rows: list[dict]) -> dict:
+    """Per emotion: mean jerk and foot sliding no higher than the highest real take's (None
+    where the real takes lack the measure)."""
+    out = {}
+    for name in ("jerk", "foot_sliding"):
+        real = [r[name] for r in real_rows if r[name] is not None]
+        out[name] = None if not real else {label: bool(s[name] is not None and s[name] <= max(real))
+                                          for label, s in summaries.items()}
     return out
 
 
@@ -442,14 +479,18 @@ def label_passes(summary: dict, bar: dict = BAR) -> dict:
     return dict(gesture_space=bool(gesture), liveliness=bool(lively), passed=bool(gesture and lively))
 
 
-def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR) -> dict:
+def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR, plausibility: dict | None = None) -> dict:
     """Pass/fail per emotion (gesture space, liveliness), per speech clip (loudness coupling averaged over
-    emotions) and overall (with emotions differing more than seeds; unmeasured with one seed = not passed)."""
+    emotions), jerk and foot sliding within the real takes' (``plausible``; unmeasured = not counted), and
+    overall (with emotions differing more than seeds; unmeasured with one seed = not passed)."""
     per_label = {label: label_passes(s, bar) for label, s in labels.items()}
     per_clip = {speech: c["passed"] for speech, c in clips.items()}
-    passed = all(v["passed"] for v in per_label.values()) and all(per_clip.values()) and distances["passed"] is True
+    plausibility = plausibility or {}
+    physical = all(all(v.values()) for v in plausibility.values() if v is not None)
+    passed = all(v["passed"] for v in per_label.values()) and all(per_clip.values()) and \
+        distances["passed"] is True and physical
     return dict(bar=dict(bar), emotions=per_label, clips=per_clip, emotions_vs_seeds=distances["passed"],
-                all=bool(passed))
+                plausibility=plausibility, all=bool(passed))
 
 
 # ------------------------------------------------------------------ running a model, and the whole evaluation
@@ -534,4 +575,5 @@ def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict
     distances = emotion_seed_distances(generated)
     clips = clip_couplings(rows, bar)
     return dict(takes=rows, real_takes=real_rows, emotions=summaries, real=real_summary, clips=clips, fgd=fgd,
-                distances=distances, quality_bar=quality_bar(summaries, clips, distances, bar))
+                distances=distances,
+                quality_bar=quality_bar(summaries, clips, distances, bar, plausible(summaries, real_rows)))

@@ -295,6 +295,28 @@ def test_the_quality_bar_limits():
     assert not T.quality_bar(summaries, {"a.wav": dict(passed=False)}, dict(passed=True))["all"]
 
 
+def test_jerk_and_foot_sliding_are_measured_at_one_frame_rate():
+    left, right = gesturing(20.0, fps=30.0, seed=3)
+    smooth = body_take(left, right, fps=30.0)
+    half = body_take(left[::2], right[::2], fps=15.0)  # the same motion captured at 15 fps
+    noisy = body_take(left + np.random.default_rng(0).normal(0, 0.05, len(left)), right, fps=30.0)
+    a, b, c = T.plausibility(smooth), T.plausibility(half), T.plausibility(noisy)
+    assert b["jerk"] == pytest.approx(a["jerk"], rel=0.15)  # without the common rate: 8 times apart
+    assert c["jerk"] > 2 * a["jerk"] and c["jerk_per_speed"] > 1.5 * a["jerk_per_speed"]
+    wider = T.plausibility(body_take(*gesturing(20.0, fps=30.0, seed=3, level=0.8, amount=0.25), fps=30.0))
+    assert a["jerk"] > 1.6 * wider["jerk"]  # twice the swing: about twice the jerk ...
+    assert a["jerk_per_speed"] == pytest.approx(wider["jerk_per_speed"], rel=0.2)  # ... and the same per speed
+    assert a["foot_sliding"] == pytest.approx(0.0, abs=1e-6)  # the feet stand
+    glide = body_take(left, right, fps=30.0, travel=np.linspace(0, 200, len(left))[:, None] * [1.0, 0.0])
+    assert T.plausibility(glide)["foot_sliding"] == pytest.approx(10.0, rel=0.02)  # 200 cm in 20 s, feet down
+    summaries = {"calm": dict(jerk=a["jerk"], foot_sliding=0.0), "shaky": dict(jerk=c["jerk"], foot_sliding=0.0)}
+    checks = T.plausible(summaries, [dict(jerk=1.1 * a["jerk"], foot_sliding=0.5)])
+    assert checks == dict(jerk=dict(calm=True, shaky=False), foot_sliding=dict(calm=True, shaky=True))
+    bar = T.quality_bar({"calm": dict(above_head_pct=0, above_shoulder_pct=0, block_min=30, block_max=60)},
+                        {"a.wav": dict(passed=True)}, dict(passed=True), plausibility=checks)
+    assert not bar["all"]
+
+
 def test_evaluate_takes_and_the_report(tmp_path):
     from ohgesture.core.evaluation.take_report import write_take_report
 
@@ -312,6 +334,7 @@ def test_evaluate_takes_and_the_report(tmp_path):
     result["command"] = "ohgesture evaluate --takes x.wav"
     report = write_take_report(result, generated, references, tmp_path).read_text()
     assert "| calm | 2 |" in report and "`ohgesture evaluate --takes x.wav`" in report
+    assert "| takes (at 15 fps) | mean jerk" in report and "| real: real-1 |" in report
     for name in ("sheet_x.png", "wrist_height.png", "liveliness.png", "preview_calm-0.gif", "takes.json"):
         assert (tmp_path / name).stat().st_size > 1000, name
         assert f"({name})" in report or name == "takes.json"
