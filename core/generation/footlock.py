@@ -25,7 +25,7 @@ CONTACT_HEIGHT = 0.06  # of the leg's length above the floor (5 cm on an 85 cm l
 # of the leg's length per second (51 cm/s on an 85 cm leg). A stepping foot lifts above
 # CONTACT_HEIGHT; one near the floor at up to this speed is a planted foot the sampler lets
 # skate. Measured on the shipped model's neutral and happy takes of the ZEGGS training
-# recording at the default energy (foot sliding, cm/s; real capture 1.4-1.6): 6.25 and 7.18
+# recording at energy 1.25, 7 Hz smoothing (foot sliding, cm/s; real capture 1.4-1.6): 6.25 and 7.18
 # with 0.2 and PIN_TOLERANCE 0.03, 3.62 and 4.27 with 0.6 and 0.08, 0.94 and 1.72 with those
 # after root_anchor (which reads this threshold too: with 0.2 there, 4.26 and 5.67). The real
 # ZEGGS take's own 1.57 falls to 0.39 after both.

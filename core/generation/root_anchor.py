@@ -23,8 +23,8 @@ from ..motion.rotations import yaw_matrix
 from ..motion.skeleton import Skeleton
 from .footlock import CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, _leg_kinematics, legs, planted_runs
 
-# Measured on the shipped model's neutral and happy takes of the ZEGGS training recording at the
-# default energy (foot sliding cm/s / mean jerk cm/s^3; real capture 1.4-1.6 / 5600-6600):
+# Measured on the shipped model's neutral and happy takes of the ZEGGS training recording at energy
+# 1.25 with 7 Hz smoothing (foot sliding cm/s / mean jerk cm/s^3; real capture 1.4-1.6 / 5600-6600):
 # leg IK alone 3.62 / 6100 and 4.27 / 7573; anchored with unsmoothed steps 0.78 / 7581 and
 # 1.29 / 9433; steps smoothed over 0.05 s 0.94 / 5948 and 1.72 / 7626; over 0.1 s 1.25 / 5747
 # and 2.24 / 7375.
