@@ -21,7 +21,8 @@ from scipy.ndimage import gaussian_filter1d
 from ..motion.features import FeatureLayout, features_to_motion, smoothstep
 from ..motion.rotations import yaw_matrix
 from ..motion.skeleton import Skeleton
-from .footlock import CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, _leg_kinematics, legs, planted_runs
+from .footlock import (CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, _leg_kinematics, legs, planted_runs,
+                       standing_height)
 
 # Measured on the shipped model's neutral and happy takes of the ZEGGS training recording at energy
 # 1.25 with 7 Hz smoothing (foot sliding cm/s / mean jerk cm/s^3; real capture 1.4-1.6 / 5600-6600):
@@ -70,7 +71,7 @@ def anchor_root(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Fe
                                            np.asarray(skeleton.parents), [leg.contact for leg in chains])
     horizontal = [0, 2]
     root = positions[:, column[layout.root_joint]][:, horizontal]
-    floor = np.percentile(np.stack([positions[:, column[leg.contact], up_axis] for leg in chains]), 1)
+    floor = standing_height(np.stack([positions[:, column[leg.contact], up_axis] for leg in chains], axis=1))
     contacts, weights = [], []
     for leg in chains:
         point = positions[:, column[leg.contact]]

@@ -7,7 +7,8 @@ import pytest
 
 from ohgesture.core.evaluation import metrics as M
 from ohgesture.core.motion.bvh import read_bvh
-from ohgesture.core.generation.footlock import legs, pin_offsets, pin_targets, planted_runs, rotation_between, two_bone_ik
+from ohgesture.core.generation.footlock import (legs, pin_offsets, pin_targets, planted_runs, rotation_between,
+                                                standing_height, two_bone_ik)
 
 
 
@@ -18,6 +19,24 @@ def _random_legs(n, rng):
     shin = rng.normal(size=(n, 3))
     shin *= (35 + 10 * rng.random((n, 1))) / np.linalg.norm(shin, axis=1, keepdims=True)
     return hip, hip + thigh, hip + thigh + shin
+
+
+def test_plants_are_found_from_where_the_toe_rests_not_from_where_it_dips():
+    """A toe resting 5 cm up that dips to 0 as the foot pitches, and steps 12 cm high now and then:
+    against the lowest heights only the dip would count as planted."""
+    frames = 300
+    right = np.full(frames, 5.0)
+    right[40:60] = 0.0  # the foot pitches: the toe joint dips
+    right[100:130] = 12.0  # a step
+    left = np.full(frames, 5.2)
+    left[200:230] = 12.0
+    heights = np.stack([right, left], axis=1)
+    assert standing_height(heights) == pytest.approx(5.0)
+    still = np.zeros(frames)
+    from_dips = planted_runs(right - np.percentile(heights, 1), still, 4.7, 51.0)
+    from_rest = planted_runs(right - standing_height(heights), still, 4.7, 51.0)
+    assert from_dips == [(40, 60)]  # only the dip itself
+    assert from_rest == [(0, 100), (130, frames)]
 
 
 def test_rotation_between_turns_one_direction_onto_another():
