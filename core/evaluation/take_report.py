@@ -79,10 +79,10 @@ def fgd_table(result: dict) -> list[str]:
 
 
 def plausibility_table(result: dict) -> list[str]:
-    """Jerk and foot sliding per emotion next to each real take's (measure 6)."""
+    """Jerk, jitter (jerk per unit of wrist speed) and foot sliding per emotion next to each real take's (measure 6)."""
     checks = result["quality_bar"].get("plausibility", {})
     lines = [f"| takes (at {T.POSE_FPS:g} fps) | mean jerk of the body parts (cm/s^3) | per unit of wrist speed "
-             "(1/s^2) | foot sliding (cm/s) | jerk / sliding within the real takes' |", "|---|---|---|---|---|"]
+             "(1/s^2, the jitter) | foot sliding (cm/s) | jitter / sliding within the real takes' |", "|---|---|---|---|---|"]
     for label, s in result["emotions"].items():
         marks = [_mark(v[label]) for v in checks.values() if v is not None and label in v]
         lines.append(f"| {label} | {_f(s['jerk'], 0)} | {_f(s['jerk_per_speed'], 0)} | {_f(s['foot_sliding'], 2)} | "
@@ -97,7 +97,7 @@ def summary_lines(result: dict) -> list[str]:
     d, q = result["distances"], result["quality_bar"]
     failed = [label for label, v in q["emotions"].items() if not v["passed"]]
     for name, checks in (q.get("plausibility") or {}).items():
-        failed += [f"{label} ({name.replace('_', ' ')})" for label, ok in (checks or {}).items() if not ok]
+        failed += [f"{label} ({'jitter' if name == 'jerk_per_speed' else name.replace('_', ' ')})" for label, ok in (checks or {}).items() if not ok]
     return [f"- Emotions differ more than seeds: mean pose distance between emotions {_f(d['between_emotions'], 3)}, "
             f"between seeds {_f(d['between_seeds'], 3)} (torso heights): {_mark(d['passed'])}.",
             f"- Quality bar: {'passed' if q['all'] else 'not passed'}"

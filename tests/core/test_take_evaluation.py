@@ -309,9 +309,12 @@ def test_jerk_and_foot_sliding_are_measured_at_one_frame_rate():
     assert a["foot_sliding"] == pytest.approx(0.0, abs=1e-6)  # the feet stand
     glide = body_take(left, right, fps=30.0, travel=np.linspace(0, 200, len(left))[:, None] * [1.0, 0.0])
     assert T.plausibility(glide)["foot_sliding"] == pytest.approx(10.0, rel=0.02)  # 200 cm in 20 s, feet down
-    summaries = {"calm": dict(jerk=a["jerk"], foot_sliding=0.0), "shaky": dict(jerk=c["jerk"], foot_sliding=0.0)}
-    checks = T.plausible(summaries, [dict(jerk=1.1 * a["jerk"], foot_sliding=0.5)])
-    assert checks == dict(jerk=dict(calm=True, shaky=False), foot_sliding=dict(calm=True, shaky=True))
+    summaries = {"calm": dict(a, foot_sliding=0.0), "shaky": dict(c, foot_sliding=0.0),
+                 "lively": dict(jerk=3 * a["jerk"], jerk_per_speed=a["jerk_per_speed"], foot_sliding=1.0)}
+    checks = T.plausible(summaries, [dict(jerk=1.1 * a["jerk"], jerk_per_speed=1.1 * a["jerk_per_speed"], foot_sliding=0.5)])
+    # faster hands alone are not jitter; shaky ones are
+    assert checks == dict(jerk_per_speed=dict(calm=True, shaky=False, lively=True),
+                          foot_sliding=dict(calm=True, shaky=True, lively=False))
     bar = T.quality_bar({"calm": dict(above_head_pct=0, above_shoulder_pct=0, block_min=30, block_max=60)},
                         {"a.wav": dict(passed=True)}, dict(passed=True), plausibility=checks)
     assert not bar["all"]
