@@ -98,7 +98,16 @@ def summary_lines(result: dict) -> list[str]:
     failed = [label for label, v in q["emotions"].items() if not v["passed"]]
     for name, checks in (q.get("plausibility") or {}).items():
         failed += [f"{label} ({'jitter' if name == 'jerk_per_speed' else name.replace('_', ' ')})" for label, ok in (checks or {}).items() if not ok]
-    return [f"- Emotions differ more than seeds: mean pose distance between emotions {_f(d['between_emotions'], 3)}, "
+    lines = []
+    real = [r for r in result["real_takes"] if r.get("jerk") is not None]
+    if real:  # mean jerk is not judged (jitter is), but a reader should see where it is above real capture
+        top, speed = max(r["jerk"] for r in real), result["real"]["mean_speed"]
+        above = [f"{label} ({_f(s['mean_speed'] / speed, 2)} times the real takes' wrist speed)"
+                 for label, s in result["emotions"].items() if s["jerk"] > top]
+        if above:
+            lines.append(f"- Mean jerk above the highest real take's ({_f(top, 0)} cm/s^3): {', '.join(above)}; "
+                         "the bar judges jitter, the jerk per unit of wrist speed.")
+    return lines + [f"- Emotions differ more than seeds: mean pose distance between emotions {_f(d['between_emotions'], 3)}, "
             f"between seeds {_f(d['between_seeds'], 3)} (torso heights): {_mark(d['passed'])}.",
             f"- Quality bar: {'passed' if q['all'] else 'not passed'}"
             + (f" (failing emotions: {', '.join(failed)})" if failed else "") + "."]

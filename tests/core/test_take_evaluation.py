@@ -320,6 +320,20 @@ def test_jerk_and_foot_sliding_are_measured_at_one_frame_rate():
     assert not bar["all"]
 
 
+def test_the_report_says_which_emotions_jerk_more_than_real_capture_and_how_much_faster_they_move():
+    from ohgesture.core.evaluation.take_report import summary_lines
+
+    result = dict(distances=dict(between_emotions=0.2, between_seeds=0.1, passed=True),
+                  quality_bar=dict(emotions={}, all=True, plausibility={}),
+                  real_takes=[dict(jerk=3000.0), dict(jerk=2000.0)], real=dict(mean_speed=50.0),
+                  emotions=dict(calm=dict(jerk=2500.0, mean_speed=45.0), brisk=dict(jerk=4200.0, mean_speed=70.0)))
+    lines = summary_lines(result)
+    assert lines[0] == ("- Mean jerk above the highest real take's (3000 cm/s^3): brisk (1.40 times the real takes' "
+                        "wrist speed); the bar judges jitter, the jerk per unit of wrist speed.")
+    result["emotions"]["brisk"]["jerk"] = 2900.0
+    assert not any(line.startswith("- Mean jerk") for line in summary_lines(result))
+
+
 def test_evaluate_takes_and_the_report(tmp_path):
     from ohgesture.core.evaluation.take_report import write_take_report
 
