@@ -97,7 +97,7 @@ def summary_lines(result: dict) -> list[str]:
     d, q = result["distances"], result["quality_bar"]
     failed = [label for label, v in q["emotions"].items() if not v["passed"]]
     for name, checks in (q.get("plausibility") or {}).items():
-        failed += [f"{label} ({'jitter' if name == 'jerk_per_speed' else name.replace('_', ' ')})" for label, ok in (checks or {}).items() if not ok]
+        failed += [f"{label} ({T.PLAUSIBILITY_CHECKS[name]})" for label, ok in (checks or {}).items() if not ok]
     lines = []
     real = [r for r in result["real_takes"] if r.get("jerk") is not None]
     if real:  # mean jerk is not judged (jitter is), but a reader should see where it is above real capture

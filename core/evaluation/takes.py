@@ -456,14 +456,14 @@ def _mean_or_none(values: list, weights: np.ndarray) -> float | None:
 # styled capture, the same content performed happy has 2.2 times normal's mean jerk and angry 1.35
 # times (median over 10 contents; research/style_jerk.py, docs/evaluation.md). The jitter is the jerk
 # beyond what the speed explains, jerk per unit of wrist speed; mean jerk is reported beside it.
-PLAUSIBILITY_CHECKS = ("jerk_per_speed", "foot_sliding")
+PLAUSIBILITY_CHECKS = {"jerk_per_speed": "jitter", "foot_sliding": "foot sliding"}  # measure: its name in reports
 
 
-def plausible(summaries: dict, real_rows: list[dict], checks: tuple[str, ...] = PLAUSIBILITY_CHECKS) -> dict:
+def plausible(summaries: dict, real_rows: list[dict]) -> dict:
     """Per emotion: jitter (jerk per unit of wrist speed) and foot sliding no higher than the
     highest real take's (None where the real takes lack the measure)."""
     out = {}
-    for name in checks:
+    for name in PLAUSIBILITY_CHECKS:
         real = [r[name] for r in real_rows if r[name] is not None]
         out[name] = None if not real else {label: bool(s[name] is not None and s[name] <= max(real))
                                           for label, s in summaries.items()}
