@@ -67,7 +67,7 @@ def test_zip_holds_the_addon_and_core_but_not_tests(built_zip):
     import zipfile
 
     names = zipfile.ZipFile(built_zip).namelist()
-    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert "blender_manifest.toml" in names and "__init__.py" in names and "LICENSE" in names
     assert "ohgesture_addon/generate_operators.py" in names and "core/cli/_entry.py" in names
     assert not any(n.startswith(("tests/", ".venv/", ".git/")) or ".egg-info" in n for n in names)
 
