@@ -29,12 +29,15 @@ def _rest_quats(arm_obj, names) -> np.ndarray:
 
 
 def _rotation_keys(arm_obj, action, joint_of: dict):
-    """(bone name, pose bone, {index: F-curve}, sorted key frames) of the quaternion
-    channels of the action's bones named like model joints."""
+    """(bone name, pose bone, {property: {index: F-curve}}, sorted key frames) of the
+    rotation channels (quaternion or Euler) of the action's bones named like model joints."""
+    by_bone = {}
     for (name, prop), curves in bone_fcurves(action).items():
-        if prop != "rotation_quaternion" or name not in joint_of or name not in arm_obj.pose.bones:
-            continue
-        frames = sorted({float(f) for fc in curves.values() for f in fcurve_keys(fc)[:, 0]})
+        if prop in ("rotation_quaternion", "rotation_euler") and name in joint_of and name in arm_obj.pose.bones:
+            by_bone.setdefault(name, {})[prop] = curves
+    for name, curves in by_bone.items():
+        frames = sorted({float(f) for by_index in curves.values() for fc in by_index.values()
+                         for f in fcurve_keys(fc)[:, 0]})
         yield name, arm_obj.pose.bones[name], curves, frames
 
 
@@ -55,7 +58,7 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, *, frame_start: float,
             model_frame = int(round((frame - frame_start) * model_fps / scene_fps))
             if model_frame < 0:
                 continue
-            q = rotation_at({"rotation_quaternion": curves}, frame, bone)
+            q = rotation_at(curves, frame, bone)
             if reference is not None and not differs_from_take(q, reference, ref_index.get(name),
                                                                int(round(frame - frame_start)),
                                                                HAND_KEY_TOLERANCE_DEG):

@@ -5,23 +5,67 @@ Conventions: see ``core.motion.retarget`` (model Y-up cm -> Blender Z-up m via
 the motion is resampled to whole scene frames with slerp and keyed on every frame
 (linear), so ``scene.frame_set`` on a whole frame reproduces the motion exactly.
 Keys are written in bulk (keyframe_points.add + foreach_set), never keyframe_insert.
+Each bone keeps its rotation mode: a bone in an Euler mode gets Euler keys in its own order,
+an axis-angle bone axis-angle keys, a quaternion bone quaternion keys (``rotation_keys``), so
+the rig's other actions, which animate the same channels, keep playing.
 """
 
 from __future__ import annotations
 
 import bpy
+import mathutils
 import numpy as np
 
 from ..core.motion import retarget as retarget_maths
 from ..core.motion.motion_file import MotionFileError, validate_motion
+from ..core.motion.rotations import make_continuous
 from . import rigify
 from .armature import rig_rest
 
 LINEAR = 1  # index of 'LINEAR' in Keyframe.interpolation's enum
 
 
+EULER_MODES = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+
+
 def scene_frame_rate(scene) -> float:
     return scene.render.fps / scene.render.fps_base
+
+
+def rotation_keys(mode: str, quats: np.ndarray, previous=None) -> tuple[str, np.ndarray]:
+    """(property, (N, 3 or 4) values) that key the basis rotations ``quats`` (N, 4, w x y z)
+    in a bone's rotation ``mode``: Euler angles in its order, each frame the one closest to
+    the frame before (Blender's compatible Euler, so no 360-degree flips; ``previous``: the
+    angles of the key just before), axis-angle (angle, axis), or quaternions in one hemisphere
+    (``previous``: the quaternion of the key just before)."""
+    quats = np.asarray(quats, dtype=np.float64).reshape(-1, 4)
+    if previous is not None and mode not in EULER_MODES and len(quats):
+        quats = quats * (-1.0 if np.dot(quats[0], _as_quaternion(mode, previous)) < 0 else 1.0)
+    quats = make_continuous(quats)
+    if mode in EULER_MODES:
+        angles = np.empty((len(quats), 3))
+        compatible = mathutils.Euler(previous if previous is not None else (0.0, 0.0, 0.0), mode)
+        for i, q in enumerate(quats.tolist()):
+            compatible = mathutils.Quaternion(q).to_euler(mode, compatible)
+            angles[i] = compatible
+        return "rotation_euler", angles
+    if mode == "AXIS_ANGLE":
+        sin_half = np.linalg.norm(quats[:, 1:], axis=1)
+        axis = quats[:, 1:] / np.maximum(sin_half, 1e-12)[:, None]
+        defined = np.flatnonzero(sin_half > 1e-9)  # no turn: the axis of the nearest turn before (or after)
+        if len(defined):
+            nearest = defined[np.clip(np.searchsorted(defined, np.arange(len(quats)), side="right") - 1, 0, None)]
+            axis = axis[nearest]
+        else:
+            axis = np.tile([0.0, 1.0, 0.0], (len(quats), 1))
+        return "rotation_axis_angle", np.column_stack([2 * np.arctan2(sin_half, quats[:, 0]), axis])
+    return "rotation_quaternion", quats
+
+
+def _as_quaternion(mode: str, values) -> np.ndarray:
+    if mode == "AXIS_ANGLE":
+        return np.array(mathutils.Quaternion(values[1:], values[0]))
+    return np.asarray(values, dtype=np.float64)
 
 
 def _new_action(action_name: str, arm_obj):
@@ -168,13 +212,13 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
                 pose_bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
                 pose_bone.scale = (1.0, 1.0, 1.0)
             continue
-        pose_bone.rotation_mode = "QUATERNION"
         pose_bone.scale = (1.0, 1.0, 1.0)
         if not keyed_location[b]:
             pose_bone.location = (0.0, 0.0, 0.0)
         prefix = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
-        for i in range(4):
-            buffers.key(new_fcurve(f"{prefix}.rotation_quaternion", i, name), basis_q[:, b, i])
+        prop, values = rotation_keys(pose_bone.rotation_mode, basis_q[:, b])
+        for i in range(values.shape[1]):
+            buffers.key(new_fcurve(f"{prefix}.{prop}", i, name), values[:, i])
         if keyed_location[b]:
             for i in range(3):
                 buffers.key(new_fcurve(f"{prefix}.location", i, name), basis_loc[:, b, i])

@@ -183,6 +183,7 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
     model = common.model_path(context)
     metadata = common.model_metadata(model)
     preflight.check_armature(arm_obj, metadata)
+    preflight.check_ik(arm_obj, metadata, upper_body_only=bool(getattr(settings, "layer_upper_body", False)))
     labels = common.emotion_labels(metadata)
     emotion, emotion_2 = _emotions(settings, labels)
     gamma_curve = None
@@ -332,7 +333,7 @@ def _apply_regenerated(request, arm_obj, motion: dict, motion_path: str):
         raise common.SettingsError("The action to regenerate was removed while generating.")
     channels = retarget.motion_channels(arm_obj, motion, scene_fps=info["scene_fps"], max_frames=info.get("max_frames"))
     takes.rewrite_keys(action, channels, frame_start=info["frame_start"], first=regenerate["first"],
-                       last=regenerate["last"])
+                       last=regenerate["last"], modes={b.name: b.rotation_mode for b in arm_obj.pose.bones})
     info.update(take=takes.keep_take(motion_path), seed=request.seed, emotions=_emotion_record(request))
     info.pop("version", None)
     takes.mark_generated(action, info)

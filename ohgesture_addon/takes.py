@@ -24,10 +24,12 @@ import numpy as np
 
 from ..core.atomic import atomic_path
 from . import common
+from .keyframes import rotation_keys
 
 PROPERTY = "ohgesture"
 INFO_VERSION = 1
-_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(rotation_quaternion|location|rotation_euler)$')
+_BONE_PATH = re.compile(
+    r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(rotation_quaternion|location|rotation_euler|rotation_axis_angle)$')
 
 
 # --- the kept motion files and the record on the action ---------------------------------
@@ -176,19 +178,24 @@ def model_range(info: dict, first: int, last: int, take_frames: int) -> tuple[in
     return start, end
 
 
-def rewrite_keys(action, channels, *, frame_start: float, first: int, last: int) -> int:
+def rewrite_keys(action, channels, *, frame_start: float, first: int, last: int, modes=None) -> int:
     """Put the channels' values on the action's existing keys at scene frames first..last;
-    every other key is left as it is. Returns the number of keys changed."""
+    every other key is left as it is. ``modes`` ({bone: rotation mode}) says how rotations
+    are keyed (quaternion where it names none). Returns the number of keys changed."""
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
     index = {name: b for b, name in enumerate(names)}
     changed = 0
     for (name, prop), curves in bone_fcurves(action).items():
         b = index.get(name)
-        if b is None or prop == "rotation_euler":
+        if b is None:
             continue
-        values = basis_q[:, b] if prop == "rotation_quaternion" else basis_loc[:, b]
-        if prop == "rotation_quaternion" and len(curves) == 4:
-            values = _align_sign(values, curves, frame_start, first, last, count)
+        if prop == "location":
+            values = basis_loc[:, b]
+        else:
+            values = _rotation_values(prop, (modes or {}).get(name, "QUATERNION"), basis_q[:, b], curves,
+                                      frame_start, first, last, count)
+            if values is None:
+                continue
         for i, fc in curves.items():
             co = fcurve_keys(fc)
             k = np.round(co[:, 0] - frame_start).astype(np.int64)
@@ -202,13 +209,22 @@ def rewrite_keys(action, channels, *, frame_start: float, first: int, last: int)
     return changed
 
 
-def _align_sign(values, curves, frame_start, first, last, count):
-    """New quaternions with the sign of the kept key next to the range, so quaternion
-    curves stay continuous across its borders."""
-    for frame in (first - 1, last + 1):
-        k = int(round(frame - frame_start))
-        if not 0 <= k < count:
-            continue
-        kept = np.array([curves[i].evaluate(frame) for i in range(4)])
-        return values * (-1.0 if np.dot(kept, values[k]) < 0 else 1.0)
+def _rotation_values(prop, mode, quats, curves, frame_start, first, last, count):
+    """(count, 3 or 4) values of a rotation property for the range's keys, in the bone's
+    rotation ``mode`` (``keyframes.rotation_keys``), continuous with the kept key just before
+    the range (or just after it, for a range from the first frame); None when the property
+    is not the one the mode keys or does not have all its curves."""
+    width = 3 if prop == "rotation_euler" else 4
+    if len(curves) != width or rotation_keys(mode, quats[:1])[0] != prop:
+        return None
+    k0, k1 = (int(np.clip(round(f - frame_start), 0, count - 1)) for f in (first, last))
+    values = np.zeros((count, width))
+    if k0 > 0:
+        previous = [curves[i].evaluate(frame_start + k0 - 1) for i in range(width)]
+        values[k0:k1 + 1] = rotation_keys(mode, quats[k0:k1 + 1], previous)[1]
+    elif k1 + 1 < count:  # converted backwards from the kept key after the range
+        following = [curves[i].evaluate(frame_start + k1 + 1) for i in range(width)]
+        values[k0:k1 + 1] = rotation_keys(mode, quats[k0:k1 + 1][::-1], following)[1][::-1]
+    else:
+        values[:] = rotation_keys(mode, quats)[1]
     return values
