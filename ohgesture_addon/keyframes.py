@@ -68,13 +68,20 @@ def _as_quaternion(mode: str, values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+def _slot_name(arm_obj) -> str:
+    """The name of the armature's last action slot, else the armature's: an action put
+    back after ours finds its slot by that name (Blender 5's BVH importer names it "Slot")."""
+    identifier = getattr(arm_obj.animation_data, "last_slot_identifier", "") if arm_obj.animation_data else ""
+    return identifier[2:] if identifier.startswith("OB") and len(identifier) > 2 else arm_obj.name
+
+
 def _new_action(action_name: str, arm_obj):
     """A fresh action and a function that makes F-curves in it, on both the layered
     (4.4+) and the legacy action API."""
     action = bpy.data.actions.new(action_name)
     slot = None
     if hasattr(action, "layers") and hasattr(action, "slots"):
-        slot = action.slots.new(id_type="OBJECT", name=arm_obj.name)
+        slot = action.slots.new(id_type="OBJECT", name=_slot_name(arm_obj))
         layer = action.layers.new("Layer")
         strip = layer.strips.new(type="KEYFRAME")
         channelbag = strip.channelbag(slot, ensure=True)

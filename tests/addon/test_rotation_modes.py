@@ -7,6 +7,7 @@ generator (fake_generate.py) stands in for the model."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import bpy
@@ -19,7 +20,8 @@ from ohgesture.core.motion.skeleton import Motion, Skeleton
 from ohgesture.ohgesture_addon import keyframes, takes
 from ohgesture.ohgesture_addon import session as generation_session
 from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
-from conftest import FAKE  # noqa: I001 (tests/addon is on the path, as for blender_util)
+
+FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 
 FPS = 30
 BVH_SECONDS = 16
