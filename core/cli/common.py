@@ -10,17 +10,25 @@ from ..atomic import folder_writable
 
 
 class CliError(ValueError):
-    """A mistake of the user's, said in one line."""
+    """A mistake of the user's, said in one line (exit 1: the command failed)."""
+
+
+class UsageError(CliError):
+    """A mistake in the command line itself (a flag's value, flags that do not go together, an
+    output that exists): exit 2, found before the model and torch are loaded."""
 
 
 class ProgressReporter:
-    """tqdm bar for people, or ``OHG_PROGRESS <fraction> <message>`` lines for the add-on."""
+    """Progress on stderr: a bar on a terminal, one plain line per step when stderr is a file or
+    a pipe (a log), or ``OHG_PROGRESS <fraction> <message>`` lines for the add-on."""
 
     def __init__(self, machine: bool, total_label: str = "generate"):
         self.machine = machine
         self.bar = None
         self.label = total_label
         self._last = -1.0
+        self._last_message = None
+        self.terminal = sys.stderr.isatty()
 
     def __call__(self, fraction: float, message: str = "") -> None:
         fraction = min(max(float(fraction), 0.0), 1.0)
@@ -29,19 +37,27 @@ class ProgressReporter:
                 self._last = fraction
                 print(f"OHG_PROGRESS {fraction:.4f} {message}", file=sys.stderr, flush=True)
             return
-        if self.bar is None:
-            if fraction < 0.05:  # no bar until sampling starts, so early errors stay one line
+        if not self.terminal:  # a log: a line per tenth and per new step, never a carriage-return bar
+            if fraction < 0.05:  # nothing until sampling starts, so early errors stay one line
                 return
+            step = message.split(" ", 1)[0]
+            if fraction - self._last >= 0.1 or step != self._last_message or fraction >= 1.0 > self._last:
+                self._last, self._last_message = fraction, step
+                print(f"{self.label}: {fraction:4.0%} {message}".rstrip(), file=sys.stderr, flush=True)
+            return
+        if self.bar is None:  # from the start, so the first run's loading shows what it is waiting for
             from tqdm import tqdm
 
-            self.bar = tqdm(total=1000, desc=self.label, unit="‰", file=sys.stderr, dynamic_ncols=True,
+            self.bar = tqdm(total=1000, desc=self.label, unit="‰", file=sys.stderr, dynamic_ncols=True, leave=False,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
         self.bar.n = int(fraction * 1000)
         self.bar.set_postfix_str(message, refresh=True)
 
     def close(self) -> None:
+        """Remove the bar (the caller's last line says what was done); also on an error."""
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...], *, make_folders: bool = False) -> Path:
@@ -51,18 +67,18 @@ def check_output(path: Path, overwrite: bool, suffixes: tuple[str, ...], *, make
     file without ``overwrite``."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise CliError(f"output {path} must end in {' or '.join(suffixes)}.")
+        raise UsageError(f"output {path} must end in {' or '.join(suffixes)}.")
     if path.is_dir():
-        raise CliError(f"{path} is a folder; give the name of a file ending in {' or '.join(suffixes)}.")
+        raise UsageError(f"{path} is a folder; give the name of a file ending in {' or '.join(suffixes)}.")
     parent = path.parent if str(path.parent) else Path(".")
     while make_folders and not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
-        raise CliError(f"the output folder {parent} is a file, not a folder.")
+        raise UsageError(f"the output folder {parent} is a file, not a folder.")
     if not parent.is_dir():
-        raise CliError(f"the output folder {parent} does not exist.")
+        raise UsageError(f"the output folder {parent} does not exist.")
     if not folder_writable(parent):
         raise CliError(f"the output folder {parent} is not writable.")
     if path.exists() and not overwrite:
-        raise CliError(f"{path} already exists; pass --overwrite to replace it.")
+        raise UsageError(f"{path} already exists; pass --overwrite to replace it.")
     return path

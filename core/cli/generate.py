@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..generation.defaults import (DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
-                                   default_steps)
-from .common import CliError, ProgressReporter, check_output
+from ..generation.defaults import (DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_MODEL, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ,
+                                   DEFAULT_STEPS, SAMPLER_NAMES, default_steps)
+from .common import CliError, ProgressReporter, UsageError, check_output
 
 
 def add_parser(sub) -> None:
@@ -65,13 +65,13 @@ def add_parser(sub) -> None:
 def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
     label, sep, value = text.rpartition(":")
     if not sep or not label:
-        raise CliError(f"{what} must look like LABEL:WEIGHT (for example sad:0.3), got {text!r}.")
+        raise UsageError(f"{what} must look like LABEL:WEIGHT (for example sad:0.3), got {text!r}.")
     try:
         weight = float(value)
     except ValueError:
-        raise CliError(f"{what} weight {value!r} is not a number.") from None
+        raise UsageError(f"{what} weight {value!r} is not a number.") from None
     if not 0.0 <= weight <= 1.0:
-        raise CliError(f"{what} weight must lie between 0 and 1, got {weight:g}.")
+        raise UsageError(f"{what} weight must lie between 0 and 1, got {weight:g}.")
     return label, weight
 
 
@@ -79,11 +79,11 @@ def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
     """--emotion E1 [--blend E2:G] -> [(E1, 1-G), (E2, G)]; --mix A:w,B:w,... for any number."""
     if args.mix:
         if args.blend:
-            raise CliError("use either --blend or --mix, not both.")
+            raise UsageError("use either --blend or --mix, not both.")
         mix = [_parse_label_weight(part, "--mix") for part in args.mix.split(",") if part.strip()]
         total = sum(w for _, w in mix)
         if not mix or abs(total - 1.0) > 1e-3:
-            raise CliError(f"--mix weights must sum to 1, they sum to {total:g}.")
+            raise UsageError(f"--mix weights must sum to 1, they sum to {total:g}.")
         return [(label, w / total) for label, w in mix]
     first = args.emotion or ("neutral" if "neutral" in labels else labels[0])
     if not args.blend:
@@ -95,18 +95,52 @@ def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
 ENERGY_LIMIT = 5.0  # standard deviations of the training takes' activity: beyond it the model was never asked
 
 
-def _check_numbers(args) -> None:
-    """The sampling flags that can be refused before the model is loaded."""
+def _check_arguments(args) -> None:
+    """Everything about the command line that can be refused before the model and torch load."""
     if args.steps is not None and args.steps < 1:
-        raise CliError(f"--steps must be a positive whole number, got {args.steps}.")
+        raise UsageError(f"--steps must be a positive whole number, got {args.steps}.")
     if not 0 <= args.guidance < float("inf"):  # also refuses nan
-        raise CliError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
+        raise UsageError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
     if not -ENERGY_LIMIT <= args.energy <= ENERGY_LIMIT:  # also refuses nan
-        raise CliError(f"--energy must be a number from -{ENERGY_LIMIT:g} to {ENERGY_LIMIT:g}, got {args.energy:g}.")
+        raise UsageError(f"--energy must be a number from -{ENERGY_LIMIT:g} to {ENERGY_LIMIT:g}, got {args.energy:g}.")
     if args.fps is not None and not args.fps > 0:
-        raise CliError(f"--fps must be positive, got {args.fps:g}.")
+        raise UsageError(f"--fps must be positive, got {args.fps:g}.")
     if args.threads < 0:
-        raise CliError(f"--threads must be 0 (torch's default) or a positive whole number, got {args.threads}.")
+        raise UsageError(f"--threads must be 0 (torch's default) or a positive whole number, got {args.threads}.")
+    if not args.smooth_hz >= 0:  # also refuses nan; the upper bound needs the model's frame rate
+        raise UsageError(f"--smooth-hz must be 0 (off) or a positive frequency, got {args.smooth_hz:g}.")
+    if args.device.lower() not in ("auto", "cpu", "cuda") and not args.device.lower().startswith("cuda:"):
+        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}.")
+    if args.gamma_curve and not (args.blend and not args.mix):
+        raise UsageError("--gamma-curve needs --blend (two emotions).")
+    if args.keep or args.range:
+        if not (args.keep and args.range):
+            raise UsageError("--keep and --range go together: the take to keep and the frames to regenerate.")
+        if any(v is not None for v in (args.fps, args.gamma_curve)):
+            raise UsageError("--keep/--range cannot be combined with --fps or --gamma-curve.")
+        _parse_range(args.range, None)
+
+
+def _check_model_and_emotions(args, metadata: dict) -> None:
+    """The flags that need the model's metadata (read without torch): its emotions, its frame rate."""
+    fps = float(metadata.get("fps") or 0)
+    if fps and not args.smooth_hz < fps / 2:
+        raise UsageError(f"--smooth-hz must be 0 (off) or a frequency below {fps / 2:g} Hz (half the model's "
+                         f"{fps:g} fps), got {args.smooth_hz:g}.")
+    labels = list(metadata.get("emotions") or [])
+    for label, _ in emotion_mix(args, labels or ["neutral"]):
+        if labels and label not in labels:
+            raise UsageError(f"the model has no emotion {label!r}; valid emotions: {', '.join(labels)}.")
+
+
+def _check_audio(path: Path, fps: float) -> None:
+    """A missing, unreadable or too short recording, refused from its header before torch loads."""
+    from ..audio.features import audio_info
+
+    duration = audio_info(path)["duration"]
+    if fps and duration * fps < 1:
+        raise CliError(f"{path} is {duration:.3f} s long, shorter than one motion frame ({1 / fps:.3f} s); "
+                       f"nothing to animate.")
 
 
 def _sampling_steps(args, lm) -> int:
@@ -143,8 +177,6 @@ def _frame_weights(args, mix, frames: int):
 
     if not args.gamma_curve:
         return emotion_weights(mix)[:, None].repeat(frames, axis=1)
-    if len(mix) != 2:
-        raise CliError("--gamma-curve needs --blend (two emotions).")
     try:
         curve = np.asarray(np.load(args.gamma_curve, allow_pickle=False), dtype=np.float64).reshape(-1)
     except (OSError, ValueError) as exc:
@@ -165,24 +197,46 @@ def _write_take(out: Path, motion, root_joint: int, meta: dict) -> None:
         write_bvh(out, motion)
 
 
-def cmd_generate(args) -> int:
-    from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
-    from ..motion.resample import resample_motion
+def _model_metadata(args) -> dict:
+    """The checkpoint's metadata, read without torch (a missing or broken file fails here, fast)."""
+    from ..model.checkpoint import read_metadata
 
+    path = Path(args.model) if args.model else DEFAULT_MODEL
+    if not args.model and not path.exists():
+        raise CliError(f"no default model is installed ({path} is missing); pass --model CKPT.")
+    return read_metadata(path)
+
+
+WARM_UP = "loading the model and audio libraries (the first run after installing can take ~30 s)"
+
+
+def cmd_generate(args) -> int:
     out = check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
     audio_path = Path(args.audio)
-    _check_numbers(args)
+    _check_arguments(args)
+    metadata = _model_metadata(args)
+    _check_model_and_emotions(args, metadata)
+    if not args.keep:  # with --keep the take sets the length
+        _check_audio(audio_path, float(metadata.get("fps") or 0))
     report = ProgressReporter(args.progress_lines)
+    try:
+        return _generate(args, out, audio_path, report)
+    finally:
+        report.close()
+
+
+def _generate(args, out: Path, audio_path: Path, report) -> int:
     started = time.time()
-    report(0.0, "loading model")
+    report(0.0, WARM_UP)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
+    from ..motion.resample import resample_motion
+
+    report(0.01, "loading the model")
     lm = load_model(args.model, args.device)
-    if not 0 <= args.smooth_hz < lm.fps / 2:  # also refuses nan
-        raise CliError(f"--smooth-hz must be 0 (off) or a frequency below {lm.fps / 2:g} Hz (half the model's "
-                       f"{lm.fps:g} fps), got {args.smooth_hz:g}.")
     mix = emotion_mix(args, lm.labels)
     labels = [label for label, _ in mix]
     for label in labels:
@@ -213,8 +267,8 @@ def cmd_generate(args) -> int:
     _write_take(out, motion, lm.layout.root_joint, meta)
     report(1.0, "done")
     report.close()
-    print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {time.time() - started:.1f} s)",
-          file=sys.stderr)
+    print(f"wrote {out}: {motion.num_frames / motion.fps:.1f} s of motion ({motion.num_frames} frames at "
+          f"{motion.fps:g} fps), made in {time.time() - started:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -232,12 +286,16 @@ def _load_constraints(path, lm, n_frames: int):
     return constraints_to_known(lm, arrays["frames"], arrays["joints"], arrays["rotations"], n_frames)
 
 
-def _parse_range(text: str, frames: int) -> tuple[int, int]:
+def _parse_range(text: str, frames: int | None) -> tuple[int, int]:
+    """--range START:END; without ``frames`` (before the kept take is read) only its form is checked."""
     try:
         start, end = (int(v) for v in text.split(":"))
     except ValueError:
-        raise CliError(f"--range must look like START:END in frames (for example 100:160), got {text!r}.") from None
-    if not 0 <= start < end <= frames:
+        raise UsageError(f"--range must look like START:END in frames (for example 100:160), got {text!r}.") from None
+    if frames is None:
+        if not 0 <= start < end:
+            raise UsageError(f"--range {start}:{end} must have 0 <= START < END.")
+    elif not 0 <= start < end <= frames:
         raise CliError(f"--range {start}:{end} must lie inside the kept take's {frames} frames, START < END.")
     return start, end
 
@@ -268,10 +326,6 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     from ..motion.features import features_to_motion, motion_to_features
     from ..motion.motion_file import read_motion, write_motion
 
-    if not (args.keep and args.range):
-        raise CliError("--keep and --range go together: the take to keep and the frames to regenerate.")
-    if any(v is not None for v in (args.fps, args.gamma_curve)):
-        raise CliError("--keep/--range cannot be combined with --fps or --gamma-curve.")
     keep_npz = Path(args.keep).suffix.lower() == ".npz"
     existing = read_motion(Path(args.keep), lm.skeleton) if keep_npz else read_bvh(Path(args.keep))
     if existing.skeleton.joint_names != lm.skeleton.joint_names:
@@ -311,6 +365,6 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
             scratch.unlink(missing_ok=True)
     report(1.0, "done")
     report.close()
-    print(f"wrote {out}: frames {start}-{end - 1} regenerated, {frames - (end - start)} kept "
-          f"({time.time() - started:.1f} s)", file=sys.stderr)
+    print(f"wrote {out}: frames {start}-{end - 1} regenerated, {frames - (end - start)} kept, made in "
+          f"{time.time() - started:.1f} s", file=sys.stderr)
     return 0

@@ -7,9 +7,11 @@ non-zero exit code, never a traceback. Each command lives in its own module.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import data, generate, info
+from .common import UsageError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -22,20 +24,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+LIGHT_COMMANDS = ("info", "generate", "prepare", "train", "export")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; when the command about to run is one of LIGHT_COMMANDS, ``evaluate`` is
+    listed without its flags, so its module (numpy and scipy: most of a second) is not imported."""
     p = _Parser(prog="ohgesture", description="Speech-driven, emotion-controllable gesture animation.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     info.add_parser(sub)
     generate.add_parser(sub)
     data.add_parsers(sub)
-    try:
-        from ..evaluation.evaluate import add_cli as add_evaluate_cli
-    except ImportError:  # no numpy in this interpreter: main() says how to install the dependencies
-        pass
+    if command in LIGHT_COMMANDS:
+        sub.add_parser("evaluate", help="measure a model (ohgesture evaluate --help)")
     else:
-        add_evaluate_cli(sub)
+        try:
+            from ..evaluation.evaluate import add_cli as add_evaluate_cli
+        except ImportError:  # no numpy in this interpreter: main() says how to install the dependencies
+            pass
+        else:
+            add_evaluate_cli(sub)
     data.add_export_parser(sub)
     return p
+
+
+def _quiet_closed_pipe() -> int:
+    """``ohgesture info X | head -1``: the reader left; end quietly, no traceback, no error line."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_FAILED
 
 
 def _terminate_as_interrupt(signum, frame):
@@ -45,14 +64,22 @@ def _terminate_as_interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     except ValueError:  # not the main thread (main() called from a script's worker)
         pass
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _quiet_closed_pipe()
+    except UsageError as exc:
+        print(f"error: {str(exc).strip().rstrip('.')} (see ohgesture {args.command} --help).", file=sys.stderr)
+        return EXIT_USAGE
     except ImportError as exc:  # e.g. the add-on pointed at an interpreter without torch
         print(f"error: this Python ({sys.executable}) cannot import {exc.name or exc}; install the dependencies "
               f"(Blender: add-on preferences > Install Dependencies; elsewhere: pip install torch numpy scipy "

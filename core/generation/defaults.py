@@ -1,6 +1,11 @@
 """Sampling defaults: the one place the command line, the evaluation, the batch script and
 the add-on take them from (torch-free, so the add-on can read them before torch is installed)."""
 
+from pathlib import Path
+
+# The shipped model, used when no --model is given.
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default.safetensors"
+
 # The few-step sampler and its step counts, chosen with benchmarks/bench_sampling.py
 # (docs/performance.md has its table): dpmpp_2m with 20 steps at 1/50 of the 1000-step DDPM
 # reference's denoiser evaluations. ddpm always runs all of the model's steps.
