@@ -33,8 +33,7 @@ from ..model.samplers import SAMPLERS
 from ..motion.skeleton import Motion, Skeleton, skeleton_from_dict
 from .retiming import activity_time_map, retime_features
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_MODEL = WEIGHTS_DIR / "default.safetensors"
+from .defaults import DEFAULT_MODEL  # defined torch-free there, for the command line's early checks
 FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
 Progress = Callable[[float, str], None] | None
