@@ -79,17 +79,21 @@ def fgd_table(result: dict) -> list[str]:
 
 
 def plausibility_table(result: dict) -> list[str]:
-    """Jerk, jitter (jerk per unit of wrist speed) and foot sliding per emotion next to each real take's (measure 6)."""
+    """Jerk, jitter (jerk per unit of wrist speed), foot sliding and the heading's largest turn per emotion
+    next to each real take's (measures 6 and 7)."""
     checks = result["quality_bar"].get("plausibility", {})
+    limit = result["quality_bar"]["bar"]["heading_drift"]
     lines = [f"| takes (at {T.POSE_FPS:g} fps) | mean jerk of the body parts (cm/s^3) | per unit of wrist speed "
-             "(1/s^2, the jitter) | foot sliding (cm/s) | jitter / sliding within the real takes' |", "|---|---|---|---|---|"]
+             f"(1/s^2, the jitter) | foot sliding (cm/s) | heading's largest turn from the first frame (deg, <= "
+             f"{limit:g}) | jitter / sliding within the real takes' / facing |", "|---|---|---|---|---|---|"]
     for label, s in result["emotions"].items():
         marks = [_mark(v[label]) for v in checks.values() if v is not None and label in v]
+        marks.append(_mark(result["quality_bar"]["emotions"][label]["facing"]))
         lines.append(f"| {label} | {_f(s['jerk'], 0)} | {_f(s['jerk_per_speed'], 0)} | {_f(s['foot_sliding'], 2)} | "
-                     f"{' / '.join(marks) or '-'} |")
+                     f"{_f(s['heading_drift'])} | {' / '.join(marks)} |")
     for r in result["real_takes"]:
         lines.append(f"| real: {r['name']} | {_f(r['jerk'], 0)} | {_f(r['jerk_per_speed'], 0)} | "
-                     f"{_f(r['foot_sliding'], 2)} | |")
+                     f"{_f(r['foot_sliding'], 2)} | {_f(r['heading_drift'])} | |")
     return lines
 
 

@@ -17,7 +17,8 @@ skeleton (ZEGGS, BEAT, Mixamo, Bandai Namco). Per take (a motion and its speech)
 5. emotions differ more than seeds (frame-aligned pose distance);
 6. plausibility: jitter (mean jerk of the body parts per unit of wrist speed; the mean
    jerk is reported too) and foot sliding of the ankles, both at POSE_FPS so takes of any
-   frame rate compare, against the real takes' range.
+   frame rate compare, against the real takes' range;
+7. facing: how far the hips' heading turns away from where it faced at the first frame.
 
 Pure functions over :class:`Take`; :func:`generate_takes` runs a model, and
 :func:`evaluate_takes` combines everything into one result dict that
@@ -55,7 +56,8 @@ _SIDED_PARTS = {"shoulder": ("upperarm", "arm", "uparm"), "elbow": ("lowerarm", 
 _CENTRE_PARTS = {"hips": ("hips", "pelvis", "hip"), "head": ("head",), "neck": ("neck", "neck1"),
                  "chest": ("chest", "upperchest")}
 
-BAR = dict(above_head_pct=5.0, above_shoulder_pct=25.0, block_min=25.0, block_max=140.0, loudness_r=0.3)
+BAR = dict(above_head_pct=5.0, above_shoulder_pct=25.0, block_min=25.0, block_max=140.0, loudness_r=0.3,
+           heading_drift=45.0)
 
 
 _SIDE_PATTERNS = (r"(left|right)[_.\- ]?(.+)", r"(l|r)[_.\- ](.+)", r"(.+?)[_.\- ]?(left|right)", r"(.+)[_.\- ](l|r)")
@@ -277,11 +279,23 @@ def plausibility(take: Take) -> dict:
                 foot_sliding=M.foot_sliding(positions, POSE_FPS, feet) if feet else None)
 
 
+# ------------------------------------------------------------------ 7. facing
+
+
+def heading_drift(take: Take) -> float:
+    """The largest turn (degrees) of the body's heading away from the first frame's: the heading of
+    the hips' left-right axis (the upper legs' heads; the shoulders' without legs) on the floor."""
+    left, right = ("hip_l", "hip_r") if {"hip_l", "hip_r"} <= take.parts.keys() else ("shoulder_l", "shoulder_r")
+    across = take.part(left) - take.part(right)
+    heading = np.unwrap(np.arctan2(across[:, 2], across[:, 0]))
+    return float(np.degrees(np.abs(heading - heading[0]).max()))
+
+
 def take_measures(take: Take, real_heights: np.ndarray | None = None) -> dict:
-    """Measures 1-3 and 6 of one take."""
+    """Measures 1-3, 6 and 7 of one take."""
     out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, seconds=take.duration,
                fps=take.fps, **gesture_space(take), **liveliness(take), coupling=take_coupling(take),
-               **plausibility(take))
+               **plausibility(take), heading_drift=heading_drift(take))
     if real_heights is not None:
         out.update(height_comparison(wrist_heights(take), real_heights))
     return out
@@ -440,7 +454,8 @@ def summarise(rows: list[dict], heights: np.ndarray, real_heights: np.ndarray | 
                shifted_p95=float(np.mean([c["shifted_p95"] for c in couplings])) if couplings else None,
                jerk=float(np.average([r["jerk"] for r in rows], weights=seconds)),
                jerk_per_speed=float(np.average([r["jerk_per_speed"] for r in rows], weights=seconds)),
-               foot_sliding=_mean_or_none([r["foot_sliding"] for r in rows], seconds))
+               foot_sliding=_mean_or_none([r["foot_sliding"] for r in rows], seconds),
+               heading_drift=max(r["heading_drift"] for r in rows))
     if real_heights is not None:
         out.update(height_comparison(heights, real_heights))
     return out
@@ -485,11 +500,14 @@ def label_passes(summary: dict, bar: dict = BAR) -> dict:
     gesture = summary["above_head_pct"] <= bar["above_head_pct"] and \
         summary["above_shoulder_pct"] <= bar["above_shoulder_pct"]
     lively = bar["block_min"] <= summary["block_min"] and summary["block_max"] <= bar["block_max"]
-    return dict(gesture_space=bool(gesture), liveliness=bool(lively), passed=bool(gesture and lively))
+    drift = summary.get("heading_drift")  # unmeasured: not counted
+    facing = drift is None or drift <= bar["heading_drift"]
+    return dict(gesture_space=bool(gesture), liveliness=bool(lively), facing=bool(facing),
+                passed=bool(gesture and lively and facing))
 
 
 def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR, plausibility: dict | None = None) -> dict:
-    """Pass/fail per emotion (gesture space, liveliness), per speech clip (loudness coupling averaged over
+    """Pass/fail per emotion (gesture space, liveliness, facing), per speech clip (loudness coupling averaged over
     emotions), jitter and foot sliding within the real takes' (``plausible``; unmeasured = not counted), and
     overall (with emotions differing more than seeds; unmeasured with one seed = not passed)."""
     per_label = {label: label_passes(s, bar) for label, s in labels.items()}

@@ -26,6 +26,7 @@ from .defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT
 from ..motion.features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
                        smoothstep, smoothstep_ramp)
 from .footlock import lock_feet
+from .heading import hold_heading
 from .root_anchor import anchor_root
 from ..model.denoiser import DenoiserConfig, GestureDenoiser
 from ..motion.rotations import quat_to_matrix, matrix_to_6d, sixd_to_matrix
@@ -258,11 +259,14 @@ def _sample_windows(lm: LoadedModel, audio, emotion_ids, weights, starts, inpain
 
 
 def _finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool) -> np.ndarray:
-    """Low-pass and foot locking; next to known frames (``mask`` (F, D)) they fade out, or the
-    known frames put back would stand out as steps."""
+    """Low-pass, the heading held (core.generation.heading; without known frames) and foot locking;
+    next to known frames (``mask`` (F, D)) they fade out, or the known frames put back would stand
+    out as steps."""
     finished = smooth_features(motion, lm.fps, smoothing_hz)
+    if mask is None:  # with known frames the root path after them must stay as it was
+        finished = hold_heading(finished, lm.fps, lm.layout)
     if foot_lock:
-        if mask is None:  # with known frames the root path after them must stay as it was
+        if mask is None:
             finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
         finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
     if mask is None:

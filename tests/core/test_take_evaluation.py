@@ -457,3 +457,15 @@ def test_the_pose_space_puts_real_takes_below_a_still_pose_and_a_wave(real_takes
     assert all(pooled < 0.3 * v for v in result["fgd"].values())
     for name in real_takes:  # one real take's other part against the pooled held-out windows
         assert result["floors"][f"real: {name.name}, its other part vs held-out"] < 0.5 * result["fgd"]["still"]
+
+
+def test_the_heading_drift_is_the_bodys_largest_turn_from_the_first_frame():
+    left, right = gesturing(20.0, seed=4)
+    turning = np.radians(np.linspace(0.0, 120.0, len(left)))  # a steady turn to 120 degrees
+    assert T.heading_drift(body_take(left, right, yaw=turning)) == pytest.approx(120.0, abs=0.5)
+    swaying = np.radians(30.0) * np.sin(np.linspace(0.0, 6 * np.pi, len(left)))  # turns back and forth
+    assert T.heading_drift(body_take(left, right, yaw=swaying)) == pytest.approx(30.0, abs=0.5)
+    assert T.heading_drift(body_take(left, right, yaw=0.7)) == pytest.approx(0.0, abs=1e-6)  # placed turned
+    good = dict(above_head_pct=0.0, above_shoulder_pct=0.0, block_min=30.0, block_max=60.0, heading_drift=45.0)
+    assert T.label_passes(good)["facing"] and T.label_passes(good)["passed"]
+    assert not T.label_passes({**good, "heading_drift": 46.0})["passed"]
