@@ -10,10 +10,10 @@ _registered = []
 
 def _class_lists():
     from . import (armature, bone_map_operators, emotion_mix, generate_operators, install, panel, preferences,
-                   properties)
+                   preflight, properties)
 
     return [properties.classes, preferences.classes, generate_operators.classes, armature.classes,
-            install.classes, bone_map_operators.classes, emotion_mix.classes, panel.classes]
+            install.classes, bone_map_operators.classes, emotion_mix.classes, preflight.classes, panel.classes]
 
 
 def register():

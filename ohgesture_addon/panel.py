@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import common, install, rigify
+from . import common, install, preflight, rigify
 from .strips import chosen_strip_label, strips_collection, strips_property
 
 
@@ -79,8 +79,25 @@ def _draw_actions(layout, settings, status) -> None:
     sub = row.row(align=True)
     sub.enabled = settings.layer_upper_body
     sub.prop(settings, "layer_blend_frames", text="Blend")
+    _draw_ik(layout, settings)
     layout.operator("ohgesture.generate", icon="PLAY")
     layout.operator("ohgesture.regenerate_selection", icon="SEQ_PREVIEW")
+
+
+def _draw_ik(layout, settings) -> None:
+    """IK constraints that would hold the keyed bones, and the button that mutes them."""
+    arm_obj = settings.armature
+    if arm_obj is None or arm_obj.type != "ARMATURE" or not any(
+            c.type == "IK" and not c.mute for b in arm_obj.pose.bones for c in b.constraints):
+        return  # the cheap test first: this runs on every redraw
+    try:
+        found = preflight.holding_ik(arm_obj, common.model_metadata(common.model_path(bpy.context)),
+                                     upper_body_only=settings.layer_upper_body)
+    except common.SettingsError:
+        return
+    if found:
+        layout.label(text=f"IK on {len(found)} bone{'s' if len(found) > 1 else ''} would hold the keys", icon="ERROR")
+        layout.operator("ohgesture.mute_ik", icon="CONSTRAINT_BONE")
 
 
 class OHGESTURE_UL_bone_map(bpy.types.UIList):

@@ -1,7 +1,8 @@
 """What is checked before a generation starts, so that anything the animator can fix is said
 in one sentence before minutes of work: the target armature (its keys would be saved, some of
-its bones can follow the model) and the audio (there, not empty, in a format the generator
-reads; a sound packed into the .blend is read from its packed data)."""
+its bones can follow the model, no IK constraint holds the bones it keys) and the audio (there,
+not empty, in a format the generator reads; a sound packed into the .blend is read from its
+packed data). Mute IK Constraints (``OHGESTURE_OT_mute_ik``) is the one-click fix for IK."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import os
 import bpy
 
 from ..core.audio.features import ffmpeg_missing_for
-from . import common, retarget
+from . import common, layering, retarget, rigify
+from .armature import skeleton_hierarchy
 
 OVERRIDE_HINT = "make it editable with Object > Library Override > Make and generate on the override"
 
@@ -30,6 +32,95 @@ def check_armature(arm_obj, metadata: dict) -> None:
     if pairs is not None and mapped == 0:
         raise common.SettingsError(f"No bone of '{arm_obj.name}' could be matched to the model's skeleton; "
                                    f"edit the bone map in the OHGesture panel.")
+
+
+def holding_ik(arm_obj, metadata: dict, *, upper_body_only: bool = False) -> list:
+    """The armature's IK constraints (pose bone, constraint) that would hold a bone the take keys:
+    working (not muted, some influence, a valid target) and with a keyed bone in their chain (the
+    constrained bone and ``chain_count`` - 1 parents, all of them for 0). Their keys would be
+    overridden by IK aimed at targets the take does not move, so those limbs would stand still.
+    A generated Rigify rig's IK is switched to FK by its own keys, so it has none here."""
+    if arm_obj is None or arm_obj.type != "ARMATURE" or rigify.is_generated_rig(arm_obj):
+        return []
+    working = [(b, c) for b in arm_obj.pose.bones for c in b.constraints
+               if c.type == "IK" and not c.mute and c.influence > 0 and c.is_valid]
+    skeleton = common.skeleton_metadata(metadata)
+    if not working or skeleton is None:
+        return []
+    keyed = _keyed_bones(arm_obj, skeleton)
+    if upper_body_only:
+        try:
+            keyed &= layering.upper_body_bones(arm_obj)
+        except common.SettingsError:
+            pass  # the layer will refuse the rig itself, with its own sentence
+    found = []
+    for bone, constraint in working:
+        chain = [bone] + list(bone.parent_recursive)
+        chain = chain[:constraint.chain_count] if constraint.chain_count > 0 else chain
+        if not constraint.use_tail:
+            chain = chain[1:]
+        if any(b.name in keyed for b in chain):
+            found.append((bone, constraint))
+    return found
+
+
+def _keyed_bones(arm_obj, skeleton) -> set:
+    """The bones a take puts keys on: those the bone map pairs with a joint, or on the model's own
+    armature, those named like its joints."""
+    names, _ = skeleton_hierarchy(skeleton)
+    pairs, _, _ = retarget.resolve_map(arm_obj, skeleton, store=False)
+    bones = arm_obj.data.bones
+    if pairs is None:
+        return {n for n in names if n in bones}
+    return {t for s, t in pairs if s in names and t in bones}
+
+
+def ik_sentence(arm_obj, found) -> str:
+    """One sentence naming the IK constraints that hold the keyed bones, and the fix."""
+    shown = [f"'{b.name}'" for b, _ in found[:4]]
+    if len(found) > 4:
+        names = ", ".join(shown) + f" and {len(found) - 4} more"
+    else:
+        names = " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
+    return (f"The IK constraints on {names} of '{arm_obj.name}' would hold bones the take keys, so they "
+            f"would not move; press Mute IK Constraints in the OHGesture panel (Ctrl+Z brings them back) and "
+            f"generate again.")
+
+
+def check_ik(arm_obj, metadata: dict, *, upper_body_only: bool = False) -> None:
+    found = holding_ik(arm_obj, metadata, upper_body_only=upper_body_only)
+    if found:
+        raise common.SettingsError(ik_sentence(arm_obj, found))
+
+
+class OHGESTURE_OT_mute_ik(bpy.types.Operator):
+    """Mute the IK constraints that would hold the bones a take keys (their Mute switch, not
+    keyed, so they stay muted on every frame until unmuted in Bone Constraints; Ctrl+Z undoes it)"""
+
+    bl_idname = "ohgesture.mute_ik"
+    bl_label = "Mute IK Constraints"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.ohgesture
+        arm_obj = settings.armature
+        try:
+            found = holding_ik(arm_obj, common.model_metadata(common.model_path(context)),
+                               upper_body_only=bool(settings.layer_upper_body))
+        except common.SettingsError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if not found:
+            self.report({"INFO"}, "No IK constraint holds the bones a take keys.")
+            return {"CANCELLED"}
+        for _, constraint in found:
+            constraint.mute = True
+        names = ", ".join(f"'{b.name}'" for b, _ in found)
+        self.report({"INFO"}, f"Muted the IK constraints on {names} (unmute them in Bone Constraints to use IK again).")
+        return {"FINISHED"}
+
+
+classes = (OHGESTURE_OT_mute_ik,)
 
 
 def _library_of(id_data) -> str:

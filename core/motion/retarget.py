@@ -39,7 +39,7 @@ import numpy as np
 from .kinematics import forward_kinematics_matrices, forward_kinematics_quats, rest_positions, root_motion_translations
 from .resample import frames_within, resample_motion_arrays
 from .rotations import (_float, make_continuous, matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize,
-                        quat_rotate)
+                        quat_rotate, quat_to_matrix)
 
 AXIS_MAP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 AXIS_QUAT = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])  # AXIS_MAP as a quaternion (+90 degrees about X)
@@ -597,3 +597,40 @@ def retarget_channels(motion: dict, rig: RigRest, bone_joint, slot_joint: dict, 
     basis_q, basis_loc = basis_from_deltas(transfer.delta, keyed, rig.parents, rig.rest_rot, transfer.root_heads)
     keyed_location = [b in transfer.root_heads for b in range(len(bone_joint))]
     return rig.names, basis_q, basis_loc, keyed, keyed_location, transfer.count
+
+
+# --- the upper body over other animation -------------------------------------------------
+
+def twist_about(rotations: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """The part (F, 3, 3) of rotation matrices (F, 3, 3) that turns about the unit ``axis``
+    (swing-twist decomposition): the heading, when ``axis`` is up."""
+    q = matrix_to_quat(np.asarray(rotations, dtype=np.float64))
+    axis = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    twist = np.concatenate([q[..., :1], (q[..., 1:] @ axis)[..., None] * axis], axis=-1)
+    norm = np.linalg.norm(twist, axis=-1, keepdims=True)
+    twist = np.where(norm > 1e-9, twist / np.maximum(norm, 1e-9), np.array([1.0, 0.0, 0.0, 0.0]))
+    return quat_to_matrix(twist)
+
+
+def layered_spine_basis(spine_basis: np.ndarray, hips_basis: np.ndarray, hips_rest: np.ndarray,
+                        spine_rest: np.ndarray, base_hips: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Basis rotations (F, 4) of the first spine bone (a child of the hips) that stand the
+    generated upper body in the world as the whole take does, when the hips come from other
+    animation (the Upper Body Layer).
+
+    ``spine_basis`` and ``hips_basis`` (F, 4) are the take's bases (its hips' parents at rest,
+    so the take's hips turn by M_g = Q_h B_h in armature space), ``hips_rest``/``spine_rest``
+    the bones' rest rotations (3, 3), ``base_hips`` (F, 3, 3) the armature-space rotations the
+    hips have under the layer, ``up`` the world's up in armature space. The spine is turned as
+    D M_g would turn it, where D is the heading part of M_b M_g^-1 (the base keeps where the
+    body faces, the take keeps its pitch and roll): basis = R^-1 M_b^-1 D M_g R B_s with
+    R = Q_h^-1 Q_s. Without it the spine kept the rotations that, in the take, made up for
+    the hips' own pitch, and the torso leant 12 degrees further than in the take."""
+    hips_rest = np.asarray(hips_rest, dtype=np.float64)
+    generated = hips_rest @ quat_to_matrix(quat_normalize(_float(hips_basis)))
+    base = np.asarray(base_hips, dtype=np.float64)
+    heading = twist_about(base @ np.swapaxes(generated, -1, -2), up)
+    correction = np.swapaxes(base, -1, -2) @ heading @ generated
+    relative = hips_rest.T @ np.asarray(spine_rest, dtype=np.float64)
+    basis = relative.T @ correction @ relative @ quat_to_matrix(quat_normalize(_float(spine_basis)))
+    return make_continuous(matrix_to_quat(basis))
