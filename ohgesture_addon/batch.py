@@ -81,7 +81,9 @@ def parse_args(argv):
     parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
     parser.add_argument("--bone-map", help="JSON bone map (Export JSON in the panel) for --armature")
     parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start; "
-                                                        "the scene's own start frame is left as it is)")
+                                                        "the scene's frame range only grows to cover the take)")
+    parser.add_argument("--no-sound-strip", action="store_true",
+                        help="with --sound, do not add the audio as a sound strip where the keys start")
     parser.add_argument("--out", required=True, help="output .blend")
     parser.add_argument("--bvh", help="also export the (last) action as BVH")
     parser.add_argument("--entry-script", default="", help=argparse.SUPPRESS)  # tests: a stand-in generator
@@ -149,6 +151,9 @@ def check_arguments(args) -> None:
         where = "where the strip starts (move the strip to move them)" if args.strip else "where the take lies"
         raise ValueError(f"--frame-start applies to --sound and --sound-dir only; with {'--strip' if args.strip else '--range'}"
                          f" the keys go {where}.")
+    if args.no_sound_strip and (args.strip or args.range):
+        raise ValueError(f"--no-sound-strip applies to --sound only; with {'--strip' if args.strip else '--range'} no "
+                         f"sound strip is added.")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive whole number, got {args.steps}.")
     if not 0 <= args.guidance < float("inf"):
@@ -213,7 +218,8 @@ def _settings(args, arm_obj, labels):
         mix_emotions=bool(args.mix),
         emotion_mix=_mix_items(args.mix),
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
-        layer_blend_frames=args.layer_blend_frames, frame_start=args.frame_start)
+        layer_blend_frames=args.layer_blend_frames, frame_start=args.frame_start,
+        add_sound_strip=not (args.no_sound_strip or args.sound_dir))  # a folder's takes share their frames
 
 
 class Made:
@@ -269,8 +275,8 @@ def _generate(args, request, arm_obj, made: Made):
     def report(kind, text):
         if "ERROR" in kind:
             errors.append(text.removeprefix("Gesture generation failed: "))
-        elif "WARNING" in kind or text.startswith("Mapped "):
-            print(f"ohgesture: {text}" + (f" of '{arm_obj.name}'" if text.startswith("Mapped ") else ""), flush=True)
+        elif "WARNING" in kind:
+            print(f"ohgesture: {text}", flush=True)
     try:
         session.start()
         result = session.run_blocking(report, timeout=args.timeout)
@@ -280,6 +286,8 @@ def _generate(args, request, arm_obj, made: Made):
         raise
     if "FINISHED" not in result:
         raise ValueError(errors[-1] if errors else "Gesture generation did not finish.")
+    for message in session.messages:  # one line each: a note may hold a semicolon of its own
+        print(f"ohgesture: {message}" + (f" of '{arm_obj.name}'" if message.startswith("Mapped ") else ""), flush=True)
     made.actions.append(session.action)
     print(f"ohgesture: action '{session.action.name}' on '{arm_obj.name}'", flush=True)
     return session.action

@@ -41,6 +41,7 @@ def _draw_source(layout, scene, settings) -> None:
     layout.prop(settings, "source", expand=True)
     if settings.source != "STRIP":
         layout.prop(settings, "sound_file")
+        layout.prop(settings, "add_sound_strip")
     elif strips_collection(scene) is not None:
         layout.prop_search(settings, "sound_strip", scene.sequence_editor, strips_property(scene), icon="SOUND")
         layout.label(**chosen_strip_label(scene, settings.sound_strip))

@@ -67,6 +67,10 @@ class OHGestureSettings(bpy.types.PropertyGroup):
     sound_strip: StringProperty(
         name="Sound Strip", description="Sound strip to animate to (empty: the active or first sound strip)")
     sound_file: StringProperty(name="Sound File", subtype="FILE_PATH", description="Audio file to animate to")
+    add_sound_strip: BoolProperty(
+        name="Add Sound Strip", default=True,
+        description="Put the sound file in the Video Sequencer where the keys start (once per file and place); "
+                    "the scene's frame range grows to cover the take either way")
     armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,
                               description="Armature that receives the new action")
     emotion: EnumProperty(name="Emotion", items=_emotion_items(False), description="Main emotion of the gestures")

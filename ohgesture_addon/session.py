@@ -24,7 +24,7 @@ from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write
 from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob
 from .properties import NO_EMOTION
-from .strips import resolve_strip, strip_timing, visible_range
+from .strips import resolve_strip, sound_strips, strip_timing, strips_collection, visible_range
 
 READY = "READY"  # motion file written; keys not yet applied
 
@@ -63,6 +63,8 @@ class GenerationRequest:
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
     packed_sound: list | None = None  # preflight.packed_sound_key: the generator reads its packed data
+    cover_take: bool = False  # Sound File source: the scene's frame range is widened to the take
+    add_sound_strip: bool = False  # Sound File source: the audio becomes a sound strip at the take's start
 
 
 # --- the request -------------------------------------------------------------------------
@@ -178,6 +180,7 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
     scene = context.scene
     settings = settings if settings is not None else scene.ohgesture
     scene_fps = keyframes.scene_frame_rate(scene)
+    from_file = source is None and settings.source != "STRIP"
     source = source or _audio_source(scene, settings, scene_fps)
     arm_obj = settings.armature
     model = common.model_path(context)
@@ -210,6 +213,8 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         request.layer_blend_frames = int(getattr(settings, "layer_blend_frames", 6))
         if getattr(settings, "use_hand_keys", False):
             request.constraints, request.notes = hand_keys.request_constraints(arm_obj, request, metadata)
+        request.cover_take = from_file
+        request.add_sound_strip = from_file and bool(getattr(settings, "add_sound_strip", True))
     return request
 
 
@@ -373,6 +378,52 @@ def apply_result(request, arm_obj, motion_path: str):
     return action, ([message] + notes if not request.layer_upper_body else notes + [message])
 
 
+# --- the Sound File's take in the scene ----------------------------------------------------
+
+SOUND_STRIP_MARK = "ohgesture_sound"  # on the sound strips that Generate added
+
+
+def _strip_file(strip) -> str | None:
+    sound = getattr(strip, "sound", None)
+    return os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library)) if sound else None
+
+
+def _free_channel(scene, first: int, end: int) -> int:
+    """The lowest channel with no strip between frames ``first`` and ``end``."""
+    busy = {s.channel for s in strips_collection(scene) if strip_timing(s)[0] < end and strip_timing(s)[1] > first}
+    return next(c for c in range(1, 129) if c not in busy)
+
+
+def _place_sound_strip(scene, audio: str, first: int, end: int) -> list[str]:
+    """The audio as a sound strip starting at frame ``first``: none is added when a strip
+    of the file starts there already; the one Generate added for an earlier take of the
+    file moves there; else a new one goes on a free channel."""
+    same = [s for s in sound_strips(scene) if _strip_file(s) == audio]
+    if any(int(round(strip_timing(s)[2])) == first for s in same):
+        return []
+    ours = next((s for s in same if s.get(SOUND_STRIP_MARK)), None)
+    if ours is not None:
+        setattr(ours, "content_start" if hasattr(ours, "content_start") else "frame_start", first)
+        return [f"Moved the sound strip '{ours.name}' to frame {first}"]
+    if scene.sequence_editor is None:
+        scene.sequence_editor_create()
+    name = os.path.splitext(os.path.basename(audio))[0] or "speech"
+    strip = strips_collection(scene).new_sound(name[:63], audio, _free_channel(scene, first, end), first)
+    strip[SOUND_STRIP_MARK] = True
+    return [f"Added the sound strip '{strip.name}' at frame {first}"]
+
+
+def place_take(scene, request, action) -> list[str]:
+    """A Sound File take in the scene: its audio as a sound strip (``add_sound_strip``) and a
+    frame range that covers it (widened, never shrunk). Returns notes for the report."""
+    first, last = (int(round(f)) for f in action.frame_range)
+    notes = _place_sound_strip(scene, request.audio, first, last + 1) if request.add_sound_strip else []
+    if first < scene.frame_start or last > scene.frame_end:
+        scene.frame_start, scene.frame_end = min(first, scene.frame_start), max(last, scene.frame_end)
+        notes.append(f"The scene's frame range is now {scene.frame_start}-{scene.frame_end}, covering the take")
+    return notes
+
+
 # --- the session -------------------------------------------------------------------------
 
 class GenerationSession:
@@ -391,6 +442,7 @@ class GenerationSession:
         self.command = generation_command(request, self.out_path, gamma_path, audio) + extra
         self.job = ProcessJob(self.command, description="Starting")
         self.action = None
+        self.messages = []  # what putting the motion on the armature did, one sentence each
         self.map_message = ""
         self.error = ""
         self.state = None
@@ -429,8 +481,10 @@ class GenerationSession:
             raise common.SettingsError("The scene or armature was removed while generating.")
         if not os.path.isfile(self.out_path):
             raise MotionFileError("Generation ended without writing a motion file.")
-        self.action, messages = apply_result(request, arm_obj, self.out_path)
-        self.map_message = "; ".join(messages)
+        self.action, self.messages = apply_result(request, arm_obj, self.out_path)
+        if request.cover_take and not request.regenerate:
+            self.messages += place_take(scene, request, self.action)
+        self.map_message = "; ".join(self.messages)
         self.state = FINISHED
         return self.action
 
