@@ -41,7 +41,7 @@ def add_parsers(sub) -> None:
                     help="probability of training a window without its seed gesture (default 0.1)")
     tr.add_argument("--time-warp", type=float, default=1.0, metavar="FACTOR",
                     help="play training windows at random rates between 1/FACTOR and FACTOR, so only the "
-                         "audio tells when strokes come (default 1: off; see README: default model)")
+                         "audio tells when strokes come (default 1: off; the shipped model used 1.25: docs/model-card.md)")
     tr.add_argument("--predicted-activity", type=float, default=0.0, metavar="SHARE",
                     help="with an activity-conditioned model, condition this share of training windows on the "
                          "encoder's own prediction (what sampling sees) instead of the true activity (default 0)")

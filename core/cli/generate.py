@@ -127,6 +127,9 @@ def _check_model_and_emotions(args, metadata: dict) -> None:
     if fps and not args.smooth_hz < fps / 2:
         raise UsageError(f"--smooth-hz must be 0 (off) or a frequency below {fps / 2:g} Hz (half the model's "
                          f"{fps:g} fps), got {args.smooth_hz:g}.")
+    steps = int(metadata.get("diffusion", {}).get("T", 1000))
+    if args.sampler == "ddpm" and args.steps not in (None, steps):
+        raise UsageError(f"the ddpm sampler always runs all {steps} steps; use --sampler ddim for fewer.")
     labels = list(metadata.get("emotions") or [])
     for label, _ in emotion_mix(args, labels or ["neutral"]):
         if labels and label not in labels:
@@ -144,10 +147,7 @@ def _check_audio(path: Path, fps: float) -> None:
 
 
 def _sampling_steps(args, lm) -> int:
-    steps = args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
-    if args.sampler == "ddpm" and steps != lm.schedule.T:
-        raise CliError(f"the ddpm sampler always runs all {lm.schedule.T} steps; use --sampler ddim for fewer.")
-    return steps
+    return args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
 
 
 def _selected_audio(args, lm, audio_path: Path):

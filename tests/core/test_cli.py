@@ -396,3 +396,110 @@ def test_export_strips_training_state(tiny_checkpoint, tmp_path):
     stripped, _ = load_checkpoint(plain)
     assert any(k.startswith("train.") for k in a) and not any(k.startswith("train.") for k in stripped)
     assert all(torch.equal(stripped[k], a[k]) for k in stripped)
+
+
+USAGE_SCRIPT = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import _entry
+_entry._load_package()
+from ohgesture.core.cli.main import main
+results = []
+for argv in json.loads(sys.argv[2]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    results.append([code, err.getvalue(), "torch" in sys.modules])
+print(json.dumps(results))
+"""
+
+
+def test_usage_mistakes_exit_2_and_bad_audio_1_before_torch_loads(tiny_checkpoint, speech_wav, tmp_path):
+    """Each refusal is made in-process and torch is asserted not imported at that point: a
+    usage error used to wait 2.6-3.9 s for torch and exited 1 where docs/cli.md says 2."""
+    import soundfile as sf
+
+    existing, blip = tmp_path / "there.bvh", tmp_path / "blip.wav"
+    existing.write_text("precious")
+    sf.write(blip, np.zeros(320, np.float32), 16000)  # 0.02 s: under one frame at 30 fps
+    base = ["generate", str(speech_wav), "--model", str(tiny_checkpoint)]
+    usage = {
+        "--energy": ["--energy", "9"], "LABEL:WEIGHT": ["--blend", "lively"], "between 0 and 1": ["--blend", "lively:1.5"],
+        "valid emotions: calm, lively": ["--mix", "calm:0.5,furious:0.5"], "sum to 1": ["--mix", "calm:0.5,lively:0.3"],
+        "--device": ["--device", "gpu"], "below 15 Hz": ["--smooth-hz", "20"], "go together": ["--keep", str(existing)],
+        "runs all 1000 steps": ["--sampler", "ddpm", "--steps", "10"], "START:END": ["--keep", str(existing), "--range", "9"],
+    }
+    cases = [base + ["--out", str(tmp_path / "x.bvh")] + extra for extra in usage.values()]
+    cases += [base + ["--out", str(existing)], base + ["--out", str(tmp_path / "missing" / "x.bvh")]]
+    failed = [["generate", str(tmp_path / "none.wav"), "--out", str(tmp_path / "y.bvh"), "--model", str(tiny_checkpoint)],
+              ["generate", str(blip), "--out", str(tmp_path / "y.bvh"), "--model", str(tiny_checkpoint)]]
+    from support import ENTRY, TORCH_PYTHON
+
+    proc = subprocess.run([TORCH_PYTHON, "-c", USAGE_SCRIPT, str(ENTRY.parent), json.dumps(cases + failed)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    needles = [*usage, "--overwrite", "does not exist", "does not exist", "shorter than one motion frame"]
+    assert len(results) == len(needles)
+    for i, ((code, stderr, torch_loaded), needle) in enumerate(zip(results, needles)):
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (needle, stderr)
+        if i < len(cases):
+            assert code == 2 and lines[0].endswith("(see ohgesture generate --help)."), (needle, code)
+        else:
+            assert code == 1, (needle, code)
+        assert not torch_loaded, needle
+    assert existing.read_text() == "precious" and not (tmp_path / "x.bvh").exists()
+
+
+def test_a_closed_pipe_ends_quietly(speech_wav):
+    """`ohgesture info X | head -1` printed `error: [Errno 32] Broken pipe`."""
+    from support import ENTRY, TORCH_PYTHON
+
+    proc = subprocess.Popen([TORCH_PYTHON, str(ENTRY), "info", str(speech_wav)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before anything is written
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) in (0, 1)
+    assert stderr == "", stderr
+
+
+def test_progress_in_a_log_is_a_line_per_step_and_the_last_line_says_what_was_made(tiny_checkpoint, speech_wav,
+                                                                                   tmp_path):
+    """stderr captured (not a terminal): no carriage-return bar; 'wrote' tells the clip's length
+    from the compute time."""
+    import re
+
+    proc = run_cli("generate", speech_wav, "--out", tmp_path / "t.bvh", "--model", tiny_checkpoint, "--steps", 4)
+    assert "\r" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert 3 <= len(lines) <= 20 and all(re.fullmatch(r"generate: +\d+% .+", line) for line in lines[:-1]), lines
+    assert lines[-2] == "generate: 100% done"
+    assert re.fullmatch(r"wrote \S+t\.bvh: 5\.0 s of motion \(150 frames at 30 fps\), made in \d+\.\d s", lines[-1])
+
+
+def test_info_reads_every_file_the_tool_writes(tiny_checkpoint, speech_wav, synthetic_pairs, tmp_path):
+    """A take as .npz was refused as 'not a readable audio format ... install ffmpeg'."""
+    from ohgesture.core.motion.motion_file import write_constraints
+
+    take = tmp_path / "take.npz"
+    run_cli("generate", speech_wav, "--out", take, "--model", tiny_checkpoint, "--steps", 2, "--emotion", "calm")
+    write_constraints(tmp_path / "keys.npz", dict(frames=np.array([3, 40]), joints=np.array([5, 7]),
+                                                  rotations=np.tile([1.0, 0, 0, 0], (2, 1))))
+    run_cli("prepare", "--data", synthetic_pairs, "--format", "pairs", "--out", tmp_path / "pack.npz")
+    (tmp_path / "metrics.json").write_text(json.dumps({"fgd": 1.5}))
+
+    def info(name):
+        return json.loads(run_cli("info", tmp_path / name if isinstance(name, str) else name).stdout)
+
+    motion = info("take.npz")
+    assert (motion["kind"], motion["frames"], motion["fps"], motion["duration"]) == ("motion", 150, 30.0, 5.0)
+    assert motion["meta"]["emotions"] == [["calm", 1.0]]
+    keys = info("keys.npz")
+    assert (keys["kind"], keys["poses"], keys["joints"], keys["frames"]) == ("constraints", 2, [5, 7], [3, 40])
+    pack = info("pack.npz")
+    assert pack["kind"] == "dataset pack" and pack["labels"] == ["calm", "lively"] and pack["clips"] == 6
+    assert info("metrics.json") == {"kind": "json", "path": str(tmp_path / "metrics.json"), "content": {"fgd": 1.5}}
+    assert info(tiny_checkpoint)["kind"] == "model" and info(speech_wav)["kind"] == "audio"
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    assert "holds a" in _one_line_error(run_cli("info", tmp_path / "other.npz", check=False))
