@@ -118,6 +118,18 @@ def write_metadata_only_checkpoint(path, labels=EMOTIONS) -> None:
         f.write(struct.pack("<Q", len(header)) + header)
 
 
+def model_and_scene(tmp_path, monkeypatch, fps: int = 30):
+    """A metadata-only model as $OHGESTURE_MODEL, the takes kept under ``tmp_path`` and an
+    empty scene at ``fps``: (model path, scene)."""
+    model = tmp_path / "model.safetensors"
+    write_metadata_only_checkpoint(model)
+    monkeypatch.setenv("OHGESTURE_MODEL", str(model))
+    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
+    scene = reset_blender()
+    scene.render.fps = fps
+    return model, scene
+
+
 def add_sound_strip(scene, wav_path, name="speech", frame_start=1, channel=1):
     editor = scene.sequence_editor or scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences

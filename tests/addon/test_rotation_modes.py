@@ -19,7 +19,7 @@ from ohgesture.core.motion.bvh import write_bvh
 from ohgesture.core.motion.skeleton import Motion, Skeleton
 from ohgesture.ohgesture_addon import keyframes, takes
 from ohgesture.ohgesture_addon import session as generation_session
-from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
+from blender_util import add_sound_strip, model_and_scene, reset_blender, write_wav
 
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 
@@ -100,12 +100,7 @@ def rotation_curves(action) -> dict:
 
 @pytest.fixture
 def studio(registered, tmp_path, monkeypatch):
-    model = tmp_path / "model.safetensors"
-    write_metadata_only_checkpoint(model)
-    monkeypatch.setenv("OHGESTURE_MODEL", str(model))
-    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
-    scene = reset_blender()
-    scene.render.fps = FPS
+    _, scene = model_and_scene(tmp_path, monkeypatch, FPS)
     wav = tmp_path / "speech.wav"
     write_wav(wav, STRIP_SECONDS)
     add_sound_strip(scene, wav, frame_start=1)

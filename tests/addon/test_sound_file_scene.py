@@ -17,10 +17,8 @@ import numpy as np
 import pytest
 
 from ohgesture.ohgesture_addon import armature, takes
-from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.strips import sound_strips, strip_timing
-from blender_util import JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender, write_metadata_only_checkpoint, \
-    write_wav
+from blender_util import JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, model_and_scene, write_wav
 from support import ROOT
 
 BATCH = ROOT / "ohgesture_addon" / "batch.py"
@@ -33,12 +31,7 @@ SECONDS = 60
 def studio(registered, tmp_path, monkeypatch):
     """A metadata-only model, a 30 fps scene with Blender's default range 1-250, 60 s of
     speech in a file, the model's own armature as the target."""
-    model = tmp_path / "model.safetensors"
-    write_metadata_only_checkpoint(model)
-    monkeypatch.setenv("OHGESTURE_MODEL", str(model))
-    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
-    scene = reset_blender()
-    scene.render.fps = 30
+    model, scene = model_and_scene(tmp_path, monkeypatch)
     scene.frame_start, scene.frame_end = 1, 250
     wav = tmp_path / "speech.wav"
     write_wav(wav, SECONDS, sample_rate=8000)
