@@ -66,6 +66,18 @@ def _torso_tilt(scene, rig, frames) -> np.ndarray:
     return np.degrees(np.arccos(line[:, 2] / np.linalg.norm(line, axis=1)))
 
 
+def _undo_take(rig, action):
+    """The rig as before a take: ``action`` active, no NLA tracks, every bone at rest (not at
+    what the take left on channels nobody keys now). Returns its animation data."""
+    anim = rig.animation_data
+    for track in list(anim.nla_tracks):
+        anim.nla_tracks.remove(track)
+    anim.action = action
+    for bone in rig.pose.bones:
+        bone.matrix_basis = Matrix.Identity(4)
+    return anim
+
+
 def _base_action(rig, name, frames, hips_rotation=None):
     """The animator's own action: the hips' location keyed (and turned by ``hips_rotation(frame)``
     -> quaternion wxyz where given)."""
@@ -87,10 +99,7 @@ def test_upper_body_layer_stands_the_torso_as_the_whole_take(studio):
     full = _generate()
     frames = range(int(full.frame_range[0]), int(full.frame_range[1]) + 1)
     full_tilt = _torso_tilt(scene, rig, frames)
-    anim = rig.animation_data
-    for track in list(anim.nla_tracks):
-        anim.nla_tracks.remove(track)
-    anim.action = base
+    anim = _undo_take(rig, base)
     settings.layer_upper_body = True
     layer = _generate()
     assert anim.action is None and anim.nla_tracks[-1].name == layering.LAYER_TRACK
@@ -115,9 +124,7 @@ def test_layer_over_a_turning_walk_keeps_the_walks_heading_and_the_takes_posture
         pitch = Matrix.Rotation(np.radians(12 * np.sin(frame / 30 * 2 * np.pi)), 4, "X")
         return (turn @ pitch).to_quaternion()
 
-    anim = rig.animation_data
-    for track in list(anim.nla_tracks):
-        anim.nla_tracks.remove(track)
+    anim = _undo_take(rig, None)
     walk_action = _base_action(rig, "walk", list(frames)[::3], walk)
     settings.layer_upper_body = True
     _generate()
@@ -158,10 +165,7 @@ def _wrist_path(scene, rig, action) -> float:
 def test_ik_arms_are_refused_in_one_sentence_and_move_once_muted(studio):
     scene, settings, rig = studio["scene"], studio["settings"], studio["rig"]
     free = _wrist_path(scene, rig, _generate())  # the same rig without IK
-    anim = rig.animation_data
-    for track in list(anim.nla_tracks):
-        anim.nla_tracks.remove(track)
-    anim.action = None
+    anim = _undo_take(rig, None)
     _add_ik(rig, FOREARMS)
     actions = set(bpy.data.actions)
     with pytest.raises(common.SettingsError) as refused:
