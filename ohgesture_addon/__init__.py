@@ -9,11 +9,12 @@ _registered = []
 
 
 def _class_lists():
-    from . import (armature, bone_map_operators, emotion_mix, generate_operators, install, panel, preferences,
-                   preflight, properties)
+    from . import (armature, bone_map_operators, emotion_mix, generate_operators, hand_keys, install, panel,
+                   preferences, preflight, properties, takes)
 
     return [properties.classes, preferences.classes, generate_operators.classes, armature.classes,
-            install.classes, bone_map_operators.classes, emotion_mix.classes, preflight.classes, panel.classes]
+            install.classes, bone_map_operators.classes, emotion_mix.classes, preflight.classes, hand_keys.classes,
+            takes.classes, panel.classes]
 
 
 def register():

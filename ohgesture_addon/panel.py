@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import common, install, preflight, rigify
+from . import common, hand_keys, install, preflight, rigify
 from .strips import chosen_strip_label, strips_collection, strips_property
 
 
@@ -75,6 +75,8 @@ def _draw_actions(layout, settings, status) -> None:
         layout.operator("ohgesture.cancel", icon="CANCEL")
         return
     layout.prop(settings, "use_hand_keys")
+    if settings.use_hand_keys:
+        hand_keys.draw_kept_keys(layout, settings.armature)
     row = layout.row(align=True)
     row.prop(settings, "layer_upper_body")
     sub = row.row(align=True)
@@ -83,6 +85,7 @@ def _draw_actions(layout, settings, status) -> None:
     _draw_ik(layout, settings)
     layout.operator("ohgesture.generate", icon="PLAY")
     layout.operator("ohgesture.regenerate_selection", icon="SEQ_PREVIEW")
+    layout.operator("ohgesture.clean_up_takes", icon="TRASH")
 
 
 def _draw_ik(layout, settings) -> None:

@@ -1,11 +1,11 @@
-"""Add-on preferences: model file, device, Python interpreter with torch."""
+"""Add-on preferences: model file, device, Python interpreter with torch, take storage."""
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import common, install
+from . import common, install, takes
 
 
 class OHGesturePreferences(bpy.types.AddonPreferences):
@@ -24,6 +24,14 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         name="Python Interpreter", subtype="FILE_PATH",
         description="Python with torch that runs generation; empty: Blender's own Python if it has torch, "
                     "else the environment made by Install Dependencies")
+    takes_kept: IntProperty(
+        name="Earlier Takes Kept", min=0, soft_max=20, default=takes.DEFAULT_TAKES_KEPT,
+        description="How many earlier takes each armature keeps on muted NLA tracks; Generate removes older ones "
+                    "with their motion files (not takes whose keys you changed)")
+    takes_folder_mb: IntProperty(
+        name="Takes Folder Limit (MB)", min=1, default=takes.DEFAULT_FOLDER_MB,
+        description="The most the add-on's folder of motion files may hold; the oldest files go first, "
+                    "never one an action of the open file uses")
 
     def draw(self, context):
         layout = self.layout
@@ -35,6 +43,9 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "python_path")
         if not self.python_path:
             layout.label(text=f"Using {common.python_interpreter(context)}")
+        row = layout.row()
+        row.prop(self, "takes_kept")
+        row.prop(self, "takes_folder_mb")
         row = layout.row()
         status = getattr(context.window_manager, "ohgesture_status", None)
         if status is not None and status.running:

@@ -102,8 +102,8 @@ def _joint_worlds(deltas, bone_joint, transfer, skeleton, take_locals) -> np.nda
 
 def hand_key_constraints(arm_obj, action, skeleton: dict, pairs, *, frame_start: float, scene_fps: float,
                          model_fps: float, frame_limit=None, reference=None, take=None, max_frames=None):
-    """{frames, joints, rotations} (model frames, local rotations) for the animator's keys on
-    the controls of ``action``, or None when there are none; ``reference``: channels of the
+    """{frames, joints, rotations, scene_frames, bones} (model frames, local rotations, the
+    keys' scene frames and controls) for the animator's keys on the controls of ``action``, or None when there are none; ``reference``: channels of the
     ``take`` (its motion), when the action was generated from it."""
     body = rigify.rig_body(arm_obj)
     joint_names, parents = skeleton_hierarchy(skeleton)
@@ -125,7 +125,7 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, pairs, *, frame_start:
     rows = np.clip([model_frames[f] for f in frames], 0, len(motion["rotations"]) - 1)
     take_locals = quat_to_matrix(np.asarray(motion["rotations"], dtype=np.float64)[rows])
     worlds = _joint_worlds(deltas, bone_joint, transfer, skeleton, take_locals)
-    out_frames, joints, rotations = [], [], []
+    out_frames, joints, rotations, scene_frames, controls = [], [], [], [], []
     for k, frame in enumerate(frames):
         for control in sorted(keyed[frame]):
             j = joint_of[control]
@@ -133,5 +133,8 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, pairs, *, frame_start:
             out_frames.append(model_frames[frame])
             joints.append(j)
             rotations.append(matrix_to_quat(local))
+            scene_frames.append(frame)
+            controls.append(control)
     return {"frames": np.array(out_frames, dtype=np.int64), "joints": np.array(joints, dtype=np.int64),
-            "rotations": np.array(rotations, dtype=np.float64)}
+            "rotations": np.array(rotations, dtype=np.float64), "scene_frames": np.array(scene_frames),
+            "bones": controls}

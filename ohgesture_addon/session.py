@@ -55,6 +55,7 @@ class GenerationRequest:
     extra_args: list = field(default_factory=list)
     mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
     constraints: dict | None = None  # hand-keyed poses (hand_keys.request_constraints)
+    kept_keys: list | None = None  # the armature's kept keys to store with the take (hand_keys.request_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
     energy: float = DEFAULT_ENERGY  # how much the hands move (core/generation/defaults.py)
     retime: bool = True  # re-time to the model's expected activity (core/generation/retiming.py)
@@ -212,7 +213,8 @@ def build_request(context, *, settings=None, entry_script: str = "", python: str
         request.layer_upper_body = bool(getattr(settings, "layer_upper_body", False))
         request.layer_blend_frames = int(getattr(settings, "layer_blend_frames", 6))
         if getattr(settings, "use_hand_keys", False):
-            request.constraints, request.notes = hand_keys.request_constraints(arm_obj, request, metadata)
+            request.constraints, request.notes, request.kept_keys = hand_keys.request_constraints(
+                arm_obj, request, metadata)
         request.cover_take = from_file
         request.add_sound_strip = from_file and bool(getattr(settings, "add_sound_strip", True))
     return request
@@ -244,7 +246,7 @@ def regenerate_request(context, settings, arm_obj, action, frames, *, entry_scri
     request.regenerate = {"take": info["take"], "start": start, "end": end, "action": action.name,
                           "first": int(frames[0]), "last": int(frames[1])}
     if getattr(settings, "use_hand_keys", False) and hand_keys.keeps_keys(arm_obj, _skeleton(request)):
-        request.constraints = hand_keys.keys_off_the_take(
+        request.constraints = hand_keys.regenerate_constraints(
             arm_obj, action, _skeleton(request), info["take"], frame_start=request.frame_start,
             scene_fps=request.scene_fps, model_fps=float(info["model_fps"]), max_frames=request.max_frames,
             frame_limit=(frames[0], frames[1] + 1))
@@ -375,6 +377,8 @@ def apply_result(request, arm_obj, motion_path: str):
         action, message = _apply_regenerated(request, arm_obj, motion, motion_path)
         return action, notes + [message]
     action, message = _apply_new_action(request, arm_obj, motion, motion_path)
+    if request.kept_keys is not None:
+        hand_keys.store_kept_keys(arm_obj, request.kept_keys)
     return action, ([message] + notes if not request.layer_upper_body else notes + [message])
 
 
@@ -446,6 +450,7 @@ class GenerationSession:
         self.map_message = ""
         self.error = ""
         self.state = None
+        self.tidy_takes = False  # remove earlier takes beyond the preference when done (takes.tidy_takes)
 
     def start(self) -> "GenerationSession":
         self.job.start()
@@ -484,6 +489,8 @@ class GenerationSession:
         self.action, self.messages = apply_result(request, arm_obj, self.out_path)
         if request.cover_take and not request.regenerate:
             self.messages += place_take(scene, request, self.action)
+        if self.tidy_takes and not request.regenerate:
+            self.messages += [m for m in [takes.tidy_takes(arm_obj)] if m]
         self.map_message = "; ".join(self.messages)
         self.state = FINISHED
         return self.action
@@ -550,7 +557,9 @@ def start_session(context, *, entry_script: str = "", python: str = "", request=
     if active_session() is not None:
         raise common.SettingsError("A generation is already running; wait for it or cancel it.")
     request = request or build_request(context, entry_script=entry_script, python=python)
-    session = GenerationSession(request).start()
+    session = GenerationSession(request)
+    session.tidy_takes = True  # the panel's Generate keeps Earlier Takes Kept; the batch keeps every take it makes
+    session.start()
     if session.state == FAILED:
         session.cleanup()
         raise common.SettingsError(session.error)

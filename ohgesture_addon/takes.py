@@ -11,6 +11,7 @@ as it was.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -50,10 +51,12 @@ def takes_dir() -> Path:
 
 
 def keep_take(npz_path) -> str:
-    """Copy a generated motion file into ``takes_dir`` (atomically); returns the new path."""
+    """Copy a generated motion file into ``takes_dir`` (atomically), then bound the folder
+    (``bound_takes_folder``); returns the new path."""
     target = takes_dir() / f"take_{uuid.uuid4().hex}.npz"
     with atomic_path(target) as tmp:
         shutil.copyfile(npz_path, tmp)
+    bound_takes_folder(protect={str(target)})
     return str(target)
 
 
@@ -69,7 +72,9 @@ def generated_info(action) -> dict | None:
 
 
 def mark_generated(action, info: dict) -> None:
-    action[PROPERTY] = json.dumps({"version": INFO_VERSION, **info})
+    """Record how the action was made, with a digest of its keys as the generator wrote them
+    (``take_changed``)."""
+    action[PROPERTY] = json.dumps({"version": INFO_VERSION, **info, "keys": keys_digest(action)})
 
 
 def generated_action(arm_obj):
@@ -215,16 +220,180 @@ def _rotation_values(prop, mode, quats, curves, frame_start, first, last, count)
     the range (or just after it, for a range from the first frame); None when the property
     is not the one the mode keys or does not have all its curves."""
     width = 3 if prop == "rotation_euler" else 4
-    if len(curves) != width or rotation_keys(mode, quats[:1])[0] != prop:
+    if len(curves) != width or rotation_keys([mode], quats[:1, None])[0][0] != prop:
         return None
     k0, k1 = (int(np.clip(round(f - frame_start), 0, count - 1)) for f in (first, last))
     values = np.zeros((count, width))
+    inside = quats[k0:k1 + 1, None]
     if k0 > 0:
         previous = [curves[i].evaluate(frame_start + k0 - 1) for i in range(width)]
-        values[k0:k1 + 1] = rotation_keys(mode, quats[k0:k1 + 1], previous)[1]
+        values[k0:k1 + 1] = rotation_keys([mode], inside, [previous])[0][1]
     elif k1 + 1 < count:  # converted backwards from the kept key after the range
         following = [curves[i].evaluate(frame_start + k1 + 1) for i in range(width)]
-        values[k0:k1 + 1] = rotation_keys(mode, quats[k0:k1 + 1][::-1], following)[1][::-1]
+        values[k0:k1 + 1] = rotation_keys([mode], inside[::-1], [following])[0][1][::-1]
     else:
-        values[:] = rotation_keys(mode, quats)[1]
+        values[:] = rotation_keys([mode], quats[:, None])[0][1]
     return values
+
+
+# --- take storage: earlier takes on the armature, the takes folder -------------------------------
+
+DEFAULT_TAKES_KEPT = 3  # earlier takes kept per armature (preference "Earlier Takes Kept")
+DEFAULT_FOLDER_MB = 500  # the takes folder's bound (preference "Takes Folder Limit")
+
+
+def keys_digest(action) -> str:
+    """A digest of the action's F-curves and keys (paths, frames, values)."""
+    digest = hashlib.sha1()
+    for fc in sorted(action_fcurves(action), key=lambda f: (f.data_path, f.array_index)):
+        digest.update(f"{fc.data_path}[{fc.array_index}]".encode("utf-8"))
+        digest.update(fcurve_keys(fc).tobytes())
+    return digest.hexdigest()[:20]
+
+
+def take_changed(action, *, unknown: bool = False) -> bool:
+    """Whether the animator changed the generated action's keys since it was made (its keys
+    no longer match the digest ``mark_generated`` recorded); ``unknown`` for a take recorded
+    without a digest (made by an earlier version)."""
+    info = generated_info(action)
+    if info is None:
+        return False
+    if not info.get("keys"):
+        return unknown
+    return info["keys"] != keys_digest(action)
+
+
+def _setting(name: str, variable: str, default: int) -> int:
+    """A preference, else $variable (scripts and tests register the add-on without enabling it)."""
+    prefs = common.preferences()
+    if prefs is not None and hasattr(prefs, name):
+        return int(getattr(prefs, name))
+    try:
+        return int(os.environ.get(variable, default))
+    except ValueError:
+        return default
+
+
+def takes_kept() -> int:
+    return max(0, _setting("takes_kept", "OHGESTURE_TAKES_KEPT", DEFAULT_TAKES_KEPT))
+
+
+def folder_limit_bytes() -> int:
+    return max(1, _setting("takes_folder_mb", "OHGESTURE_TAKES_FOLDER_MB", DEFAULT_FOLDER_MB)) * 1024 * 1024
+
+
+def _same_file(a, b) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def referenced_takes() -> set[str]:
+    """The motion files the open file's generated actions refer to."""
+    return {os.path.realpath(info["take"]) for info in map(generated_info, bpy.data.actions) if info}
+
+
+def bound_takes_folder(protect=()) -> list[Path]:
+    """Delete the oldest motion files of ``takes_dir`` until it is within the folder limit,
+    never one an action of the open file refers to, nor one in ``protect``. Returns the
+    files deleted."""
+    files = sorted(takes_dir().glob("take_*.npz"), key=lambda f: f.stat().st_mtime)
+    total = sum(f.stat().st_size for f in files)
+    keep = referenced_takes() | {os.path.realpath(p) for p in protect}
+    deleted = []
+    for path in files:
+        if total <= folder_limit_bytes():
+            break
+        if os.path.realpath(path) in keep:
+            continue
+        size = path.stat().st_size
+        path.unlink(missing_ok=True)
+        total -= size
+        deleted.append(path)
+    return deleted
+
+
+def earlier_takes(arm_obj) -> list:
+    """The generated actions on the armature's NLA tracks, oldest first (the lowest track),
+    without the take in use (``generated_action``)."""
+    anim = arm_obj.animation_data
+    current = generated_action(arm_obj)
+    found = []
+    for track in anim.nla_tracks if anim else []:
+        for strip in track.strips:
+            action = strip.action
+            if action is not None and action != current and action not in found and generated_info(action):
+                found.append(action)
+    return found
+
+
+def _used_elsewhere(arm_obj, action) -> bool:
+    """Whether anything but the armature's own NLA strips uses the action."""
+    strips = sum(strip.action == action for track in arm_obj.animation_data.nla_tracks for strip in track.strips)
+    return action.users - int(action.use_fake_user) > strips
+
+
+def remove_earlier_takes(arm_obj, keep: int) -> tuple[list[str], list[str]]:
+    """Remove all but the newest ``keep`` earlier takes of the armature: their NLA tracks, the
+    actions and their motion files. A take whose keys the animator changed, or that anything
+    else uses, stays. Returns (names removed, names kept for that)."""
+    earlier = earlier_takes(arm_obj)
+    removed, spared = [], []
+    anim = arm_obj.animation_data
+    for action in earlier[:max(0, len(earlier) - keep)]:
+        if take_changed(action, unknown=True) or _used_elsewhere(arm_obj, action):
+            spared.append(action.name)
+            continue
+        for track in list(anim.nla_tracks):
+            if len(track.strips) and all(strip.action == action for strip in track.strips):
+                anim.nla_tracks.remove(track)
+        if any(strip.action == action for track in anim.nla_tracks for strip in track.strips):
+            spared.append(action.name)  # it shares a track with something else
+            continue
+        take = generated_info(action)["take"]
+        removed.append(action.name)
+        bpy.data.actions.remove(action)
+        if not any(_same_file(take, other) for other in referenced_takes()):
+            Path(take).unlink(missing_ok=True)
+    return removed, spared
+
+
+def tidy_takes(arm_obj) -> str | None:
+    """After a Generate: the earlier takes beyond the preference removed; a sentence for the
+    report, or None when nothing was removed or spared."""
+    removed, spared = remove_earlier_takes(arm_obj, takes_kept())
+    return _tidy_sentence(removed, spared)
+
+
+def _tidy_sentence(removed, spared) -> str | None:
+    parts = []
+    if removed:
+        parts.append(f"Removed {len(removed)} earlier take{'s' if len(removed) != 1 else ''} "
+                     f"(Earlier Takes Kept: {takes_kept()})")
+    if spared:
+        parts.append(f"kept {', '.join(repr(n) for n in spared)}, whose keys were changed or are used elsewhere")
+    return "; ".join(parts) if parts else None
+
+
+class OHGESTURE_OT_clean_up_takes(bpy.types.Operator):
+    """Remove the target armature's earlier takes beyond Earlier Takes Kept (add-on preferences),
+    with their NLA tracks and motion files, and bound the takes folder; takes whose keys you
+    changed stay"""
+
+    bl_idname = "ohgesture.clean_up_takes"
+    bl_label = "Clean Up Takes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        arm_obj = context.scene.ohgesture.armature
+        if arm_obj is None or arm_obj.type != "ARMATURE":
+            self.report({"ERROR"}, "Pick a target armature.")
+            return {"CANCELLED"}
+        removed, spared = remove_earlier_takes(arm_obj, takes_kept())
+        files = bound_takes_folder()
+        sentence = _tidy_sentence(removed, spared) or f"No earlier take to remove (Earlier Takes Kept: {takes_kept()})"
+        if files:
+            sentence += f"; deleted {len(files)} old motion files from the takes folder"
+        self.report({"INFO"}, sentence + ".")
+        return {"FINISHED"}
+
+
+classes = (OHGESTURE_OT_clean_up_takes,)
