@@ -18,48 +18,96 @@ import numpy as np
 
 from ..core.motion import retarget as retarget_maths
 from ..core.motion.motion_file import MotionFileError, validate_motion
-from ..core.motion.rotations import make_continuous
+from ..core.motion.rotations import make_continuous, quat_to_matrix
 from . import rigify
 from .armature import rig_rest
 
 LINEAR = 1  # index of 'LINEAR' in Keyframe.interpolation's enum
 
 
-EULER_MODES = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+# Blender's Euler orders: the axes in the order they apply, and whether that order is odd.
+EULER_AXES = {"XYZ": (0, 1, 2, False), "XZY": (0, 2, 1, True), "YXZ": (1, 0, 2, True),
+              "YZX": (1, 2, 0, False), "ZXY": (2, 0, 1, False), "ZYX": (2, 1, 0, True)}
 
 
 def scene_frame_rate(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
-def rotation_keys(mode: str, quats: np.ndarray, previous=None) -> tuple[str, np.ndarray]:
-    """(property, (N, 3 or 4) values) that key the basis rotations ``quats`` (N, 4, w x y z)
-    in a bone's rotation ``mode``: Euler angles in its order, each frame the one closest to
-    the frame before (Blender's compatible Euler, so no 360-degree flips; ``previous``: the
-    angles of the key just before), axis-angle (angle, axis), or quaternions in one hemisphere
-    (``previous``: the quaternion of the key just before)."""
-    quats = np.asarray(quats, dtype=np.float64).reshape(-1, 4)
-    if previous is not None and mode not in EULER_MODES and len(quats):
-        quats = quats * (-1.0 if np.dot(quats[0], _as_quaternion(mode, previous)) < 0 else 1.0)
-    quats = make_continuous(quats)
-    if mode in EULER_MODES:
-        angles = np.empty((len(quats), 3))
-        compatible = mathutils.Euler(previous if previous is not None else (0.0, 0.0, 0.0), mode)
-        for i, q in enumerate(quats.tolist()):
-            compatible = mathutils.Quaternion(q).to_euler(mode, compatible)
-            angles[i] = compatible
-        return "rotation_euler", angles
-    if mode == "AXIS_ANGLE":
-        sin_half = np.linalg.norm(quats[:, 1:], axis=1)
-        axis = quats[:, 1:] / np.maximum(sin_half, 1e-12)[:, None]
-        defined = np.flatnonzero(sin_half > 1e-9)  # no turn: the axis of the nearest turn before (or after)
-        if len(defined):
-            nearest = defined[np.clip(np.searchsorted(defined, np.arange(len(quats)), side="right") - 1, 0, None)]
-            axis = axis[nearest]
-        else:
-            axis = np.tile([0.0, 1.0, 0.0], (len(quats), 1))
-        return "rotation_axis_angle", np.column_stack([2 * np.arctan2(sin_half, quats[:, 0]), axis])
-    return "rotation_quaternion", quats
+def euler_angles(quats: np.ndarray, modes: list[str], previous=None) -> np.ndarray:
+    """(N, B, 3) Euler angles (radians, X Y Z) of the rotations ``quats`` (N, B, 4, w x y z)
+    in each bone's Euler order ``modes``: on every frame, of the two solutions wrapped by whole
+    turns, the one closest to the frame before, as Blender's compatible Euler (so no
+    360-degree flips, and no jump through gimbal lock); ``previous`` (B, 3): the angles just
+    before the first frame (default zero)."""
+    m = quat_to_matrix(quats)
+    count, bones = m.shape[:2]
+    i, j, k, odd = (np.array(column) for column in zip(*(EULER_AXES[mode] for mode in modes)))
+    b = np.arange(bones)
+
+    def mat(col, row):  # Blender's mat[col][row] (column-major) of every frame: (N, B)
+        return m[:, b, row, col]
+
+    cy = np.hypot(mat(i, i), mat(i, j))
+    regular = cy > 1e-6
+    first = np.empty((count, bones, 3))
+    second = np.empty((count, bones, 3))
+    first[:, b, i] = np.where(regular, np.arctan2(mat(j, k), mat(k, k)), np.arctan2(-mat(k, j), mat(j, j)))
+    first[:, b, j] = np.arctan2(-mat(i, k), cy)
+    first[:, b, k] = np.where(regular, np.arctan2(mat(i, j), mat(i, i)), 0.0)
+    second[:, b, i] = np.where(regular, np.arctan2(-mat(j, k), -mat(k, k)), first[:, b, i])
+    second[:, b, j] = np.where(regular, np.arctan2(-mat(i, k), -cy), first[:, b, j])
+    second[:, b, k] = np.where(regular, np.arctan2(-mat(i, j), -mat(i, i)), first[:, b, k])
+    sign = np.where(odd, -1.0, 1.0)[None, :, None]
+    first, second = first * sign, second * sign
+    out = np.empty_like(first)
+    before = np.zeros((bones, 3)) if previous is None else np.asarray(previous, dtype=np.float64).reshape(bones, 3)
+    turn = 2 * np.pi
+    for f in range(count):  # sequential: each frame depends on the one chosen before
+        a = first[f] - np.round((first[f] - before) / turn) * turn
+        c = second[f] - np.round((second[f] - before) / turn) * turn
+        far = np.abs(a - before).sum(axis=1) > np.abs(c - before).sum(axis=1)
+        before = out[f] = np.where(far[:, None], c, a)
+    return out
+
+
+def rotation_keys(modes: list[str], quats: np.ndarray, previous=None) -> list[tuple[str, np.ndarray]]:
+    """(property, (N, 3 or 4) values) per bone keying the basis rotations ``quats`` (N, B,
+    4, w x y z) in each bone's rotation mode ``modes``: Euler angles in its order
+    (``euler_angles``), axis-angle (angle, axis) or quaternions, both in one hemisphere from
+    frame to frame. ``previous`` (B values or None): each bone's values of the key just
+    before, to continue from."""
+    quats = make_continuous(np.asarray(quats, dtype=np.float64))
+    previous = previous if previous is not None else [None] * len(modes)
+    euler = [b for b, mode in enumerate(modes) if mode in EULER_AXES]
+    angles = {}
+    if euler:
+        start = None if all(previous[b] is None for b in euler) else [
+            previous[b] if previous[b] is not None else (0.0, 0.0, 0.0) for b in euler]
+        angles = dict(zip(euler, np.moveaxis(euler_angles(quats[:, euler], [modes[b] for b in euler], start), 1, 0)))
+    keys = []
+    for b, mode in enumerate(modes):
+        q = quats[:, b]
+        if b in angles:
+            keys.append(("rotation_euler", angles[b]))
+            continue
+        if previous[b] is not None and np.dot(q[0], _as_quaternion(mode, previous[b])) < 0:
+            q = -q
+        keys.append(("rotation_axis_angle", _axis_angle(q)) if mode == "AXIS_ANGLE" else ("rotation_quaternion", q))
+    return keys
+
+
+def _axis_angle(quats: np.ndarray) -> np.ndarray:
+    """(N, 4) angle and axis of quaternions (N, 4); where there is no turn, the axis of the
+    nearest turn before (or after)."""
+    sin_half = np.linalg.norm(quats[:, 1:], axis=1)
+    axis = quats[:, 1:] / np.maximum(sin_half, 1e-12)[:, None]
+    defined = np.flatnonzero(sin_half > 1e-9)
+    if len(defined):
+        axis = axis[defined[np.clip(np.searchsorted(defined, np.arange(len(quats)), side="right") - 1, 0, None)]]
+    else:
+        axis = np.tile([0.0, 1.0, 0.0], (len(quats), 1))
+    return np.column_stack([2 * np.arctan2(sin_half, quats[:, 0]), axis])
 
 
 def _as_quaternion(mode: str, values) -> np.ndarray:
@@ -209,6 +257,7 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
     buffers = _KeyBuffers(frame_start + np.arange(count, dtype=np.float64))
     action, slot, new_fcurve = _new_action(action_name, arm_obj)
+    rotations = rotation_keys([arm_obj.pose.bones[name].rotation_mode for name in names], basis_q)
     for b, name in enumerate(names):
         pose_bone = arm_obj.pose.bones[name]
         if not keyed[b]:
@@ -223,7 +272,7 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
         if not keyed_location[b]:
             pose_bone.location = (0.0, 0.0, 0.0)
         prefix = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
-        prop, values = rotation_keys(pose_bone.rotation_mode, basis_q[:, b])
+        prop, values = rotations[b]
         for i in range(values.shape[1]):
             buffers.key(new_fcurve(f"{prefix}.{prop}", i, name), values[:, i])
         if keyed_location[b]:

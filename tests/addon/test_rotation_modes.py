@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import bpy
+import mathutils
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -220,13 +221,17 @@ def test_regenerate_selection_rewrites_euler_keys_in_place(studio):
     assert changed > 100
 
 
-def _spin_channels(count=90):
-    """Channels of one bone turning 2.5 times about Z while tilting, and a second swinging."""
+def _spin_channels(mode, count=90):
+    """Channels of one bone turning 2.5 times about Z while tilting, and a second turning
+    170 degrees about the middle axis of ``mode`` (through gimbal lock at 90) while tilting."""
     t = np.linspace(0, 1, count)
     spin = np.stack([0.4 * np.sin(6 * t), 0.3 * np.cos(5 * t), 5 * np.pi * t], axis=1)
     basis_q = np.empty((count, 2, 4))
     basis_q[:, 0] = Rotation.from_euler("xyz", spin).as_quat()[:, [3, 0, 1, 2]]
-    basis_q[:, 1] = _quats(np.stack([1.2 * np.sin(4 * t), 0.5 * t, 0 * t], axis=1))
+    middle = "XYZ".index(mode[1]) if len(mode) == 3 else 1
+    sweep = np.stack([0.3 * np.sin(4 * t), 0.2 * t, 0.1 * np.cos(3 * t)], axis=1)
+    sweep[:, middle] = np.radians(170) * t
+    basis_q[:, 1] = _quats(sweep)
     basis_q *= np.where(np.arange(count) % 2 == 0, 1.0, -1.0)[:, None, None]  # either sign, as a take may hold
     return basis_q
 
@@ -247,7 +252,7 @@ def test_keys_follow_each_bones_rotation_mode_without_flips(registered, mode):
     bpy.ops.object.mode_set(mode="OBJECT")
     for bone in arm.pose.bones:
         bone.rotation_mode = mode
-    basis_q = _spin_channels()
+    basis_q = _spin_channels(mode)
     count = len(basis_q)
     channels = (["a", "b"], basis_q, np.zeros((count, 2, 3)), [True, True], [False, False], count)
     action = keyframes.write_channels(arm, channels, frame_start=1, action_name="spin")
@@ -263,6 +268,14 @@ def test_keys_follow_each_bones_rotation_mode_without_flips(registered, mode):
             assert np.abs(np.diff(values)).max() < np.pi / 2, (fc.data_path, fc.array_index)
             if fc.array_index == 2 and mode == "XYZ" and fc.data_path.startswith('pose.bones["a"]'):
                 assert values[-1] - values[0] > 4 * np.pi
+    if prop == "rotation_euler":  # the same angles as Blender's own compatible Euler
+        for b, name in enumerate(("a", "b")):
+            compatible, expected = mathutils.Euler((0.0, 0.0, 0.0), mode), []
+            for q in basis_q[:, b]:
+                compatible = mathutils.Quaternion(q).to_euler(mode, compatible)
+                expected.append(compatible[:])
+            keyed = np.stack([takes.fcurve_keys(takes.bone_fcurves(action)[name, prop][i])[:, 1] for i in range(3)], 1)
+            np.testing.assert_allclose(keyed, expected, atol=1e-4)
     for frame in range(1, count + 1, 4):
         scene.frame_set(frame)
         for b, bone in enumerate(arm.pose.bones):
