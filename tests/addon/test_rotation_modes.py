@@ -18,9 +18,10 @@ from scipy.spatial.transform import Rotation
 
 from ohgesture.core.motion.bvh import write_bvh
 from ohgesture.core.motion.skeleton import Motion, Skeleton
-from ohgesture.ohgesture_addon import keyframes, takes
+from ohgesture.ohgesture_addon import common, keyframes, takes
+from ohgesture.ohgesture_addon.strips import strip_timing
 from ohgesture.ohgesture_addon import session as generation_session
-from blender_util import add_sound_strip, model_and_scene, reset_blender, write_wav
+from blender_util import add_sound_strip, model_and_scene, reset_blender, trim_strip, write_wav
 
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 
@@ -110,11 +111,11 @@ def studio(registered, tmp_path, monkeypatch):
     return SimpleNamespace(scene=scene, tmp=tmp_path, wav=wav, bvh=bvh)
 
 
-def generate(scene, arm, **settings):
+def generate(scene, arm, entry_script=FAKE, **settings):
     values = dict(source="STRIP", sound_strip="speech", armature=arm, use_hand_keys=False) | settings
     for key, value in values.items():
         setattr(scene.ohgesture, key, value)
-    assert bpy.ops.ohgesture.generate(entry_script=FAKE) == {"FINISHED"}
+    assert bpy.ops.ohgesture.generate(entry_script=entry_script) == {"FINISHED"}
     return takes.generated_action(arm)
 
 
@@ -146,6 +147,33 @@ def test_a_bvh_import_keeps_its_own_motion_after_the_upper_body_layer(studio):
 
 
 WALK = ["LeftArm", "RightArm", "Spine", "Hips"]  # bones of the fake model's own armature
+
+
+def test_the_zeggs_capture_keeps_its_elbows_after_a_layer_of_the_shipped_model(registered, zeggs_bvh, zeggs_wav,
+                                                                               tmp_path, monkeypatch):
+    """The issue's case on real data: Blender's import of a ZEGGS capture (ZYX Euler bones),
+    its own speech as a 10-s strip, Upper Body Layer, the shipped model: each arm's motion
+    after the layer's last frame (the elbows 280-300 degrees of turning) was 0 before."""
+    if not common.DEFAULT_MODEL.exists():
+        pytest.skip("the shipped model is not in this checkout")
+    monkeypatch.setenv("OHGESTURE_MODEL", str(common.DEFAULT_MODEL))
+    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
+    scene = reset_blender()
+    scene.render.fps = FPS
+    bpy.ops.import_anim.bvh(filepath=str(zeggs_bvh), frame_start=1, use_fps_scale=False, rotate_mode="NATIVE",
+                            global_scale=0.01)
+    arm = bpy.context.object
+    strip = add_sound_strip(scene, zeggs_wav, frame_start=1)
+    trim_strip(strip, end=int(strip_timing(strip)[3]) - STRIP_SECONDS * FPS)
+    names = ["LeftArm", "LeftForeArm", "RightArm", "RightForeArm"]
+    after = list(range(LAYER_END + 1, BVH_SECONDS * FPS + 1))
+    own = pose_matrices(scene, arm, names, after)
+    generate(scene, arm, entry_script="", layer_upper_body=True, quality="FAST")
+    assert takes.generated_info(takes.generated_action(arm))["max_frames"] == STRIP_SECONDS * FPS
+    played = pose_matrices(scene, arm, names, after)
+    print("ZEGGS motion after the layer, own -> played (deg):",
+          {name: f"{motion_deg(own)[b]:.1f} -> {motion_deg(played)[b]:.1f}" for b, name in enumerate(names)})
+    assert (motion_deg(played) >= 0.8 * motion_deg(own)).all() and motion_deg(own).min() > 100
 
 
 def _euler_walk(arm, frames):
