@@ -176,3 +176,18 @@ def test_batch_report_has_one_whole_sentence_per_line(studio):
     note = [line for line in lines if "is retargeted" in line]  # the note on the keys already on 'Hero'
     assert len(note) == 1 and note[0].endswith(".") and "Mapped" not in note[0], lines
     assert not any(line.endswith("of 'Hero'") and "Mapped" not in line for line in lines), lines
+
+
+def test_batch_sound_dir_adds_no_strip_and_covers_the_longest_take(studio):
+    folder = studio.tmp / "voices"
+    folder.mkdir()
+    write_wav(folder / "a.wav", 12.0, sample_rate=8000)
+    write_wav(folder / "b.wav", 20.0, sample_rate=8000)
+    blend = save(studio.tmp / "scene.blend")
+    out = studio.tmp / "crowd.blend"
+    proc = run_batch(studio, "--blend", blend, "--sound-dir", folder, "--armature", "Rig", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    scene = bpy.context.scene
+    assert sound_strips(scene) == []  # the takes share their frames: their speeches would play at once
+    assert (scene.frame_start, scene.frame_end) == (1, 20 * 30)
