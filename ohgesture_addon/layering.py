@@ -56,6 +56,16 @@ def upper_body_channels(arm_obj, channels):
     return names, basis_q, basis_loc, keyed, keyed_location, count
 
 
+def layer_channels(arm_obj, motion: dict, *, frame_start: float, scene_fps: float, max_frames):
+    """The motion's channels for a layer starting on scene frame ``frame_start``: the upper
+    body's, the first spine bone standing on the hips of the animation below
+    (``_stand_on_the_base_hips``; Generate and Regenerate Selection of a layered take)."""
+    channels = motion_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
+    if not rigify.is_generated_rig(arm_obj):
+        channels = _stand_on_the_base_hips(arm_obj, channels, frame_start)
+    return upper_body_channels(arm_obj, channels)
+
+
 def layer_over(arm_obj, action, *, frame_start: float, blend_frames: int):
     """Put ``action`` on a new NLA track above the armature's animation; the active action
     (e.g. a walk) is first pushed down to its own track so the NLA evaluates it below."""
@@ -80,10 +90,7 @@ def key_upper_body_layer(arm_obj, motion: dict, *, frame_start: float, scene_fps
                          action_name: str, blend_frames: int):
     """Key the motion's upper body into a new action layered over the armature's
     animation. Returns (action, message)."""
-    channels = motion_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
-    if not rigify.is_generated_rig(arm_obj):
-        channels = _stand_on_the_base_hips(arm_obj, channels, frame_start)
-    channels = upper_body_channels(arm_obj, channels)
+    channels = layer_channels(arm_obj, motion, frame_start=frame_start, scene_fps=scene_fps, max_frames=max_frames)
     action = write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name, assign=False)
     layer_over(arm_obj, action, frame_start=frame_start, blend_frames=blend_frames)
     return action, f"Layered the upper body over the animation of '{arm_obj.name}'"

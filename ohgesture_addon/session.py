@@ -338,7 +338,12 @@ def _apply_regenerated(request, arm_obj, motion: dict, motion_path: str):
     info = takes.generated_info(action)
     if info is None:
         raise common.SettingsError("The action to regenerate was removed while generating.")
-    channels = retarget.motion_channels(arm_obj, motion, scene_fps=info["scene_fps"], max_frames=info.get("max_frames"))
+    if info.get("layer"):  # the spine stands on the hips below the layer, as Generate keyed it
+        channels = layering.layer_channels(arm_obj, motion, frame_start=info["frame_start"],
+                                           scene_fps=info["scene_fps"], max_frames=info.get("max_frames"))
+    else:
+        channels = retarget.motion_channels(arm_obj, motion, scene_fps=info["scene_fps"],
+                                            max_frames=info.get("max_frames"))
     takes.rewrite_keys(action, channels, frame_start=info["frame_start"], first=regenerate["first"],
                        last=regenerate["last"], modes={b.name: b.rotation_mode for b in arm_obj.pose.bones})
     info.update(take=takes.keep_take(motion_path), seed=request.seed, emotions=_emotion_record(request))

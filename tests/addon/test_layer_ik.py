@@ -108,6 +108,14 @@ def test_upper_body_layer_stands_the_torso_as_the_whole_take(studio):
     print(f"torso tilt: whole take {full_tilt.mean():.1f} deg, layered {layered_tilt.mean():.1f} deg")
     assert abs(layered_tilt.mean() - full_tilt.mean()) <= 5.0
     assert full_tilt.max() > 1.0  # the take does lean (else the comparison says nothing)
+    # Regenerate Selection in the layer keeps the spine standing on the hips below it.
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 80, 160
+    settings.seed = 9
+    assert bpy.ops.ohgesture.regenerate_selection() == {"FINISHED"}
+    redone = _torso_tilt(scene, rig, range(80, 161))
+    print(f"regenerated frames 80-160 of the layer: {redone.mean():.1f} deg")
+    assert abs(redone.mean() - full_tilt.mean()) <= 5.0
 
 
 def test_layer_over_a_turning_walk_keeps_the_walks_heading_and_the_takes_posture(studio):
