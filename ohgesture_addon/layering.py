@@ -145,6 +145,8 @@ def _base_rotations(arm_obj, bone_name: str, frames) -> np.ndarray:
 
 
 def _turned_by_animation(arm_obj, pose_bone) -> bool:
+    """Whether anything may turn the bone from frame to frame: constraints on it or its parents,
+    NLA tracks, drivers, or rotation or scale keys of theirs in the active action."""
     chain = [pose_bone] + list(pose_bone.parent_recursive)
     if any(len(b.constraints) for b in chain):
         return True
