@@ -1,22 +1,16 @@
 """Keeping the body facing where the animator placed it: the heading's slow drift taken out.
 
-Why: the model turns the whole body at a slow, steady rate on voices unlike its training
-speakers. With default settings the hips' heading drifted 54-178 degrees over 15-23 s of
-eSpeak speech and up to 198 degrees over the ZEGGS training recording (sad and old, seed 0),
-always the same way round, so a talking character ended with its back to the camera. The real
-ZEGGS take (a woman addressing a room) turns within -26..+31 degrees and keeps coming back.
+Why: on voices unlike its training speakers the model turns the whole body at a slow, steady
+rate (54-178 degrees over 15-23 s of eSpeak speech), so a talking character ended with its back
+to the camera; real speakers turn to and fro (the ZEGGS take within -26..+31 degrees).
 
 What: the heading h(t) (radians, integrated from the features' heading velocity, 0 at the first
 frame) has its slow trend, a Gaussian low-pass over TREND_SECONDS, taken out beyond
 TOLERANCE_DEGREES either way: slow turns within the tolerance and every faster turn stay as
 sampled. What remains is kept within LIMIT_DEGREES by a soft limit that leaves angles up to
 KNEE_DEGREES as they are. Only the heading velocity channel changes; the root's planar velocity
-is stored in the heading frame, so the path turns with the body.
-
-Chosen on the ZEGGS and BEAT training recordings, the validation recording 2_scott_0_55_55 and
-two eSpeak clips of 15 and 22 s (all emotions, seed 0; docs/experiments/heading.md): the real
-ZEGGS take's heading passes through unchanged (correlation 1.00, range kept), the largest drift
-left is 40 degrees (was 198), and the turns faster than a second keep 96-100 % of their size.
+is stored in the heading frame, so the path turns with the body. How the settings were chosen
+on selection speech: docs/experiments/heading.md.
 """
 
 from __future__ import annotations
