@@ -8,6 +8,7 @@ model on generated data for a few seconds instead.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -56,6 +57,10 @@ def main() -> int:
             if code:
                 return code
     print("Open the BVH files in Blender (File > Import > Motion Capture) or any BVH viewer.")
+    tool = Path(sys.executable).parent / "ohgesture"
+    if tool.exists():  # make demo's venv is not on PATH
+        shown = os.path.relpath(tool) if tool.is_relative_to(Path.cwd()) else str(tool)
+        print(f"The command-line tool: {shown} --help (or `source {Path(shown).parent}/activate` first).")
     return 0
 
 

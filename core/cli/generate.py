@@ -110,7 +110,7 @@ def _check_arguments(args) -> None:
     if not args.smooth_hz >= 0:  # also refuses nan; the upper bound needs the model's frame rate
         raise UsageError(f"--smooth-hz must be 0 (off) or a positive frequency, got {args.smooth_hz:g}.")
     if args.device.lower() not in ("auto", "cpu", "cuda") and not args.device.lower().startswith("cuda:"):
-        raise UsageError(f"--device must be auto, cpu or cuda, got {args.device!r}.")
+        raise UsageError(f"unknown device {args.device!r} for --device; use auto, cpu or cuda.")
     if args.gamma_curve and not (args.blend and not args.mix):
         raise UsageError("--gamma-curve needs --blend (two emotions).")
     if args.keep or args.range:
@@ -207,7 +207,9 @@ def _model_metadata(args) -> dict:
     return read_metadata(path)
 
 
-WARM_UP = "loading the model and audio libraries (the first run after installing can take ~30 s)"
+# Shown while loading: the first run after installing also compiles the audio libraries' code.
+FIRST_RUN = "(the first run after installing can take ~30 s)"
+WARM_UP = f"loading the model and audio libraries {FIRST_RUN}"
 
 
 def cmd_generate(args) -> int:
@@ -235,7 +237,7 @@ def _generate(args, out: Path, audio_path: Path, report) -> int:
     from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
     from ..motion.resample import resample_motion
 
-    report(0.01, "loading the model")
+    report(0.01, WARM_UP)
     lm = load_model(args.model, args.device)
     mix = emotion_mix(args, lm.labels)
     labels = [label for label, _ in mix]
@@ -243,7 +245,7 @@ def _generate(args, out: Path, audio_path: Path, report) -> int:
         lm.emotion_index(label)
     if args.keep or args.range:
         return _regenerate_range(args, lm, mix, out, report, started)
-    report(0.02, "reading audio")
+    report(0.02, f"reading audio {FIRST_RUN}")
     features, note = _selected_audio(args, lm, audio_path)
     weights = _frame_weights(args, mix, len(features))
     steps = _sampling_steps(args, lm)
@@ -335,7 +337,7 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     frames = existing.num_frames
     start, end = _parse_range(args.range, frames)
     root = lm.layout.root_joint
-    report(0.02, "reading audio")
+    report(0.02, f"reading audio {FIRST_RUN}")
     # --start-seconds: where the take starts in the audio (a trimmed strip); the take sets the length.
     skip = int(round((args.start_seconds or 0.0) * lm.fps))
     audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]

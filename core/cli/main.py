@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_closed_pipe()
     except UsageError as exc:
-        print(f"error: {str(exc).strip().rstrip('.')} (see ohgesture {args.command} --help).", file=sys.stderr)
+        message = str(exc).strip()
+        if not getattr(args, "progress_lines", False):  # a person at a terminal, not the add-on
+            message = f"{message.rstrip('.')} (see ohgesture {args.command} --help)."
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as exc:  # e.g. the add-on pointed at an interpreter without torch
         print(f"error: this Python ({sys.executable}) cannot import {exc.name or exc}; install the dependencies "
