@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import CliError, check_output
+from .common import CliError, UsageError, check_output
 
 
 def add_parsers(sub) -> None:
@@ -115,9 +115,9 @@ def load_dataset(args, log=print):
 
 
 def cmd_prepare(args) -> int:
+    out = check_output(Path(args.out), args.overwrite, (".npz",))
     from ..training.datasets import save_pack
 
-    out = check_output(Path(args.out), args.overwrite, (".npz",))
     dataset = load_dataset(args, log=lambda m: print(m, file=sys.stderr))
     save_pack(dataset, out, dtype="float16" if args.float16 else "float32")
     frames = sum(len(c.motion) for c in dataset.clips)
@@ -127,22 +127,22 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
+    out = check_output(Path(args.out), True, (".safetensors",))
+    if args.steps < 1 or args.batch < 1:
+        raise UsageError("--steps and --batch must be positive whole numbers.")
+    if not 0 <= args.seed_drop <= 1:
+        raise UsageError(f"--seed-drop must be a probability between 0 and 1, got {args.seed_drop:g}.")
+    if not 0 <= args.max_minutes < float("inf"):
+        raise UsageError(f"--max-minutes must be a finite number of minutes, 0 or more, got {args.max_minutes:g}.")
+    if not 1 <= args.time_warp <= 4:
+        raise UsageError(f"--time-warp must be a playback-rate factor from 1 (off) to 4, got {args.time_warp:g}.")
+    if not 0 <= args.predicted_activity <= 1:
+        raise UsageError(f"--predicted-activity must be a share between 0 and 1, got {args.predicted_activity:g}.")
+    if not 0 <= args.label_balance <= 1:
+        raise UsageError(f"--label-balance must lie between 0 and 1, got {args.label_balance:g}.")
     from ..generation.pipeline import resolve_device
     from ..training.train import TrainConfig, train
 
-    out = check_output(Path(args.out), True, (".safetensors",))
-    if args.steps < 1 or args.batch < 1:
-        raise CliError("--steps and --batch must be positive whole numbers.")
-    if not 0 <= args.seed_drop <= 1:
-        raise CliError(f"--seed-drop must be a probability between 0 and 1, got {args.seed_drop:g}.")
-    if not 0 <= args.max_minutes < float("inf"):
-        raise CliError(f"--max-minutes must be a finite number of minutes, 0 or more, got {args.max_minutes:g}.")
-    if not 1 <= args.time_warp <= 4:
-        raise CliError(f"--time-warp must be a playback-rate factor from 1 (off) to 4, got {args.time_warp:g}.")
-    if not 0 <= args.predicted_activity <= 1:
-        raise CliError(f"--predicted-activity must be a share between 0 and 1, got {args.predicted_activity:g}.")
-    if not 0 <= args.label_balance <= 1:
-        raise CliError(f"--label-balance must lie between 0 and 1, got {args.label_balance:g}.")
     device = resolve_device(args.device)
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         import torch
@@ -167,9 +167,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
+    out = check_output(Path(args.out), args.overwrite, (".safetensors",))
     from ..training.train import strip_training_state
 
-    out = check_output(Path(args.out), args.overwrite, (".safetensors",))
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     strip_training_state(Path(args.checkpoint), out, extra)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, inference weights only)", file=sys.stderr)

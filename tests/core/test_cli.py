@@ -430,7 +430,9 @@ def test_usage_mistakes_exit_2_and_bad_audio_1_before_torch_loads(tiny_checkpoin
         "runs all 1000 steps": ["--sampler", "ddpm", "--steps", "10"], "START:END": ["--keep", str(existing), "--range", "9"],
     }
     cases = [base + ["--out", str(tmp_path / "x.bvh")] + extra for extra in usage.values()]
-    cases += [base + ["--out", str(existing)], base + ["--out", str(tmp_path / "missing" / "x.bvh")]]
+    cases += [base + ["--out", str(existing)], base + ["--out", str(tmp_path / "missing" / "x.bvh")],
+              ["train", "--data", str(tmp_path), "--format", "pairs", "--out", str(tmp_path / "m.safetensors"),
+               "--time-warp", "9"]]
     failed = [["generate", str(tmp_path / "none.wav"), "--out", str(tmp_path / "y.bvh"), "--model", str(tiny_checkpoint)],
               ["generate", str(blip), "--out", str(tmp_path / "y.bvh"), "--model", str(tiny_checkpoint)]]
     from support import ENTRY, TORCH_PYTHON
@@ -439,13 +441,13 @@ def test_usage_mistakes_exit_2_and_bad_audio_1_before_torch_loads(tiny_checkpoin
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
-    needles = [*usage, "--overwrite", "does not exist", "does not exist", "shorter than one motion frame"]
+    needles = [*usage, "--overwrite", "does not exist", "--time-warp", "does not exist", "shorter than one motion frame"]
     assert len(results) == len(needles)
     for i, ((code, stderr, torch_loaded), needle) in enumerate(zip(results, needles)):
         lines = stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (needle, stderr)
         if i < len(cases):
-            assert code == 2 and lines[0].endswith("(see ohgesture generate --help)."), (needle, code)
+            assert code == 2 and lines[0].endswith(f"(see ohgesture {cases[i][0]} --help)."), (needle, code)
         else:
             assert code == 1, (needle, code)
         assert not torch_loaded, needle
