@@ -159,7 +159,8 @@ def cmd_train(args) -> int:
                          mirror=args.mirror)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
-                   extra_metadata=extra, log=lambda m: print(m, file=sys.stderr), show_progress=not args.quiet)
+                   extra_metadata=extra, log=lambda m: print(m, file=sys.stderr),
+                   show_progress=not args.quiet and sys.stderr.isatty())  # a log: a line per 100 steps
     held = "n/a" if result.held_out_loss is None else f"{result.held_out_loss:.4f}"
     print(f"wrote {out} after {result.steps} steps in {result.seconds:.0f} s: train loss {result.train_loss:.4f}, "
           f"held-out loss {held}", file=sys.stderr)
