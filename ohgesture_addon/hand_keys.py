@@ -1,11 +1,17 @@
-"""The animator's own keys as pose constraints (``generate --constraints``).
+"""The animator's own keys as pose constraints (``generate --constraints``), kept for good.
 
 Rotation keys of bones that follow a model joint are converted back to the joint's local
 rotation (``core.motion.retarget.basis_to_local``, the inverse of the matching armature's
 ``pose_basis_from_world_quats``). The model's own (matching) armature and generated
 Rigify rigs (keys on the controls, ``rigify_keys``) are supported; on other retargeted rigs
-hand keys are ignored and the report says so. On a generated action only keys that differ
-from the generated pose count.
+the existing animation is not passed through and the report says so.
+
+The kept keys live on the armature object (``KEPT_PROPERTY``, JSON: bone, model joint, scene
+frame and the joint's local rotation of each), so every later take passes through them
+whichever action is active. Generate adds the keys of the armature's own action (one
+OHGesture did not make); on a generated action only keys that differ from the generated
+pose are the animator's, and they are kept only through Keep Keys From This Take (Regenerate
+Selection passes through those inside its range). Clear Kept Keys forgets them.
 """
 
 from __future__ import annotations

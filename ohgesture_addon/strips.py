@@ -57,6 +57,19 @@ def visible_range(strip) -> tuple[int, int]:
     return int(left), int(right)
 
 
+def is_muted(scene, strip) -> bool:
+    """Whether the strip is silent on playback: muted itself, in a muted channel, or inside a
+    muted meta strip (or a muted channel of one)."""
+    while strip is not None:
+        parent = _parent_meta(strip)
+        container = parent if parent is not None else scene.sequence_editor
+        channels = getattr(container, "channels", None)
+        if strip.mute or (channels is not None and strip.channel < len(channels) and channels[strip.channel].mute):
+            return True
+        strip = parent
+    return False
+
+
 def strip_place(strip) -> str:
     """Where the strip plays, for the panel: its frames and the meta strip holding it."""
     left, right = visible_range(strip)
@@ -77,7 +90,8 @@ def chosen_strip_label(scene, name: str) -> dict:
 
 def resolve_strip(scene, name: str):
     """The named sound strip, else the active one if it is a sound strip, else the first on
-    the timeline (meta strips' contents included)."""
+    the timeline (meta strips' contents included). A muted strip is never used: named, it is
+    refused in one sentence; otherwise the first unmuted one is taken."""
     strips = all_strips(scene)
     if name:
         strip = strips.get(name) if strips is not None else None
@@ -85,11 +99,16 @@ def resolve_strip(scene, name: str):
             raise common.SettingsError(f"There is no strip named '{name}' in the sequencer.")
         if strip.type != "SOUND":
             raise common.SettingsError(f"The strip '{name}' is not a sound strip.")
+        if is_muted(scene, strip):
+            raise common.SettingsError(f"The sound strip '{name}' is muted; unmute it or pick another strip.")
         return strip
     active = scene.sequence_editor.active_strip if scene.sequence_editor else None
-    if active is not None and active.type == "SOUND":
+    if active is not None and active.type == "SOUND" and not is_muted(scene, active):
         return active
-    candidates = sorted(sound_strips(scene), key=lambda s: (visible_range(s)[0], s.channel))
-    if not candidates:
+    found = sound_strips(scene)
+    if not found:
         raise common.SettingsError("The scene has no sound strip; add one in the Video Sequencer or pick a sound file.")
+    candidates = sorted((s for s in found if not is_muted(scene, s)), key=lambda s: (visible_range(s)[0], s.channel))
+    if not candidates:
+        raise common.SettingsError("Every sound strip of the scene is muted; unmute the one to animate to.")
     return candidates[0]

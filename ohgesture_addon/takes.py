@@ -7,6 +7,12 @@ the model-space npz kept in the extension's user folder (``takes/``). Regenerati
 runs ``generate --keep TAKE.npz --range S:E`` (frames outside come back bit-identical) and
 ``rewrite_keys`` changes only the keys inside the range, so every other key stays exactly
 as it was.
+
+Take storage: the record holds a digest of the keys as generated, so a take the animator
+changed is told from one that is only the generator's. Generate (``tidy_takes``) and Clean
+Up Takes keep the newest earlier takes of an armature and remove older unchanged ones with
+their NLA tracks and motion files; ``keep_take`` bounds the folder, oldest file first,
+never one an action of the open file refers to.
 """
 
 from __future__ import annotations

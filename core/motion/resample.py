@@ -28,17 +28,23 @@ def frames_within(num_frames: int, source_fps: float, target_fps: float,
                   max_frames: int | None = None) -> np.ndarray:
     """Source-frame positions (fractional) of target frames 0, 1, ... that fall inside
     the motion's duration, ``num_frames / source_fps`` (target frame k sits at time
-    k / target_fps), at most ``max_frames`` of them: the scene frames the add-on keys.
+    k / target_fps), or ``max_frames`` of them: the scene frames the add-on keys.
 
     Source frame i stands for the interval [i, i + 1) / source_fps, so at a target rate above
     the source's the last target frames lie up to one source frame past the last source
     frame; they hold it (``resample_motion_arrays``). Counting only the target frames up to
-    the last source frame's time left the last frame of a 60 fps strip unkeyed."""
+    the last source frame's time left the last frame of a 60 fps strip unkeyed.
+
+    With ``max_frames`` (a sound strip's frames) there are exactly that many: a strip
+    longer than the motion holds its last frame to the strip's end. An mp3 is one: Blender
+    counts the encoder's padding in the strip, the generator decodes it without (gapless),
+    so the motion of a 48 kHz mp3 is 1-2 scene frames shorter than its strip."""
     if num_frames < 1:
         raise ValueError("The motion has no frames.")
-    count = max(1, int(np.ceil(num_frames * target_fps / source_fps - 1e-9)))
     if max_frames is not None:
-        count = max(1, min(count, int(max_frames)))
+        count = max(1, int(max_frames))
+    else:
+        count = max(1, int(np.ceil(num_frames * target_fps / source_fps - 1e-9)))
     return np.arange(count) * (source_fps / target_fps)
 
 
