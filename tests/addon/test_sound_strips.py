@@ -16,7 +16,7 @@ import ohgesture.ohgesture_addon as addon
 from ohgesture.ohgesture_addon import strips
 from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.common import DEFAULT_MODEL
-from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
+from blender_util import add_sound_strip, model_and_scene, reset_blender, write_wav
 from support import ROOT, SAMPLES
 
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
@@ -27,12 +27,7 @@ BATCH = ROOT / "ohgesture_addon" / "batch.py"
 def fake_scene(tmp_path, monkeypatch):
     """30 fps, a 2-s strip at frame 1, the metadata-only model's own armature."""
     addon.register()
-    model = tmp_path / "model.safetensors"
-    write_metadata_only_checkpoint(model)
-    monkeypatch.setenv("OHGESTURE_MODEL", str(model))
-    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
-    scene = reset_blender()
-    scene.render.fps = 30
+    model, scene = model_and_scene(tmp_path, monkeypatch)
     wav = tmp_path / "speech.wav"
     write_wav(wav, 2.0)
     strip = add_sound_strip(scene, wav, name="speech", frame_start=1)

@@ -15,7 +15,7 @@ import pytest
 
 import ohgesture.ohgesture_addon as addon
 from ohgesture.ohgesture_addon import takes
-from blender_util import add_sound_strip, reset_blender, write_metadata_only_checkpoint, write_wav
+from blender_util import add_sound_strip, model_and_scene, write_wav
 
 FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 
@@ -24,14 +24,9 @@ FAKE = str(Path(__file__).resolve().parent / "fake_generate.py")
 def studio(tmp_path, monkeypatch):
     """30 fps, 20 s of sound on a strip, the model's own armature with the animator's pose."""
     addon.register()
-    model = tmp_path / "model.safetensors"
-    write_metadata_only_checkpoint(model)
-    monkeypatch.setenv("OHGESTURE_MODEL", str(model))
-    monkeypatch.setenv("OHGESTURE_TAKES_DIR", str(tmp_path / "takes"))
     for variable in ("OHGESTURE_TAKES_KEPT", "OHGESTURE_TAKES_FOLDER_MB"):
         monkeypatch.delenv(variable, raising=False)
-    scene = reset_blender()
-    scene.render.fps = 30
+    _, scene = model_and_scene(tmp_path, monkeypatch)
     wav = tmp_path / "speech.wav"
     write_wav(wav, 20.0)
     add_sound_strip(scene, wav, frame_start=1)
