@@ -79,8 +79,9 @@ def generated_info(action) -> dict | None:
 
 def mark_generated(action, info: dict) -> None:
     """Record how the action was made, with a digest of its keys as the generator wrote them
-    (``take_changed``)."""
-    action[PROPERTY] = json.dumps({"version": INFO_VERSION, **info, "keys": keys_digest(action)})
+    (``take_changed``); a take once changed by the animator stays marked so."""
+    changed = bool(info.get("changed") or (generated_info(action) or {}).get("changed"))
+    action[PROPERTY] = json.dumps({"version": INFO_VERSION, **info, "keys": keys_digest(action), "changed": changed})
 
 
 def generated_action(arm_obj):
@@ -193,6 +194,8 @@ def rewrite_keys(action, channels, *, frame_start: float, first: int, last: int,
     """Put the channels' values on the action's existing keys at scene frames first..last;
     every other key is left as it is. ``modes`` ({bone: rotation mode}) says how rotations
     are keyed (quaternion where it names none). Returns the number of keys changed."""
+    if take_changed(action):  # the animator's changes outside the range stay theirs (``mark_generated``)
+        action[PROPERTY] = json.dumps({**generated_info(action), "changed": True})
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
     index = {name: b for b, name in enumerate(names)}
     changed = 0
@@ -266,7 +269,7 @@ def take_changed(action, *, unknown: bool = False) -> bool:
         return False
     if not info.get("keys"):
         return unknown
-    return info["keys"] != keys_digest(action)
+    return bool(info.get("changed")) or info["keys"] != keys_digest(action)
 
 
 def _setting(name: str, variable: str, default: int) -> int:
