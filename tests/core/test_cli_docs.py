@@ -110,3 +110,9 @@ def test_make_extension_makes_dist_first_and_needs_no_blender_binary():
     assert plan.index("mkdir -p dist") < plan.index("build --source-dir . --output-dir dist")
     if list(ROOT.glob(".venv/lib/python*/site-packages/bpy")):  # Blender's own build tool, from .venv's bpy
         assert "/bl_pkg/cli/blender_ext.py build --source-dir . --output-dir dist" in plan
+
+
+def test_development_md_lists_every_research_script():
+    text = (ROOT / "docs" / "development.md").read_text()
+    scripts = [p.name for p in (ROOT / "research").iterdir() if p.suffix in (".py", ".sh")]
+    assert scripts and [name for name in scripts if f"`{name}`" not in text] == []
