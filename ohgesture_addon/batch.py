@@ -66,12 +66,12 @@ def parse_args(argv):
     target.add_argument("--create-armature", action="store_true", help="add an armature matching the model")
     parser.add_argument("--emotion", help="emotion label (default: the model's first)")
     parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
-    parser.add_argument("--guidance", type=float, default=_package_module("core.generation.defaults").DEFAULT_GUIDANCE,
+    parser.add_argument("--guidance", type=float, default=_package_module("core.generation.settings").DEFAULT_GUIDANCE,
                         help="classifier-free guidance strength (1 = none)")
-    parser.add_argument("--energy", type=float, default=_package_module("core.generation.defaults").DEFAULT_ENERGY,
+    parser.add_argument("--energy", type=float, default=_package_module("core.generation.settings").DEFAULT_ENERGY,
                         help="how much the hands move, whatever the voice's level (0 = the training takes' mean)")
     parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
-    parser.add_argument("--sampler", choices=_package_module("core.generation.defaults").SAMPLER_NAMES, help="overrides the quality preset")
+    parser.add_argument("--sampler", choices=_package_module("core.generation.settings").SAMPLER_NAMES, help="overrides the quality preset")
     parser.add_argument("--steps", type=int, help="overrides the quality preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-retime", action="store_true", help="keep the sampler's own timing")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bpy
 
-from ..core.generation.defaults import QUALITY_PRESETS  # noqa: F401  (read by properties and session)
+from ..core.generation.settings import QUALITY_PRESETS  # noqa: F401  (read by properties and session)
 from ..core.model.checkpoint import CheckpointError, read_metadata
 from .job import venv_python
 

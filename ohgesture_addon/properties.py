@@ -9,7 +9,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from ..core.generation.defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE
+from ..core.generation.settings import DEFAULT_ENERGY, DEFAULT_GUIDANCE
 from . import common
 from .emotion_mix import on_mix_toggled
 

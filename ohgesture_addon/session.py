@@ -19,7 +19,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.generation.defaults import DEFAULT_ENERGY
+from ..core.generation.settings import DEFAULT_ENERGY
 from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write_constraints
 from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .generate import WARM_UP
 from .main import main as cli
-from ..generation.defaults import DEFAULT_MODEL
+from ..generation.settings import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "speech_en.wav"

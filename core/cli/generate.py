@@ -6,8 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..generation.defaults import (DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_MODEL, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ,
-                                   DEFAULT_STEPS, SAMPLER_NAMES, default_steps)
+from ..generation.settings import DEFAULT_MODEL, GenerationSettings
 from .common import CliError, ProgressReporter, UsageError, check_output
 
 
@@ -20,34 +19,9 @@ def add_parser(sub) -> None:
     )
     gen.add_argument("audio", help="speech recording (wav, flac, ogg, mp3; any rate, any channels)")
     gen.add_argument("--out", required=True, help="OUT.bvh or OUT.npz (written atomically)")
-    gen.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
-    gen.add_argument("--emotion", help="emotion e1 (default: neutral)")
-    gen.add_argument("--blend", metavar="LABEL2:GAMMA", help="mix in LABEL2 with weight GAMMA (0..1); e1 gets 1-GAMMA")
-    gen.add_argument("--mix", metavar="A:W,B:W,...", help="any number of emotions with weights that sum to 1")
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
-    gen.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance strength (1 = none)")
-    gen.add_argument("--energy", type=float, default=DEFAULT_ENERGY,
-                     help=f"how much the hands move, whatever the voice's level (default {DEFAULT_ENERGY:g}; 0 is the "
-                          "training takes' mean activity, each 1 about a standard deviation more; docs/cli.md)")
-    gen.add_argument("--sampler", choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER,
-                     help=f"dpmpp_2m ({DEFAULT_STEPS['dpmpp_2m']} steps), ddim ({DEFAULT_STEPS['ddim']} steps) or ddpm (all "
-                          f"the model's steps, the reference); default {DEFAULT_SAMPLER}")
-    gen.add_argument("--steps", type=int, help="denoising steps for ddim/dpmpp_2m")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--no-retime", action="store_true",
-                     help="keep the sampler's own timing; by default the motion is re-timed so the hands move "
-                          "fast where the speech is loud and linger in pauses (docs/cli.md)")
-    gen.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
-                     help=f"low-pass cutoff of the generated motion in Hz (default {DEFAULT_SMOOTHING_HZ:g}; 0 keeps "
-                          "the sampler's frame-to-frame noise)")
-    gen.add_argument("--no-foot-lock", action="store_true",
-                     help="leave planted feet where the sampler put them; by default a foot that rests on the "
-                          "floor is pinned there by leg IK")
-    gen.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    gen.add_argument("--threads", type=int, default=1,
-                     help="torch CPU threads (default 1: this small model gains little from more, and extra "
-                          "threads spin against other processes; 0 = torch's default)")
+    GenerationSettings.add_arguments(gen)
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
     gen.add_argument("--duration-seconds", type=float, help="generate this many seconds")
@@ -62,56 +36,12 @@ def add_parser(sub) -> None:
     gen.set_defaults(func=cmd_generate)
 
 
-def _parse_label_weight(text: str, what: str) -> tuple[str, float]:
-    label, sep, value = text.rpartition(":")
-    if not sep or not label:
-        raise UsageError(f"{what} must look like LABEL:WEIGHT (for example sad:0.3), got {text!r}.")
-    try:
-        weight = float(value)
-    except ValueError:
-        raise UsageError(f"{what} weight {value!r} is not a number.") from None
-    if not 0.0 <= weight <= 1.0:
-        raise UsageError(f"{what} weight must lie between 0 and 1, got {weight:g}.")
-    return label, weight
-
-
-def emotion_mix(args, labels: list[str]) -> list[tuple[str, float]]:
-    """--emotion E1 [--blend E2:G] -> [(E1, 1-G), (E2, G)]; --mix A:w,B:w,... for any number."""
-    if args.mix:
-        if args.blend:
-            raise UsageError("use either --blend or --mix, not both.")
-        mix = [_parse_label_weight(part, "--mix") for part in args.mix.split(",") if part.strip()]
-        total = sum(w for _, w in mix)
-        if not mix or abs(total - 1.0) > 1e-3:
-            raise UsageError(f"--mix weights must sum to 1, they sum to {total:g}.")
-        return [(label, w / total) for label, w in mix]
-    first = args.emotion or ("neutral" if "neutral" in labels else labels[0])
-    if not args.blend:
-        return [(first, 1.0)]
-    second, share = _parse_label_weight(args.blend, "--blend")
-    return [(first, 1.0 - share), (second, share)]
-
-
-ENERGY_LIMIT = 5.0  # standard deviations of the training takes' activity: beyond it the model was never asked
-
-
-def _check_arguments(args) -> None:
-    """Everything about the command line that can be refused before the model and torch load."""
-    if args.steps is not None and args.steps < 1:
-        raise UsageError(f"--steps must be a positive whole number, got {args.steps}.")
-    if not 0 <= args.guidance < float("inf"):  # also refuses nan
-        raise UsageError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
-    if not -ENERGY_LIMIT <= args.energy <= ENERGY_LIMIT:  # also refuses nan
-        raise UsageError(f"--energy must be a number from -{ENERGY_LIMIT:g} to {ENERGY_LIMIT:g}, got {args.energy:g}.")
+def _check_inputs(args, settings: GenerationSettings) -> None:
+    """Everything about the command line besides the settings that can be refused before the
+    model and torch load."""
     if args.fps is not None and not args.fps > 0:
         raise UsageError(f"--fps must be positive, got {args.fps:g}.")
-    if args.threads < 0:
-        raise UsageError(f"--threads must be 0 (torch's default) or a positive whole number, got {args.threads}.")
-    if not args.smooth_hz >= 0:  # also refuses nan; the upper bound needs the model's frame rate
-        raise UsageError(f"--smooth-hz must be 0 (off) or a positive frequency, got {args.smooth_hz:g}.")
-    if args.device.lower() not in ("auto", "cpu", "cuda") and not args.device.lower().startswith("cuda:"):
-        raise UsageError(f"unknown device {args.device!r} for --device; use auto, cpu or cuda.")
-    if args.gamma_curve and not (args.blend and not args.mix):
+    if args.gamma_curve and settings.blend is None:
         raise UsageError("--gamma-curve needs --blend (two emotions).")
     if args.keep or args.range:
         if not (args.keep and args.range):
@@ -119,21 +49,6 @@ def _check_arguments(args) -> None:
         if any(v is not None for v in (args.fps, args.gamma_curve)):
             raise UsageError("--keep/--range cannot be combined with --fps or --gamma-curve.")
         _parse_range(args.range, None)
-
-
-def _check_model_and_emotions(args, metadata: dict) -> None:
-    """The flags that need the model's metadata (read without torch): its emotions, its frame rate."""
-    fps = float(metadata.get("fps") or 0)
-    if fps and not args.smooth_hz < fps / 2:
-        raise UsageError(f"--smooth-hz must be 0 (off) or a frequency below {fps / 2:g} Hz (half the model's "
-                         f"{fps:g} fps), got {args.smooth_hz:g}.")
-    steps = int(metadata.get("diffusion", {}).get("T", 1000))
-    if args.sampler == "ddpm" and args.steps not in (None, steps):
-        raise UsageError(f"the ddpm sampler always runs all {steps} steps; use --sampler ddim for fewer.")
-    labels = list(metadata.get("emotions") or [])
-    for label, _ in emotion_mix(args, labels or ["neutral"]):
-        if labels and label not in labels:
-            raise UsageError(f"the model has no emotion {label!r}; valid emotions: {', '.join(labels)}.")
 
 
 def _check_audio(path: Path, fps: float) -> None:
@@ -144,10 +59,6 @@ def _check_audio(path: Path, fps: float) -> None:
     if fps and duration * fps < 1:
         raise CliError(f"{path} is {duration:.3f} s long, shorter than one motion frame ({1 / fps:.3f} s); "
                        f"nothing to animate.")
-
-
-def _sampling_steps(args, lm) -> int:
-    return args.steps if args.steps is not None else default_steps(args.sampler, lm.schedule.T)
 
 
 def _selected_audio(args, lm, audio_path: Path):
@@ -197,12 +108,12 @@ def _write_take(out: Path, motion, root_joint: int, meta: dict) -> None:
         write_bvh(out, motion)
 
 
-def _model_metadata(args) -> dict:
+def _model_metadata(settings: GenerationSettings) -> dict:
     """The checkpoint's metadata, read without torch (a missing or broken file fails here, fast)."""
     from ..model.checkpoint import read_metadata
 
-    path = Path(args.model) if args.model else DEFAULT_MODEL
-    if not args.model and not path.exists():
+    path = Path(settings.model) if settings.model else DEFAULT_MODEL
+    if not settings.model and not path.exists():
         raise CliError(f"no default model is installed ({path} is missing); pass --model CKPT.")
     return read_metadata(path)
 
@@ -215,55 +126,53 @@ WARM_UP = f"loading the model and audio libraries {FIRST_RUN}"
 def cmd_generate(args) -> int:
     out = check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
     audio_path = Path(args.audio)
-    _check_arguments(args)
-    metadata = _model_metadata(args)
-    _check_model_and_emotions(args, metadata)
+    settings = GenerationSettings.from_args(args).validate()
+    _check_inputs(args, settings)
+    metadata = _model_metadata(settings)
+    settings.check_model(metadata)
     if not args.keep:  # with --keep the take sets the length
         _check_audio(audio_path, float(metadata.get("fps") or 0))
     report = ProgressReporter(args.progress_lines)
     try:
-        return _generate(args, out, audio_path, report)
+        return _generate(args, settings, out, audio_path, report)
     finally:
         report.close()
 
 
-def _generate(args, out: Path, audio_path: Path, report) -> int:
+def _generate(args, settings: GenerationSettings, out: Path, audio_path: Path, report) -> int:
     started = time.time()
     report(0.0, WARM_UP)
-    if args.threads:
+    if settings.threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(settings.threads)
     from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
     from ..motion.resample import resample_motion
 
     report(0.01, WARM_UP)
-    lm = load_model(args.model, args.device)
-    mix = emotion_mix(args, lm.labels)
+    lm = load_model(settings.model, settings.device)
+    mix = settings.emotions(lm.labels)
     labels = [label for label, _ in mix]
     for label in labels:
         lm.emotion_index(label)
     if args.keep or args.range:
-        return _regenerate_range(args, lm, mix, out, report, started)
+        return _regenerate_range(args, settings, lm, mix, out, report, started)
     report(0.02, f"reading audio {FIRST_RUN}")
     features, note = _selected_audio(args, lm, audio_path)
     weights = _frame_weights(args, mix, len(features))
-    steps = _sampling_steps(args, lm)
     known, known_mask = _load_constraints(args.constraints, lm, len(features))
     motion_features = generate_features(
-        lm, features, labels, weights, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known, known_mask=known_mask,
-        retime=not args.no_retime, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, energy=args.energy,
-    )
+        lm, features, labels, weights, progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known,
+        known_mask=known_mask, retime=settings.retime, **settings.pipeline_arguments(lm.schedule.T))
     if known is not None:
         motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
     motion = features_to_output(lm, motion_features)
     if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
         motion = resample_motion(motion, args.fps)
     report(0.97, "writing")
-    meta = dict(emotions=mix, guidance=args.guidance, energy=args.energy, sampler=args.sampler, steps=steps,
-                seed=args.seed, smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock,
-                retimed=bool(known is None and not args.no_retime),
+    meta = dict(emotions=mix, guidance=settings.guidance, energy=settings.energy, sampler=settings.sampler,
+                steps=settings.sampling_steps(lm.schedule.T), seed=settings.seed, smoothing_hz=settings.smooth_hz,
+                foot_lock=settings.foot_lock, retimed=bool(known is None and settings.retime),
                 model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
                 note=note)
     _write_take(out, motion, lm.layout.root_joint, meta)
@@ -320,7 +229,7 @@ def _spliced(existing, decoded, start: int, end: int, root: int):
     return Motion(existing.skeleton, rotations, translations, existing.fps)
 
 
-def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
+def _regenerate_range(args, settings: GenerationSettings, lm, mix, out: Path, report, started: float) -> int:
     """--keep EXISTING.bvh --range S:E: resample frames [S, E) and keep every other frame exactly."""
     from ..audio.features import audio_features_from_file
     from ..generation.pipeline import emotion_weights, regenerate_range
@@ -343,17 +252,14 @@ def _regenerate_range(args, lm, mix, out: Path, report, started: float) -> int:
     audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
     constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
     labels = [label for label, _ in mix]
-    steps = _sampling_steps(args, lm)
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
-        constraints=constraints, guidance=args.guidance, sampler=args.sampler, steps=steps, seed=args.seed,
-        smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, energy=args.energy,
-        progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
-    )
+        constraints=constraints, progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
+        **settings.pipeline_arguments(lm.schedule.T))
     result = _spliced(existing, features_to_motion(features, lm.skeleton, lm.fps, root_joint=root), start, end, root)
     report(0.97, "writing")
     if out.suffix.lower() == ".npz":
-        meta = dict(emotions=mix, seed=args.seed, kept=Path(args.keep).name, range=[start, end],
+        meta = dict(emotions=mix, seed=settings.seed, kept=Path(args.keep).name, range=[start, end],
                     model=str(lm.path.name), audio=Path(args.audio).name, start_seconds=args.start_seconds or 0.0)
         write_motion(out, result, root, meta)
     elif keep_npz:

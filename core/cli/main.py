@@ -11,6 +11,7 @@ import os
 import sys
 
 from . import data, generate, info
+from ..generation.settings import SettingError
 from .common import UsageError
 
 EXIT_USAGE = 2
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_closed_pipe()
-    except UsageError as exc:
+    except (UsageError, SettingError) as exc:  # a flag's value: refused before torch loads
         message = str(exc).strip()
         if not getattr(args, "progress_lines", False):  # a person at a terminal, not the add-on
             message = f"{message.rstrip('.')} (see ohgesture {args.command} --help)."

@@ -26,7 +26,8 @@ import numpy as np
 
 from . import metrics as M
 from .report import write_report  # the report writer; importable from here for callers
-from ..generation.defaults import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES
+from ..generation.settings import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
+                                   GenerationSettings)
 from ..atomic import atomic_path
 
 # The product's few-step sampler beside the 1000-step reference.
@@ -882,20 +883,11 @@ def add_cli(subparsers) -> None:
     ev.add_argument("--zeggs", help="folder with the real ZEGGS take 067_Speech_2_x_1_0.bvh/.wav (validates "
                                     "the synchrony measures)")
     ev.add_argument("--samplers", default=SAMPLERS_DEFAULT, help="comma list of sampler:steps")
-    ev.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
-                    help="classifier-free guidance strength (1 = none)")
-    ev.add_argument("--seed", type=int, default=0, help="sampling seed (run seeds 0, 1, 2 to see how much one seed varies)")
     ev.add_argument("--quick", action="store_true", help="short clips, short 1000-step reference (minutes on a CPU)")
     ev.add_argument("--cache", help="folder for the cached evaluation networks (default: --out)")
-    ev.add_argument("--device", default="cpu")
-    ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
     ev.add_argument("--json", help="also write the numbers to this JSON file")
-    ev.add_argument("--no-retime", action="store_true",
-                    help="keep the sampler's own timing (see ohgesture generate --no-retime)")
-    ev.add_argument("--smooth-hz", type=float, default=DEFAULT_SMOOTHING_HZ,
-                    help=f"low-pass cutoff of the generated motion (default {DEFAULT_SMOOTHING_HZ:g}; 0 = off)")
-    ev.add_argument("--no-foot-lock", action="store_true",
-                    help="leave planted feet where the sampler put them (see ohgesture generate --no-foot-lock)")
+    GenerationSettings.add_arguments(ev, only=("guidance", "seed", "device", "threads", "retime", "smooth_hz",
+                                               "foot_lock"), device="cpu")  # the generation settings it uses
     from .take_report import add_take_arguments
 
     add_take_arguments(ev)
@@ -928,8 +920,8 @@ def run_evaluate_cli(args) -> int:
             raise EvaluationError(f"the {what} {p} does not exist.")
     result = evaluate(args.model, args.data, args.out, speech=args.speech, zeggs=args.zeggs,
                       samplers=args.samplers, quick=args.quick, cache_dir=args.cache, device=args.device,
-                      threads=args.threads, guidance=args.guidance, retime=not args.no_retime, seed=args.seed,
-                      smoothing_hz=args.smooth_hz, foot_lock=not args.no_foot_lock, log=lambda m: print(m, file=sys.stderr))
+                      threads=args.threads, guidance=args.guidance, retime=args.retime, seed=args.seed,
+                      smoothing_hz=args.smooth_hz, foot_lock=args.foot_lock, log=lambda m: print(m, file=sys.stderr))
     text = json.dumps(_jsonable(result), indent=2)
     (Path(args.out) / "metrics.json").write_text(text)
     if args.json:

@@ -210,7 +210,7 @@ def command_line(args) -> str:
     if args.emotions:
         parts += ["--emotions", args.emotions]
     parts += ["--seeds", args.seeds]
-    parts += [flag for flag, on in (("--no-retime", getattr(args, "no_retime", False)),
+    parts += [flag for flag, on in (("--no-retime", not getattr(args, "retime", True)),
                                     ("--pictures-without-reference", getattr(args, "pictures_without_reference", False)))
               if on]
     parts += ["--out", args.out]
@@ -253,7 +253,7 @@ def run_take_evaluation_cli(args) -> int:
     if save_dir:
         save_dir.mkdir(exist_ok=True)
     generated = T.generate_takes(lm, args.takes, emotions, seeds, log=log, save_dir=save_dir,
-                                 retime=not args.no_retime)
+                                 retime=args.retime)
     result = T.evaluate_takes(generated, references, ceilings)
     result.update(command=command_line(args), model=lm.path.name, seconds=time.time() - started)
     path = write_take_report(result, generated, references, out, not args.pictures_without_reference)

@@ -22,7 +22,7 @@ from ..model.normalisation import NormStats
 from ..motion.kinematics import forward_kinematics
 from ..motion.measures import contact_joints, floor_height, wrist_speeds
 from ..model.diffusion import CosineSchedule, make_conditional_denoiser
-from .defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, default_steps
+from .settings import DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, default_steps
 from ..motion.features import (FeatureLayout, crossfade_features, features_to_motion, slerp_features, smooth_features,
                        smoothstep, smoothstep_ramp)
 from .footlock import lock_feet
@@ -34,7 +34,7 @@ from ..model.samplers import SAMPLERS
 from ..motion.skeleton import Motion, Skeleton, skeleton_from_dict
 from .retiming import activity_time_map, retime_features
 
-from .defaults import DEFAULT_MODEL  # defined torch-free there, for the command line's early checks
+from .settings import DEFAULT_MODEL  # defined torch-free there, for the command line's early checks
 FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
 Progress = Callable[[float, str], None] | None

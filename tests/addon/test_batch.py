@@ -83,7 +83,7 @@ def test_every_front_end_starts_from_the_same_guidance():
     """The Blender panel, the batch script, the CLI and the evaluation once disagreed (1.5 vs
     1), so a take made in Blender was not the motion the README measured."""
     from ohgesture.core.cli.main import build_parser
-    from ohgesture.core.generation.defaults import DEFAULT_GUIDANCE
+    from ohgesture.core.generation.settings import DEFAULT_GUIDANCE
     from ohgesture.ohgesture_addon import batch
 
     assert batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]).guidance == DEFAULT_GUIDANCE
@@ -95,7 +95,7 @@ def test_every_front_end_starts_from_the_same_guidance():
 
 def test_every_front_end_starts_from_the_same_energy():
     from ohgesture.core.cli.main import build_parser
-    from ohgesture.core.generation.defaults import DEFAULT_ENERGY
+    from ohgesture.core.generation.settings import DEFAULT_ENERGY
     from ohgesture.ohgesture_addon import batch
 
     assert batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]).energy == DEFAULT_ENERGY

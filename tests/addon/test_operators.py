@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ohgesture.ohgesture_addon as addon
-from ohgesture.core.generation.defaults import DEFAULT_ENERGY, DEFAULT_GUIDANCE
+from ohgesture.core.generation.settings import DEFAULT_ENERGY, DEFAULT_GUIDANCE
 from ohgesture.ohgesture_addon import common
 from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.strips import strip_timing

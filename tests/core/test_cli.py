@@ -66,7 +66,7 @@ def test_smoothing_and_foot_lock_can_be_turned_off_and_say_so(tiny_checkpoint, s
     finished, names, meta = take()
     unlocked, _, meta_unlocked = take("--no-foot-lock")
     raw, _, meta_raw = take("--no-foot-lock", "--smooth-hz", "0")
-    from ohgesture.core.generation.defaults import DEFAULT_SMOOTHING_HZ
+    from ohgesture.core.generation.settings import DEFAULT_SMOOTHING_HZ
 
     assert (meta["smoothing_hz"], meta["foot_lock"]) == (DEFAULT_SMOOTHING_HZ, True)
     assert (meta_unlocked["foot_lock"], meta_raw["smoothing_hz"]) == (False, 0.0)
