@@ -66,24 +66,6 @@ def bandai_dir() -> Path:
 
 
 @pytest.fixture
-def bandai_subset(bandai_dir, tmp_path):
-    """A function: names of dataset-1 clips -> a folder holding only those (linked), laid out
-    like the Bandai dataset (data/*.bvh + *.json, cfg/)."""
-
-    def make(names: list[str]) -> Path:
-        subset = tmp_path / "bandai" / "Bandai-Namco-Research-Motiondataset-1"
-        (subset / "data").mkdir(parents=True)
-        source = bandai_dir / "Bandai-Namco-Research-Motiondataset-1"
-        (subset / "cfg").symlink_to(source / "cfg")
-        for name in names:
-            for suffix in (".bvh", ".json"):
-                (subset / "data" / f"{name}{suffix}").symlink_to(source / "data" / f"{name}{suffix}")
-        return tmp_path / "bandai"
-
-    return make
-
-
-@pytest.fixture
 def speech_wavs() -> list[Path]:
     _require(SPEECH_DIR)
     return sorted(SPEECH_DIR.glob("*.wav"))
@@ -91,7 +73,7 @@ def speech_wavs() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def synthetic_pairs(tmp_path_factory) -> Path:
-    from ohgesture.core.training.synthetic import write_pairs_folder
+    from synthetic import write_pairs_folder
 
     folder = tmp_path_factory.mktemp("synthetic_pairs")
     write_pairs_folder(folder, takes_per_label=3, seconds=10.0)
@@ -113,7 +95,7 @@ def speech_wav(tmp_path_factory) -> Path:
     """5 s of generated speech-like audio (ours, always present)."""
     import soundfile as sf
 
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from synthetic import make_synthetic_take
 
     take = make_synthetic_take(5.0, label="lively", seed=999)
     path = tmp_path_factory.mktemp("audio") / "speech.wav"

@@ -13,12 +13,12 @@ from .common import CliError, UsageError, check_output
 def add_parsers(sub) -> None:
     def data_args(sp):
         sp.add_argument("--data", required=True, help="dataset folder (or a .npz pack with --format pack)")
-        sp.add_argument("--format", required=True, choices=["speech", "zeggs", "bandai", "pairs", "pack"],
+        sp.add_argument("--format", required=True, choices=["speech", "pairs", "pack"],
                         help="speech: the real co-speech takes under DATA (../shared/data) in every emotion style "
-                             "(the shipped model's recipe); zeggs, bandai, pairs: a folder of that layout; pack: prepare's .npz")
-        sp.add_argument("--speech", help="speech recordings for --format bandai's synthetic audio pairing")
-        sp.add_argument("--speech-exclude", action="append", metavar="NAME",
-                        help="leave this speech file out of the pairing corpus (keep it unseen for evaluation)")
+                             "(the shipped model's recipe); pairs: a folder with labels.csv; pack: prepare's .npz")
+        sp.add_argument("--style-swing", type=_swing, default=None, metavar="LOW:HIGH",
+                        help="--format speech: hold each style's swing ratio to LOW..HIGH times normal "
+                             "(default 0.95:1.25; docs/model-card.md)")
         sp.add_argument("--fps", type=float, default=30.0)
         sp.add_argument("--seed", type=int, default=0)
 
@@ -48,9 +48,6 @@ def add_parsers(sub) -> None:
     tr.add_argument("--label-balance", type=float, default=0.5, metavar="B",
                     help="how evenly the emotion labels share the batches: 0 in proportion to their motion, "
                          "1 equally; in between a label's share grows as (its frames) ** (1 - B) (default 0.5)")
-    tr.add_argument("--mirror", action="store_true",
-                    help="mirror half of the training windows left-right (skeletons whose sides pair up by "
-                         "name, with axis-aligned joint frames, such as Bandai Namco's)")
     tr.add_argument("--max-minutes", type=float, default=0.0, metavar="MIN",
                     help="stop after this many minutes of training (and save), whichever comes first of it "
                          "and --steps (default 0: no limit)")
@@ -72,15 +69,20 @@ def add_export_parser(sub) -> None:
     ex.set_defaults(func=cmd_export)
 
 
-def _default_speech_dir(data: Path) -> Path | None:
-    for candidate in (data / "speech", data.parent / "speech", data.parent.parent / "speech"):
-        if candidate.is_dir() and any(candidate.glob("*.wav")):
-            return candidate
-    return None
+def _swing(text: str) -> tuple[float, float]:
+    import argparse
+
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH, for example 0.95:1.25, got {text!r}") from None
+    if not 0 < low <= 1 <= high < float("inf"):
+        raise argparse.ArgumentTypeError(f"LOW must lie in (0, 1] and HIGH at 1 or more, got {text!r}")
+    return low, high
 
 
 def load_dataset(args, log=print):
-    from ..training.datasets import build_bandai, build_pairs, build_zeggs, load_pack
+    from ..training.datasets import build_pairs, load_pack
 
     data = Path(args.data)
     if not data.exists():
@@ -90,27 +92,9 @@ def load_dataset(args, log=print):
     if args.format == "speech":
         from ..training.speech_takes import build_speech_styles
 
-        return build_speech_styles(data, fps=args.fps)
-    if args.format == "zeggs":
-        return build_zeggs(data, fps=args.fps)
+        return build_speech_styles(data, fps=args.fps, swing=args.style_swing)
     if args.format == "pairs":
         return build_pairs(data, fps=args.fps)
-    if args.format == "bandai":
-        import numpy as np
-
-        from ..training.pairing import default_corpus, pair_audio_to_motion
-
-        speech = Path(args.speech) if args.speech else _default_speech_dir(data)
-        files = [f for f in sorted(speech.glob("*.wav")) if f.name not in (args.speech_exclude or [])] if speech else []
-        corpus = default_corpus(files)
-        log(f"audio pairing corpus: {len(corpus)} segments from {', '.join(corpus.sources) or 'synthetic babble'}")
-
-        def pair(wrist_speed, fps, index):
-            rng = np.random.default_rng(args.seed * 100003 + index)
-            return pair_audio_to_motion(wrist_speed, fps, corpus, rng), corpus.sr
-
-        return build_bandai(data, pair, fps=args.fps,
-                            progress=lambda i, n: log(f"paired {i}/{n} clips") if i % 50 == 0 or i == n else None)
     raise CliError(f"unknown data format {args.format!r}.")
 
 
@@ -155,8 +139,7 @@ def cmd_train(args) -> int:
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, model=overrides,
                          seed_drop=args.seed_drop,
                          time_warp=args.time_warp, max_seconds=60.0 * args.max_minutes,
-                         predicted_activity_share=args.predicted_activity, label_balance=args.label_balance,
-                         mirror=args.mirror)
+                         predicted_activity_share=args.predicted_activity, label_balance=args.label_balance)
     extra = json.loads(Path(args.metadata).read_text()) if args.metadata else None
     result = train(dataset, out, config, device=device, resume=Path(args.resume) if args.resume else None,
                    extra_metadata=extra, log=lambda m: print(m, file=sys.stderr),

@@ -1,12 +1,8 @@
 """Training data: folders of motion (and audio) turned into normalised windows.
 
-Three layouts are read:
-- ``zeggs``: ``NNN_Style_K*.bvh`` with a same-name ``.wav``; the style is the
-  second field of the file name.
-- ``bandai``: Bandai Namco Research BVH files with JSON labels (motion only); audio
-  comes from the synthetic pairing in :mod:`.pairing`.
-- ``pairs``: any folder with ``labels.csv`` (columns ``motion,audio,emotion``,
-  paths relative to the folder).
+Besides the shipped recipe's real takes (:mod:`.speech_takes`), one layout is read:
+``pairs``, any folder with ``labels.csv`` (columns ``motion,audio,emotion``, paths
+relative to the folder).
 
 Every clip becomes per-frame motion features and audio features at the same fps.
 """
@@ -15,54 +11,20 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from ..audio.features import AudioFeatureConfig, audio_features, audio_features_from_file
+from ..audio.features import AudioFeatureConfig, audio_features_from_file
 from ..motion.bvh import read_bvh
 from ..atomic import atomic_path
 from ..motion.features import FeatureLayout, crossfade_features, model_skeleton, motion_to_features, smoothstep_ramp
 from ..motion.resample import resample_motion
 from ..motion.skeleton import Motion, Skeleton
-from ..motion.measures import wrist_speed, wrist_speeds
+from ..motion.measures import wrist_speeds
 from ..model.normalisation import NormStats
-
-
-# Bandai Namco style labels -> the model's emotion labels. Dataset 2 uses other
-# words for some of dataset 1's styles; they are merged.
-BANDAI_STYLE_TO_EMOTION = {
-    "normal": "neutral",
-    "happy": "happy",
-    "sad": "sad",
-    "angry": "angry",
-    "proud": "proud",
-    "not-confident": "not_confident",
-    "old": "old",
-    "elderly": "old",
-    "tired": "tired",
-    "exhausted": "tired",
-    "active": "active",
-    "masculinity": "masculine",
-    "masculine": "masculine",
-    "feminine": "feminine",
-    "childish": "childish",
-    "youthful": "youthful",
-    "musical": "musical",
-    "giant": "giant",
-    "chimpira": "chimpira",
-}
-
-# Contents that look like gestures; locomotion and fighting are left out.
-BANDAI_GESTURE_CONTENTS = (
-    "bow", "bye", "byebye", "guide", "respond", "call",
-    "wave-both-hands", "wave-left-hand", "wave-right-hand",
-)
-
 
 
 class DatasetError(ValueError):
@@ -124,78 +86,6 @@ def _prepare_motion(path: Path, fps: float) -> Motion:
     if abs(motion.fps - fps) > 1e-3:
         motion = resample_motion(motion, fps)
     return motion
-
-
-def build_zeggs(folder: Path, fps: float = 30.0, audio_config: AudioFeatureConfig | None = None) -> GestureDataset:
-    folder = Path(folder)
-    audio_config = audio_config or AudioFeatureConfig()
-    pattern = re.compile(r"^(\d+)_([A-Za-z]+)_(\d+)_.*\.bvh$")
-    clips, skeleton = [], None
-    for bvh in sorted(folder.glob("*.bvh")):
-        match = pattern.match(bvh.name)
-        wav = bvh.with_suffix(".wav")
-        if not match or not wav.exists():
-            continue
-        motion = _prepare_motion(bvh, fps)
-        skeleton = skeleton or model_skeleton(motion)
-        feats = motion_to_features(motion)
-        audio = audio_features_from_file(wav, fps, config=audio_config)
-        clips.append(_clip_from_motion(bvh.stem, bvh.stem, match.group(2).lower(), motion, fps, audio, feats))
-    if not clips:
-        raise DatasetError(f"{folder} holds no ZEGGS takes (NNN_Style_K_*.bvh with a same-name .wav)")
-    return GestureDataset(clips, skeleton, FeatureLayout.for_skeleton(skeleton), audio_config, fps,
-                          source=f"ZEGGS-layout takes from {folder.name}", license="see the dataset's license")
-
-
-def bandai_clips(root: Path, contents: Iterable[str] = BANDAI_GESTURE_CONTENTS) -> list[dict]:
-    """Catalogue of the Bandai Namco clips under ``root``: path, content, style, emotion."""
-    wanted = set(contents)
-    rows = []
-    for cfg in sorted(Path(root).rglob("cfg")):
-        content_labels = (cfg / "content_label.txt").read_text().split()
-        style_labels = (cfg / "style_label.txt").read_text().split()
-        for js in sorted((cfg.parent / "data").glob("*.json")):
-            bvh = js.with_suffix(".bvh")
-            if not bvh.exists():
-                continue
-            label = json.loads(js.read_text())
-            content = content_labels[label["content"]].split("_", 1)[1]
-            style = style_labels[label["style"]].split("_", 1)[1]
-            if content in wanted and style in BANDAI_STYLE_TO_EMOTION:
-                rows.append(dict(path=bvh, content=content, style=style, emotion=BANDAI_STYLE_TO_EMOTION[style]))
-    return rows
-
-
-def build_bandai(
-    root: Path,
-    pair_audio: Callable[[np.ndarray, float, int], tuple[np.ndarray, int]],
-    fps: float = 30.0,
-    audio_config: AudioFeatureConfig | None = None,
-    contents: Iterable[str] = BANDAI_GESTURE_CONTENTS,
-    progress: Callable[[int, int], None] | None = None,
-) -> GestureDataset:
-    """``pair_audio(wrist_speed, fps, clip_index) -> (waveform, sample_rate)`` supplies a clip's speech."""
-    audio_config = audio_config or AudioFeatureConfig()
-    rows = bandai_clips(root, contents)
-    if not rows:
-        raise DatasetError(f"{root} holds no Bandai Namco gesture clips (data/*.bvh with JSON labels under cfg/)")
-    clips, skeleton = [], None
-    for i, row in enumerate(rows):
-        motion = _prepare_motion(row["path"], fps)
-        skeleton = skeleton or model_skeleton(motion)
-        feats = motion_to_features(motion)
-        speed = wrist_speed(motion)
-        stem = row["path"].stem
-        waveform, sr = pair_audio(speed, fps, i)
-        audio = audio_features(waveform, sr, fps, n_frames=len(feats), config=audio_config)
-        clips.append(_clip_from_motion(stem, stem, row["emotion"], motion, fps, audio, feats))
-        if progress:
-            progress(i + 1, len(rows))
-    return GestureDataset(
-        clips, skeleton, FeatureLayout.for_skeleton(skeleton), audio_config, fps,
-        source="Bandai Namco Research Motion Dataset 1 and 2 (gesture contents), speech paired synthetically",
-        license="CC BY-NC 4.0 (non-commercial)",
-    )
 
 
 def build_pairs(folder: Path, fps: float = 30.0, audio_config: AudioFeatureConfig | None = None) -> GestureDataset:
@@ -298,7 +188,7 @@ class WindowSampler:
     def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
                  label_balance: float = 0.5, time_warp: float = 1.0, velocity_channels: tuple[int, ...] = (),
                  wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None,
-                 silence: np.ndarray | None = None, mirror: Callable[[np.ndarray], np.ndarray] | None = None):
+                 silence: np.ndarray | None = None):
         """``label_balance`` 0 draws every frame equally often; 1 gives every label the same
         share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance).
 
@@ -317,11 +207,7 @@ class WindowSampler:
         ends: the first and last poses held still, audio ``silence`` (raw features of digital
         silence; the clip's edge frames when None). Why: some styles have only a few 2-4 s
         clips (Bandai's angry: four, 12 s in all) and would otherwise never be trained. Each
-        clip is drawn in proportion to its real frames, not its padded ones.
-
-        ``mirror`` (raw motion features (..., D) -> those of the left-right mirror image, see
-        core.mirror) mirrors half of the windows, seed included, and swaps the left and right
-        activity channels. Why: the small styles have a few seconds of motion each."""
+        clip is drawn in proportion to its real frames, not its padded ones."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
         if not 0.0 <= label_balance <= 1.0:
@@ -367,7 +253,6 @@ class WindowSampler:
         per_label = {e: real_frames[self.emotion == e].sum() for e in set(self.emotion.tolist())}
         weights = real_frames / np.array([per_label[e] for e in self.emotion]) ** label_balance
         self.clip_weights = weights / weights.sum()
-        self.mirror = mirror
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int) -> dict[str, np.ndarray]:
@@ -379,16 +264,7 @@ class WindowSampler:
             rate, offsets = None, np.broadcast_to(np.arange(self.window, dtype=np.float64), (size, self.window))
         reach = np.ceil(offsets[:, -1] - 1e-9).astype(int)
         start = self.rng.integers(self.n_seed, self._clip_length[idx] - reach)
-        out = self._windows(idx, start, offsets, rate)
-        if self.mirror is not None:
-            flip = self.rng.random(size) < 0.5
-            mean, std = self.stats.motion_mean, self.stats.motion_std
-            for key in ("x0", "seed"):
-                raw = out[key][flip] * std + mean
-                out[key][flip] = ((self.mirror(raw) - mean) / std).astype(np.float32)
-            if "activity" in out:
-                out["activity"][flip] = out["activity"][flip][..., ::-1]
-        return out
+        return self._windows(idx, start, offsets, rate)
 
     def _windows(self, idx: np.ndarray, start: np.ndarray, offsets: np.ndarray, rate: np.ndarray | None) -> dict:
         """Windows of clips ``idx`` read from frame ``start`` at fractional ``offsets`` (B, M)."""

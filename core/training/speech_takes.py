@@ -150,18 +150,19 @@ SPEECH_STYLES = {"neutral": "normal", "happy": "happy", "sad": "sad", "angry": "
 
 
 def build_speech_styles(data_root: Path, fps: float = 30.0, styles: dict[str, str] | None = None,
-                        audio_config=None):
+                        audio_config=None, swing: tuple[float, float] | None = None):
     """The training set: every real take in every style of ``styles`` (label -> Bandai style),
-    with the take's own speech; each take's last ``HELD_OUT_SECONDS`` form held-out takes."""
+    with the take's own speech; each take's last ``HELD_OUT_SECONDS`` form held-out takes.
+    ``swing``: the styles' swing ratios are held to (low, high) (styles.AMPLITUDE_RANGE)."""
     from ..audio.features import AudioFeatureConfig, audio_features_from_file
     from ..motion.features import FeatureLayout, model_skeleton, motion_to_features
     from .datasets import Clip, GestureDataset
-    from .styles import apply_style, learn_style_changes
+    from .styles import AMPLITUDE_RANGE, apply_style, learn_style_changes
 
     data_root = Path(data_root)
     styles = dict(styles or SPEECH_STYLES)
     audio_config = audio_config or AudioFeatureConfig()
-    changes = learn_style_changes(data_root / "bandai-namco", styles)
+    changes = learn_style_changes(data_root / "bandai-namco", styles, swing=swing or AMPLITUDE_RANGE)
     takes = load_speech_takes(data_root, fps)
     clips, held = [], []
     for take in takes:

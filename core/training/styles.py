@@ -17,6 +17,7 @@ so that its mean direction moves by ``posture``. Timing stays the speech's own.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,8 @@ STYLE_CONTENTS = ("bow", "bye", "byebye", "guide", "walk")
 # Where the arms rest: in the gesture contents the arm's posture is the content's (a wave, a
 # bow), so the arms' posture change is read from walking only; the spine and neck use all.
 ARM_POSTURE_CONTENTS = ("walk",)
-# Held inside what still looks like speech gesture (the quality bar's 25-140 cm/s wrists).
+# Held inside what still looks like speech gesture (the quality bar's 25-140 cm/s wrists);
+# ``train --style-swing`` sets it per run (docs/model-card.md, training run).
 AMPLITUDE_RANGE = (0.95, 1.25)
 MAX_POSTURE_DEGREES = {"spine": 25.0, "neck": 25.0, "arm": 15.0}
 
@@ -103,13 +105,32 @@ def _mean_rotation(rotations: list[np.ndarray]) -> np.ndarray:
     return Rotation.from_matrix(np.stack(rotations)).mean().as_matrix()
 
 
-def learn_style_changes(bandai_root: Path, styles: dict[str, str],
-                        contents=STYLE_CONTENTS) -> dict[str, StyleChange]:
-    """``styles`` maps an emotion label to its Bandai style ("normal" for the baseline)."""
-    from ..motion.resample import resample_motion
-    from .datasets import bandai_clips
+def bandai_clips(root: Path, contents, styles) -> list[dict]:
+    """The Bandai Namco clips under ``root`` of these contents and styles: path, content, style
+    (read from the dataset's own label files)."""
+    rows = []
+    for cfg in sorted(Path(root).rglob("cfg")):
+        content_labels = (cfg / "content_label.txt").read_text().split()
+        style_labels = (cfg / "style_label.txt").read_text().split()
+        for js in sorted((cfg.parent / "data").glob("*.json")):
+            bvh = js.with_suffix(".bvh")
+            if not bvh.exists():
+                continue
+            label = json.loads(js.read_text())
+            content = content_labels[label["content"]].split("_", 1)[1]
+            style = style_labels[label["style"]].split("_", 1)[1]
+            if content in contents and style in styles:
+                rows.append(dict(path=bvh, content=content, style=style))
+    return rows
 
-    rows = [r for r in bandai_clips(bandai_root, contents) if r["style"] in set(styles.values())]
+
+def learn_style_changes(bandai_root: Path, styles: dict[str, str], contents=STYLE_CONTENTS,
+                        swing: tuple[float, float] = AMPLITUDE_RANGE) -> dict[str, StyleChange]:
+    """``styles`` maps an emotion label to its Bandai style ("normal" for the baseline);
+    ``swing`` holds each part's swing ratio (low, high)."""
+    from ..motion.resample import resample_motion
+
+    rows = bandai_clips(bandai_root, set(contents), set(styles.values()))
     stats: dict[tuple[str, str], list] = {}
     for row in rows:
         motion = read_bvh(row["path"])
@@ -131,7 +152,7 @@ def learn_style_changes(bandai_root: Path, styles: dict[str, str],
                 ratios.append(ws / max(wn, 1e-6))
             limit = MAX_POSTURE_DEGREES["arm" if arm else part]
             posture[part] = _limited(_mean_rotation(turns), limit) if turns else np.eye(3)
-            amplitude[part] = float(np.clip(np.median(ratios), *AMPLITUDE_RANGE))
+            amplitude[part] = float(np.clip(np.median(ratios), *swing))
         changes[label] = StyleChange(posture, amplitude)
     return changes
 

@@ -10,7 +10,6 @@ import copy
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +22,6 @@ from ..model.checkpoint import load_checkpoint, save_checkpoint, validate_state_
 from ..model.normalisation import NormStats
 from .datasets import GestureDataset, WindowSampler, chain_short_clips, clip_wrist_speeds, window_span
 from ..model.diffusion import CosineSchedule, diffusion_loss, drop_conditions
-from .mirror import mirror_features, mirror_map, typical_rotations
 from ..model.denoiser import DenoiserConfig, GestureDenoiser, count_parameters
 from ..motion.features import features_to_motion
 from ..motion.kinematics import forward_kinematics
@@ -52,7 +50,6 @@ class TrainConfig:
     max_seconds: float = 0.0  # > 0: stop (and save) after this much training time in this run
     predicted_activity_share: float = 0.0  # windows conditioned on the encoder's prediction (diffusion_loss)
     label_balance: float = 0.5  # 0: every frame equally often; 1: every label equally often (WindowSampler)
-    mirror: bool = False  # mirror half of the training windows left-right (core.mirror)
     model: dict = field(default_factory=dict)  # DenoiserConfig overrides (latent, layers, ...)
 
 
@@ -145,15 +142,9 @@ def _window_samplers(dataset: GestureDataset, config: TrainConfig, model_config:
                       held=clip_wrist_speeds(held_clips, dataset.skeleton, dataset.layout, dataset.fps))
     cfg = dataset.audio_config
     silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
-    mirror = None
-    if config.mirror:
-        typical = typical_rotations(stats.motion_mean, dataset.layout)
-        mirror = partial(mirror_features, layout=dataset.layout,
-                         mirror=mirror_map(dataset.skeleton, dataset.layout.root_joint, typical))
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                             seed=config.seed * 1000 + rank, time_warp=config.time_warp, label_balance=config.label_balance,
-                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence,
-                            mirror=mirror)
+                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence)
     held = None
     if held_clips:
         try:

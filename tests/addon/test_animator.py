@@ -43,7 +43,7 @@ def _speeds_deg(quats) -> np.ndarray:
 
 def _real_data_max_speed(joint: int) -> float:
     """The fastest this joint turns per frame in the data the tiny model learnt from."""
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from synthetic import make_synthetic_take
 
     return max(_speeds_deg(make_synthetic_take(10.0, label=label, seed=s).motion.rotations[:, joint]).max()
                for label in ("calm", "lively") for s in (1, 2))
@@ -70,7 +70,7 @@ def _bone_quats(action, names, frames) -> np.ndarray:
 def test_cli_keeps_an_npz_take_bit_for_bit_and_meets_constraints(tiny_checkpoint, tmp_path):
     import soundfile as sf
 
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from synthetic import make_synthetic_take
 
     wav = tmp_path / "ten.wav"
     sf.write(wav, make_synthetic_take(10.0, seed=7).waveform, 16000)
@@ -123,7 +123,7 @@ def shipped_studio(tiny_checkpoint, tmp_path, monkeypatch):
 def _studio(model, tmp_path, monkeypatch):
     import soundfile as sf
 
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from synthetic import make_synthetic_take
 
     addon.register()
     monkeypatch.setenv("OHGESTURE_MODEL", str(model))

@@ -28,7 +28,7 @@ def real_model(request, tmp_path_factory):
         return Path(request.getfixturevalue("tiny_checkpoint"))
     except pytest.FixtureLookupError:
         pass
-    from ohgesture.core.training.synthetic import write_pairs_folder
+    from synthetic import write_pairs_folder
 
     folder = tmp_path_factory.mktemp("tiny_model")
     write_pairs_folder(folder / "pairs", takes_per_label=1, seconds=4.0)

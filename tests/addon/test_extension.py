@@ -1,5 +1,6 @@
 """The extension zip built by Blender's own tool installs into a user repository,
-enables, shows its panel and disables cleanly (run in a fresh Blender process)."""
+enables, shows its panel and disables cleanly (run in a fresh Blender process), and
+generates from its unpacked folder without the training and evaluation code."""
 
 import json
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from support import HAS_TORCH, ROOT, SAMPLES, TORCH_PYTHON
 
 INSTALL_SCRIPT = textwrap.dedent("""
     import json, os, sys, zipfile
@@ -70,6 +71,34 @@ def test_zip_holds_the_addon_and_core_but_not_tests(built_zip):
     assert "blender_manifest.toml" in names and "__init__.py" in names and "LICENSE" in names
     assert "ohgesture_addon/generate_operators.py" in names and "core/cli/_entry.py" in names
     assert not any(n.startswith(("tests/", ".venv/", ".git/")) or ".egg-info" in n for n in names)
+    assert not any(n.startswith(("core/training/", "core/evaluation/", "research/")) for n in names)
+    assert "core/weights/default.safetensors" in names
+
+
+@pytest.mark.skipif(not HAS_TORCH and TORCH_PYTHON == sys.executable, reason="generation needs torch")
+def test_the_unpacked_zip_generates_what_the_checkout_generates(built_zip, tmp_path):
+    """The add-on's command line (core/cli/_entry.py generate) run from the unpacked zip, which
+    holds no core/training or core/evaluation: generation never imports them, and the take is
+    the checkout's, array for array."""
+    import zipfile
+
+    import numpy as np
+
+    unpacked = tmp_path / "extension"
+    zipfile.ZipFile(built_zip).extractall(unpacked)
+    assert not (unpacked / "core" / "training").exists() and not (unpacked / "core" / "evaluation").exists()
+    takes = {}
+    for name, root in (("zip", unpacked), ("checkout", ROOT)):
+        out = tmp_path / f"{name}.npz"
+        proc = subprocess.run([TORCH_PYTHON, str(root / "core" / "cli" / "_entry.py"), "generate",
+                               str(SAMPLES / "speech_en.wav"), "--out", str(out), "--duration-seconds", "3",
+                               "--emotion", "sad", "--seed", "4", "--progress-lines"],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        takes[name] = np.load(out)
+    assert takes["zip"]["rotations"].shape[0] == 90
+    for key in ("rotations", "root_translation"):
+        np.testing.assert_array_equal(takes["zip"][key], takes["checkout"][key])
 
 
 def test_zip_installs_enables_and_disables_cleanly(built_zip, tmp_path):

@@ -12,7 +12,7 @@ from mathutils import Matrix
 import ohgesture.ohgesture_addon as addon
 from ohgesture.core.motion.bvh import read_bvh, write_bvh
 from ohgesture.core.motion.skeleton import Motion, Skeleton
-from ohgesture.core.training.synthetic import make_synthetic_take
+from synthetic import make_synthetic_take
 from ohgesture.ohgesture_addon import armature, bone_presets, keyframes, retarget
 from blender_util import AXIS_MAP, fk_at_times, reset_blender, write_metadata_only_checkpoint
 

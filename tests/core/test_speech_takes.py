@@ -92,6 +92,24 @@ def test_styles_change_posture_and_swing_but_keep_the_timing(takes):
     assert old.num_frames == motion.num_frames
 
 
+def test_the_style_swing_holds_every_swing_ratio_inside_its_range():
+    """train --style-swing: stage 1 of the shipped model's recipe used 0.75-1.4, the default is 0.95-1.25."""
+    from ohgesture.core.training.styles import AMPLITUDE_RANGE, learn_style_changes
+
+    styles = {"neutral": "normal", "sad": "sad", "happy": "happy"}
+    default = learn_style_changes(SHARED_DATA / "bandai-namco", styles)
+    wide = learn_style_changes(SHARED_DATA / "bandai-namco", styles, swing=(0.75, 1.4))
+    ratios = {name: np.array([r for c in changes.values() for r in c.amplitude.values()])
+              for name, changes in (("default", default), ("wide", wide))}
+    assert AMPLITUDE_RANGE == (0.95, 1.25)
+    assert ratios["default"].min() >= 0.95 and ratios["default"].max() <= 1.25
+    assert ratios["wide"].min() >= 0.75 and ratios["wide"].max() <= 1.4
+    assert ratios["wide"].min() < 0.95 or ratios["wide"].max() > 1.25  # the range binds on this grid
+    for label in styles:  # the posture does not depend on the swing
+        for part in default[label].posture:
+            np.testing.assert_array_equal(default[label].posture[part], wide[label].posture[part])
+
+
 def test_the_training_set_holds_every_style_of_every_take_with_its_speech(takes):
     dataset = build_speech_styles(SHARED_DATA, styles={"neutral": "normal", "sad": "sad"})
     assert dataset.labels == ["neutral", "sad"] and dataset.skeleton.joint_names == list(SPEECH_BODY)

@@ -10,7 +10,7 @@ from ohgesture.core.model.normalisation import NormStats
 from ohgesture.core.training.datasets import (Clip, DatasetError, WindowSampler, chain_short_clips,
                                      random_rate_curves)
 from ohgesture.core.motion.features import feature_layout, features_to_motion, motion_to_features
-from ohgesture.core.training.synthetic import make_synthetic_take
+from synthetic import make_synthetic_take
 
 WINDOW, N_SEED = 30, 5
 
@@ -140,26 +140,6 @@ def test_label_balance_sets_each_labels_share_of_windows(balance):
 def test_label_balance_outside_zero_to_one_is_refused():
     with pytest.raises(DatasetError, match="label_balance"):
         WindowSampler(_clips(), ["neutral", "sad"], _identity_stats(), WINDOW, N_SEED, label_balance=1.5)
-
-
-def test_mirror_flips_about_half_the_windows_seed_included_and_swaps_the_activity_sides():
-    stats = NormStats(np.array([0.0, 1.0, 0.0], np.float32), np.array([1.0, 2.0, 1.0], np.float32),
-                      np.zeros(2, np.float32), np.ones(2, np.float32))
-    clips = _clips()
-    speeds = [np.stack([np.full(len(c.motion), 1.0), np.full(len(c.motion), 3.0)], axis=1) for c in clips]
-    sampler = WindowSampler(clips, ["neutral", "sad"], stats, WINDOW, N_SEED, seed=8, wrist_speeds=speeds,
-                            activity_norm=(0.0, 1.0), mirror=lambda f: f * np.array([1.0, -1.0, 1.0]))
-    batch = sampler.batch(400)
-    raw = batch["x0"] * stats.motion_std + stats.motion_mean  # the mirror works on raw features
-    flipped = raw[:, 0, 1] < 0
-    assert 0.4 < flipped.mean() < 0.6
-    expected = -(2.0 + batch["x0"][:, 0, 0] // 1000)  # channel 1 of clip k is 2 + k, negated
-    np.testing.assert_allclose(raw[flipped, :, 1], np.broadcast_to(expected[flipped, None], raw[flipped, :, 1].shape))
-    seed_raw = batch["seed"] * stats.motion_std + stats.motion_mean
-    assert (np.sign(seed_raw[:, :, 1]) == np.where(flipped, -1, 1)[:, None]).all()
-    np.testing.assert_allclose(batch["audio"][..., 0], batch["x0"][..., 0])  # audio and time untouched
-    np.testing.assert_allclose(batch["activity"][flipped][..., 0], 3.0, atol=1e-5)  # right became left
-    np.testing.assert_allclose(batch["activity"][~flipped][..., 0], 1.0, atol=1e-5)
 
 
 def _feature_clips(spec):

@@ -1,8 +1,8 @@
 """Procedurally generated speech-and-gesture pairs.
 
-Used where no real data may be assumed: the always-on end-to-end tests and the
-demo's fallback when no trained model is installed. The link is simple and
-learnable: voiced bursts drive arm swings, and the label scales how big they are.
+A test fixture, for the always-on end-to-end tests where no real data may be assumed. The
+link is simple and learnable: voiced bursts drive arm swings, and the label scales how big
+they are.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..motion.skeleton import Motion, Skeleton
+from ohgesture.core.motion.skeleton import Motion, Skeleton
 
 SYNTHETIC_LABELS = ("calm", "lively")
 
@@ -128,7 +128,7 @@ def write_pairs_folder(folder, takes_per_label: int = 3, seconds: float = 12.0, 
 
     import soundfile as sf
 
-    from ..motion.bvh import write_bvh
+    from ohgesture.core.motion.bvh import write_bvh
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
