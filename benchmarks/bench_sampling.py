@@ -62,12 +62,14 @@ def main(argv=None) -> int:
     import torch
 
     from ohgesture.core.audio.features import loudness_envelope
-    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.evaluation import measures as M
     from ohgesture.core.audio.features import audio_features_from_file, load_audio
     from ohgesture.core.motion.bvh import write_bvh
     from ohgesture.core.training.datasets import load_pack
-    from ohgesture.core.evaluation.evaluate import EvalConfig, feature_windows, heldout_split, joint_groups, \
-        motion_positions, train_eval_nets, wrist_speed_from_positions
+    from ohgesture.core.evaluation.evaluate import EvalConfig
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, wrist_speed_from_positions
+    from ohgesture.core.evaluation.pack_nets import feature_windows, train_eval_nets
+    from ohgesture.core.evaluation.pack_sections import heldout_split
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, features_to_output, generate_features, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

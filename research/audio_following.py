@@ -32,8 +32,8 @@ def main() -> None:
     import torch
 
     from ohgesture.core.training import datasets as D
-    from ohgesture.core.evaluation import evaluate as E
-    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.evaluation.pack_sections import heldout_split
+    from ohgesture.core.evaluation import measures as M
     from ohgesture.core.generation.pipeline import load_model
     from ohgesture.core.model.samplers import SAMPLERS
 
@@ -51,18 +51,18 @@ def main() -> None:
     for path in args.models:
         lm = load_model(path, args.device)
         model = lm.model.eval()
-        _, held, _ = E.heldout_split(dataset, lm.metadata)
+        _, held, _ = heldout_split(dataset, lm.metadata)
         batch = D.WindowSampler(held, lm.labels, lm.stats, lm.window, lm.n_seed, seed=5).batch(args.windows)
         t = {k: torch.as_tensor(v, device=lm.device) for k, v in batch.items()}
         other = torch.roll(torch.arange(args.windows), 7)
         loud_column = lm.audio_config.column_names().index("rms_db")
         loudness_db = batch["audio"][..., loud_column] * lm.stats.audio_std[loud_column] + lm.stats.audio_mean[loud_column]
         loudness = 10 ** (loudness_db / 20)
-        groups = E.joint_groups(dataset.skeleton)
+        groups = M.joint_groups(dataset.skeleton)
 
         def speeds(normalised: np.ndarray) -> np.ndarray:
-            return np.stack([E.wrist_speed_from_positions(
-                E.motion_positions(lm, w * lm.stats.motion_std + lm.stats.motion_mean), groups["wrists"], lm.fps)
+            return np.stack([M.wrist_speed_from_positions(
+                M.motion_positions(lm, w * lm.stats.motion_std + lm.stats.motion_mean), groups["wrists"], lm.fps)
                 for w in normalised])
 
         def sample(audio, seed_null) -> np.ndarray:

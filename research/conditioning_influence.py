@@ -29,7 +29,7 @@ def main() -> None:
     from ohgesture.core.training import datasets as D
     from ohgesture.core.audio.features import audio_features
     from ohgesture.core.model.diffusion import q_sample
-    from ohgesture.core.evaluation.evaluate import heldout_split
+    from ohgesture.core.evaluation.pack_sections import heldout_split
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, load_model
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

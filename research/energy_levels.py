@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ohgesture.core.audio.features import audio_features_from_file, load_audio
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 from ohgesture.core.evaluation import takes as T
-from ohgesture.core.evaluation.evaluate import joint_groups
+from ohgesture.core.evaluation.measures import joint_groups
 from ohgesture.core.generation.pipeline import activity_offset, features_to_output, generate_features, load_model
 
 

@@ -27,8 +27,7 @@ if __package__ in (None, ""):
 def main() -> None:
     import torch
 
-    from ohgesture.core.evaluation import evaluate as E
-    from ohgesture.core.evaluation import metrics as M
+    from ohgesture.core.evaluation import measures as M
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, activity_positions, load_model, predicted_activity
     from ohgesture.core.generation.retiming import retime_features
 
@@ -41,19 +40,19 @@ def main() -> None:
     lm = load_model(args.model, "cpu")
     if lm.model.activity_predictor is None:
         sys.exit(f"{args.model} has no activity encoder: nothing to re-time to.")
-    wrists = E.joint_groups(lm.skeleton)["wrists"]
+    wrists = M.joint_groups(lm.skeleton)["wrists"]
     neutral = lm.labels.index("neutral") if "neutral" in lm.labels else 0
     rows = []
     for wav in args.speech:
-        inp = E.speech_inputs(lm, wav, args.seconds)
+        inp = M.speech_inputs(lm, wav, args.seconds)
         audio = (inp["audio"] - lm.stats.audio_mean) / lm.stats.audio_std
         for seed in (0, 1):
-            motion = E.generate(lm, inp["audio"], [lm.labels[neutral]], [1.0], "dpmpp_2m", 20, 1.0, seed, False)
+            motion = M.generate(lm, inp["audio"], [lm.labels[neutral]], [1.0], "dpmpp_2m", 20, 1.0, seed, False)
             activity = predicted_activity(lm, audio[:len(motion)], [neutral], np.ones((1, len(motion))))
             positions = activity_positions(lm, motion, activity)
             for name, frames in (("before", np.arange(len(motion), dtype=float)), ("after", positions)):
                 shown = retime_features(motion, frames, lm.layout)
-                speed = E.wrist_speed_from_positions(E.motion_positions(lm, shown), wrists, lm.fps)
+                speed = M.wrist_speed_from_positions(M.motion_positions(lm, shown), wrists, lm.fps)
                 rows.append(dict(
                     wav=wav.name, seed=seed, name=name,
                     r_activity=M.pearson(M.smooth(activity[:len(speed)], lm.fps, 0.5), M.smooth(speed, lm.fps, 0.5)),

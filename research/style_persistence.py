@@ -29,7 +29,8 @@ BLOCK = 80
 def main() -> None:
     import torch
 
-    from ohgesture.core.evaluation import evaluate as E
+    from ohgesture.core.evaluation import measures as E
+    from ohgesture.core.evaluation.pack_sections import heldout_split
     from ohgesture.core.training.datasets import load_pack
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, load_model
 
@@ -47,7 +48,7 @@ def main() -> None:
     inp = E.speech_inputs(lm, args.speech, args.seconds)
     real = {}
     if args.pack:
-        train, _, _ = E.heldout_split(load_pack(args.pack), lm.metadata)
+        train, _, _ = heldout_split(load_pack(args.pack), lm.metadata)
         for c in train:
             speed = E.wrist_speed_from_positions(E.motion_positions(lm, c.motion), wrists, lm.fps)
             real.setdefault(c.label, []).append(speed)

@@ -14,7 +14,7 @@ from . import takes as T
 FIGURE_DPI = 80
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,7 +68,7 @@ def _frame_axes(ax, height: float) -> None:
 
 def contact_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 10) -> Path:
     """One row per labelled take, ``columns`` frames evenly from its first to its last frame."""
-    plt = _pyplot()
+    plt = pyplot()
     screens = [front_view(take) for _, take in rows]
     height = max(float(s[..., 1].max()) for s in screens)
     fig, axes = plt.subplots(len(rows), columns, figsize=(0.62 * columns + 0.5, 1.25 * len(rows)), squeeze=False)
@@ -82,11 +82,11 @@ def contact_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 10)
             ax.set_title(f"{f / take.fps:.{0 if take.duration >= 20 else 1}f} s", fontsize=6, pad=1)
         axes[r, 0].set_ylabel(label, fontsize=7)
     fig.subplots_adjust(left=0.08, right=0.995, top=0.97, bottom=0.005, wspace=0.0, hspace=0.18)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
-    plt = _pyplot()
+def save_png(fig, path: Path) -> Path:
+    plt = pyplot()
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=FIGURE_DPI, format="png")
@@ -99,7 +99,7 @@ def preview_gif(take: T.Take, path: Path, start_s: float = 0.0, seconds: float =
     """An animated stick figure (front view) of ``seconds`` of the take from ``start_s``, 16 colours."""
     from PIL import Image
 
-    plt = _pyplot()
+    plt = pyplot()
     screen = front_view(take)
     height = float(screen[..., 1].max())
     frames = np.arange(start_s, min(start_s + seconds, take.duration), 1.0 / fps)
@@ -130,7 +130,7 @@ def preview_gif(take: T.Take, path: Path, start_s: float = 0.0, seconds: float =
 def height_plot(heights: dict[str, np.ndarray], real_heights: np.ndarray | None, path: Path) -> Path:
     """Wrist height above the shoulder (arm lengths), both wrists pooled: each emotion against real
     (``real_heights`` None: the emotions alone)."""
-    plt = _pyplot()
+    plt = pyplot()
     centres = 0.5 * (T.HEIGHT_BINS[1:] + T.HEIGHT_BINS[:-1])
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     if real_heights is not None:
@@ -142,12 +142,12 @@ def height_plot(heights: dict[str, np.ndarray], real_heights: np.ndarray | None,
     ax.set_ylabel("share of frames")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def liveliness_plot(blocks: dict[str, list[list[float]]], bar: dict, path: Path) -> Path:
     """Mean wrist speed per 10-s block, one line per take, a panel-wide band for the quality bar."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
     ax.axhspan(bar["block_min"], bar["block_max"], color="tab:green", alpha=0.08, label="quality bar")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -161,4 +161,4 @@ def liveliness_plot(blocks: dict[str, list[list[float]]], bar: dict, path: Path)
     ax.set_ylabel("mean wrist speed (cm/s)")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from . import take_pictures as P
+from .measures import jsonable
 from . import takes as T
 
 
@@ -157,20 +158,8 @@ def write_take_report(result: dict, generated: list[T.Take], references: list[T.
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     with atomic_path(out / "takes.json") as tmp:
-        Path(tmp).write_text(json.dumps(_jsonable(result), indent=1))
+        Path(tmp).write_text(json.dumps(jsonable(result), indent=1))
     return path
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, (np.integer, np.bool_)):
-        return x.item()
-    return x
 
 
 # ------------------------------------------------------------------ command line

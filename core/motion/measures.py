@@ -22,12 +22,21 @@ def wrist_indices(skeleton: Skeleton) -> tuple[int, int]:
     raise MotionMeasureError(f"no wrist joints found in skeleton {skeleton.name!r}")
 
 
+def point_speeds(positions: np.ndarray, fps: float, copy_first: bool = False) -> np.ndarray:
+    """Per-frame speed (F, ...) of positions (F, ..., C) from backward differences (file units per
+    second); the first frame's is 0, or the second frame's with ``copy_first``."""
+    velocity = np.diff(positions, axis=0, prepend=positions[:1]) * fps
+    speed = np.linalg.norm(velocity, axis=-1)
+    if copy_first and len(speed) > 1:
+        speed[0] = speed[1]
+    return speed
+
+
 def wrist_speeds(motion: Motion) -> np.ndarray:
     """(F, 2) per-frame speed (file units per second) of the left and the right wrist."""
     positions, _ = forward_kinematics(motion)
     left, right = wrist_indices(motion.skeleton)
-    velocity = np.diff(positions[:, [left, right]], axis=0, prepend=positions[:1, [left, right]]) * motion.fps
-    return np.linalg.norm(velocity, axis=-1)
+    return point_speeds(positions[:, [left, right]], motion.fps)
 
 
 def contact_joints(skeleton: Skeleton) -> list[int]:

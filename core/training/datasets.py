@@ -197,7 +197,7 @@ class WindowSampler:
         channels listed in ``velocity_channels`` (per-second rates) are scaled by the local
         rate. Why: on a small dataset the seed and emotion identify the clip, so the model
         could recall when its strokes come without the audio; under a random warp only the
-        audio says when (alone it did not make the model follow the audio: README).
+        audio says when (docs/experiments/audio-following.md).
 
         ``wrist_speeds`` (one (F, C) array per clip, see clip_wrist_speeds) adds each window's
         "activity" (B, M, C): the wrist speeds smoothed over ACTIVITY_SMOOTH_FRAMES and
@@ -205,8 +205,7 @@ class WindowSampler:
 
         A clip shorter than a window (with its seed and the warp's reach) is padded at both
         ends: the first and last poses held still, audio ``silence`` (raw features of digital
-        silence; the clip's edge frames when None). Why: some styles have only a few 2-4 s
-        clips (Bandai's angry: four, 12 s in all) and would otherwise never be trained. Each
+        silence; the clip's edge frames when None), so that a short clip is trained too. Each
         clip is drawn in proportion to its real frames, not its padded ones."""
         if time_warp < 1.0:
             raise DatasetError(f"time_warp must be 1 (off) or more, got {time_warp}")
@@ -305,7 +304,7 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
     """A preprocessed dataset in one npz (features only, no source files), written atomically.
     ``dtype`` float16 halves the file (0.1 % relative precision, plenty for training) so a
     pack fits the limits of a machine it has to be copied to. A clip whose motion is an
-    earlier clip's of the same take (another speech pairing) stores only its audio."""
+    earlier clip's of the same take stores only its audio."""
     from ..motion.skeleton import skeleton_to_dict
 
     entries, stored, first_of_take = [], [], {}

@@ -82,8 +82,7 @@ def body_joints(motion: Motion, names=SPEECH_BODY, skeleton: Skeleton | None = N
 def _on_reference_floor(motion: Motion, reference: Motion) -> Motion:
     """``motion`` (its root fixed in place, as the BEAT take's is) with its hips over the
     reference take's first-frame hips and raised or lowered so its toes stand on the
-    reference's floor (motion.measures.floor_height). The BEAT take's hips once went at the
-    ZEGGS speaker's hip height, which left his toes 9 cm up against her 3.3."""
+    reference's floor (motion.measures.floor_height; before, docs/model-card.md, floor)."""
     from ..motion.kinematics import forward_kinematics
     from ..motion.measures import contact_joints, floor_height
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def shipped():
 
 @pytest.fixture
 def speech(shipped, speech_wavs):
-    from ohgesture.core.evaluation.evaluate import speech_inputs
+    from ohgesture.core.evaluation.measures import speech_inputs
 
     return speech_inputs(shipped, next(w for w in speech_wavs if w.name == "2_scott_0_37_37.wav"), 30)
 
@@ -30,7 +30,7 @@ def _mean_predicted(lm, audio_features, offset):
 
 
 def _wrist_speed(lm, audio_features, **kwargs):
-    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, wrist_speed_from_positions
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, wrist_speed_from_positions
     from ohgesture.core.generation.pipeline import generate_features
 
     motion = generate_features(lm, audio_features, ["neutral"], np.ones(1), **kwargs)

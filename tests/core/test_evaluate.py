@@ -1,11 +1,11 @@
-"""Evaluation metrics and the evaluate() pipeline, on real data where it exists."""
+"""Evaluation measures and the pack evaluation, on real data where it exists."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 
 from support import ZEGGS_DIR
 
@@ -46,7 +46,7 @@ def test_physical_measures_on_known_motion():
 def zeggs_result():
     if not (ZEGGS_DIR / "067_Speech_2_x_1_0.bvh").exists():
         pytest.skip("needs the ZEGGS sample under ../shared/data")
-    from ohgesture.core.evaluation.evaluate import zeggs_proof
+    from ohgesture.core.evaluation.pack_sections import zeggs_proof
 
     return zeggs_proof(ZEGGS_DIR)
 
@@ -71,15 +71,15 @@ def test_beat_consistency_on_real_zeggs_is_reported_both_ways(zeggs_result):
 
 
 def test_contact_sheet_png_is_written(tmp_path):
-    from ohgesture.core.evaluation.evaluate import contact_sheet
-    from ohgesture.core.motion.kinematics import forward_kinematics
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from ohgesture.core.evaluation.take_pictures import contact_sheet
+    from ohgesture.core.evaluation.takes import take_from_motion
+    from synthetic import make_synthetic_take
 
     rows = []
     for label in ("calm", "lively", "neutral"):
         take = make_synthetic_take(2.0, label="lively" if label == "lively" else "calm", seed=len(rows))
-        rows.append((label, forward_kinematics(take.motion)[0]))
-    path = contact_sheet(rows, take.motion.skeleton.parents, 30.0, tmp_path / "sheet.png", columns=5)
+        rows.append((label, take_from_motion(take.motion, label, label=label)))
+    path = contact_sheet(rows, tmp_path / "sheet.png", columns=5)
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
@@ -90,7 +90,7 @@ def tiny_model_and_pack(tmp_path_factory):
     import torch
 
     from ohgesture.core.training.datasets import build_pairs, save_pack
-    from ohgesture.core.training.synthetic import write_pairs_folder
+    from synthetic import write_pairs_folder
     from ohgesture.core.training.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("eval_pairs")
@@ -109,7 +109,7 @@ def tiny_model_and_pack(tmp_path_factory):
 def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
     from ohgesture.core.training.datasets import load_pack
     from ohgesture.core.evaluation.evaluate import evaluate
-    from ohgesture.core.training.synthetic import make_synthetic_take
+    from synthetic import make_synthetic_take
     import soundfile as sf
 
     model, pack = tiny_model_and_pack
@@ -150,8 +150,8 @@ def test_evaluate_runs_end_to_end_in_quick_mode(tiny_model_and_pack, tmp_path):
 
 
 def test_pose_distance_ignores_where_the_character_walked_but_not_what_it_does(tiny_model_and_pack):
-    from ohgesture.core.evaluation import metrics as M
-    from ohgesture.core.evaluation.evaluate import pose_coordinates
+    from ohgesture.core.evaluation import measures as M
+    from ohgesture.core.evaluation.measures import pose_coordinates
     from ohgesture.core.generation.pipeline import load_model
 
     model, _ = tiny_model_and_pack

@@ -5,7 +5,7 @@ model's planted feet, and the real skeletons' legs."""
 import numpy as np
 import pytest
 
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 from ohgesture.core.motion.bvh import read_bvh
 from ohgesture.core.generation.footlock import (legs, pin_offsets, pin_targets, planted_runs, rotation_between,
                                                 standing_height, two_bone_ik)
@@ -129,7 +129,7 @@ def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_mov
     """On conversational speech (a BEAT recording the model never heard). On a voice like the
     ZEGGS speaker's the legs do not take up the hips' sway, which root anchoring handles
     (tests/core/test_root_anchor.py)."""
-    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, speech_inputs
     from ohgesture.core.generation.footlock import lock_feet
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
@@ -158,7 +158,7 @@ def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_mov
 
 
 def test_real_zeggs_capture_keeps_its_planted_feet_and_its_upper_body(zeggs_bvh):
-    from ohgesture.core.evaluation.evaluate import joint_groups
+    from ohgesture.core.evaluation.measures import joint_groups
     from ohgesture.core.motion.features import FeatureLayout, features_to_motion, model_skeleton, motion_to_features
     from ohgesture.core.generation.footlock import lock_feet
     from ohgesture.core.motion.kinematics import forward_kinematics

@@ -30,7 +30,7 @@ def test_training_records_the_floor_of_its_motion(tiny_checkpoint):
 
 def test_the_shipped_model_stands_on_one_floor_whatever_the_voice(speech_wavs, zeggs_wav):
     """Before grounding, the BEAT voice stood the toes 9 cm up and the ZEGGS voice 3 cm."""
-    from ohgesture.core.evaluation.evaluate import motion_positions, speech_inputs
+    from ohgesture.core.evaluation.measures import motion_positions, speech_inputs
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")

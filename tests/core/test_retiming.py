@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ohgesture.core.audio.features import loudness_envelope
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 from ohgesture.core.motion.features import FeatureLayout
 from ohgesture.core.generation.retiming import (HORIZON_FRAMES, MAX_RATE, MAX_RATE_STEP, MIN_RATE, activity_time_map,
                                    retime_features)
@@ -64,7 +64,7 @@ def test_retime_features_interpolates_and_scales_root_velocities():
 def test_the_shipped_model_follows_unseen_speech_when_retimed(speech_wavs):
     """On unseen conversational speech (a BEAT recording the model never heard) the shipped
     model's own motion barely follows the loudness; re-timed to it, it does."""
-    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")
@@ -81,7 +81,7 @@ def test_the_shipped_model_follows_unseen_speech_when_retimed(speech_wavs):
 
 
 def test_smoothing_brings_the_shipped_models_jerk_towards_real_capture_without_slowing_the_hands(speech_wavs):
-    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, speech_inputs, wrist_speed_from_positions
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 
     lm = load_model(DEFAULT_MODEL, "cpu")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ohgesture.core.evaluation import metrics as M
+from ohgesture.core.evaluation import measures as M
 from ohgesture.core.generation.root_anchor import anchor_root, anchored_root_steps, run_weights
 from ohgesture.core.motion.bvh import read_bvh
 
@@ -37,7 +37,7 @@ def test_hips_that_sway_over_one_planted_foot_keep_that_foot_still():
 
 
 def test_real_capture_keeps_its_feet_and_a_glide_added_to_it_is_taken_out(zeggs_bvh):
-    from ohgesture.core.evaluation.evaluate import joint_groups
+    from ohgesture.core.evaluation.measures import joint_groups
     from ohgesture.core.generation.footlock import lock_feet
     from ohgesture.core.motion.features import FeatureLayout, features_to_motion, model_skeleton, motion_to_features
     from ohgesture.core.motion.kinematics import forward_kinematics
@@ -71,7 +71,7 @@ def test_real_capture_keeps_its_feet_and_a_glide_added_to_it_is_taken_out(zeggs_
 
 def test_the_shipped_models_feet_do_not_slide_on_the_voice_it_glided_on(zeggs_wav):
     """On the ZEGGS speaker's voice the model sways the hips without the legs taking it up."""
-    from ohgesture.core.evaluation.evaluate import joint_groups, motion_positions, speech_inputs
+    from ohgesture.core.evaluation.measures import joint_groups, motion_positions, speech_inputs
     from ohgesture.core.generation.footlock import lock_feet
     from ohgesture.core.generation.pipeline import DEFAULT_MODEL, generate_features, load_model
 

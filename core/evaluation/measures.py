@@ -1,4 +1,8 @@
-"""Evaluation metrics: small pure functions over arrays (no model, no files).
+"""The evaluation's measures, each once: small pure functions over arrays (FGD, speech
+synchrony, plausibility, distances), and the few helpers that turn a model's output or a
+speech file into what they take (joint positions, wrist speeds, loudness). Both
+evaluations (whole takes, core/evaluation/takes.py; the pack, evaluate.py) and the tests
+of foot locking, energy and re-timing use them.
 
 Conventions: ``fps`` is motion frames per second; positions are world positions
 (F, J, 3) in file units (cm), Y up; speeds are file units per second.
@@ -13,6 +17,10 @@ import numpy as np
 from scipy import linalg
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import argrelextrema
+
+from ..audio.features import loudness_envelope
+from ..generation.settings import DEFAULT_SMOOTHING_HZ
+from ..motion.measures import point_speeds
 
 
 class MetricError(ValueError):
@@ -61,11 +69,7 @@ def smooth(signal: np.ndarray, fps: float, seconds: float) -> np.ndarray:
 
 def speed_from_positions(positions: np.ndarray, fps: float) -> np.ndarray:
     """Per-frame speed (F, ...) of positions (F, ..., C), backward differences, first frame copied."""
-    velocity = np.diff(positions, axis=0, prepend=positions[:1]) * fps
-    speed = np.linalg.norm(velocity, axis=-1)
-    if len(speed) > 1:
-        speed[0] = speed[1]
-    return speed
+    return point_speeds(positions, fps, copy_first=True)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -210,3 +214,101 @@ def mean_pairwise_distance(sequences: list[np.ndarray]) -> float:
 def is_monotonic_increasing(values, tolerance: float = 0.0) -> bool:
     values = np.asarray(values, np.float64)
     return bool(np.all(np.diff(values) >= -tolerance))
+
+
+# ------------------------------------------------------------------ what the measures take
+
+
+def generate(lm, audio_feats, emotions, weights, sampler, steps, guidance, seed, retime=True,
+             smoothing_hz=DEFAULT_SMOOTHING_HZ, foot_lock=True) -> np.ndarray:
+    """Motion features as the CLI makes them (generate_features with these settings)."""
+    from ..generation.pipeline import generate_features
+
+    return generate_features(lm, audio_feats, list(emotions), np.asarray(weights, np.float64), guidance=guidance,
+                             sampler=sampler, steps=steps, seed=seed, retime=retime,
+                             smoothing_hz=smoothing_hz, foot_lock=foot_lock)
+
+
+def motion_positions(lm, features: np.ndarray) -> np.ndarray:
+    """World joint positions (F, J, 3) of a model's motion features."""
+    from ..generation.pipeline import features_to_output
+    from ..motion.kinematics import forward_kinematics
+
+    return forward_kinematics(features_to_output(lm, features))[0]
+
+
+def pose_coordinates(lm, features: np.ndarray) -> np.ndarray:
+    """World joint positions (F, 3J) with the root's horizontal travel removed: the visible pose."""
+    positions = motion_positions(lm, features)
+    root = positions[:, lm.layout.root_joint].copy()
+    root[:, 1] = 0.0
+    return (positions - root[:, None]).reshape(len(positions), -1)
+
+
+def joint_groups(skeleton) -> dict:
+    """The wrists and the feet (toe and foot joints) of a skeleton, by joint index."""
+    from ..motion.measures import wrist_indices
+
+    names = [n.lower() for n in skeleton.joint_names]
+    feet = [i for i, n in enumerate(names) if ("toe" in n or "foot" in n) and "end" not in n]
+    return dict(wrists=list(wrist_indices(skeleton)), feet=feet)
+
+
+def wrist_speed_from_positions(positions: np.ndarray, wrists: list[int], fps: float) -> np.ndarray:
+    """Per-frame speed of the faster wrist."""
+    return speed_from_positions(positions[:, wrists], fps).max(axis=1)
+
+
+def physical_stats(position_sets: list[np.ndarray], groups: dict, fps: float) -> dict:
+    """Foot sliding, jitter and wrist speed over a set of sequences (frame-weighted)."""
+    speeds = np.concatenate([wrist_speed_from_positions(p, groups["wrists"], fps) for p in position_sets])
+    frames = np.array([len(p) for p in position_sets], np.float64)
+    usable = [p for p in position_sets if len(p) >= 4]
+    w = np.array([len(p) for p in usable], np.float64)
+    return dict(
+        jitter=float(np.average([jitter(p, fps) for p in usable], weights=w)) if usable else float("nan"),
+        foot_sliding=float(np.average([foot_sliding(p, fps, groups["feet"]) for p in usable], weights=w))
+        if usable and groups["feet"] else float("nan"),
+        wrist_speed_mean=float(speeds.mean()), wrist_speed_p95=float(np.percentile(speeds, 95)),
+        wrist_speed_clip_means=[float(wrist_speed_from_positions(p, groups["wrists"], fps).mean())
+                                for p in position_sets],
+        seconds=float(frames.sum() / fps),
+    )
+
+
+def speech_inputs(lm, path, seconds: float) -> dict:
+    """Audio features, waveform and per-frame loudness of one speech file, cropped to ``seconds``."""
+    from pathlib import Path
+
+    from ..audio.features import audio_features_from_file, load_audio
+
+    feats = audio_features_from_file(path, lm.fps, config=lm.audio_config)
+    n = min(len(feats), int(round(seconds * lm.fps)))
+    samples, sr = load_audio(path, sr=16000)
+    samples = samples[: int(round(n / lm.fps * sr))]
+    return dict(name=Path(path).name, audio=feats[:n], samples=samples, sr=sr,
+                loudness=loudness_envelope(samples, sr, lm.fps, n))
+
+
+def synchrony(loudness, speed, samples, sr, fps) -> dict:
+    """Loudness-wrist r and beat consistency (both directions), each against time-shifted audio."""
+    duration = len(speed) / fps
+    out = dict(seconds=round(duration, 2), loudness=loudness_sync_test(loudness, speed, fps))
+    onsets = audio_onsets(samples, sr)
+    beats = motion_beats(speed, fps)
+    out["bc"] = beat_sync_test(beats, onsets, duration, fps)
+    out["bc_reverse"] = beat_sync_test(beats, onsets, duration, fps, reverse=True)
+    return out
+
+
+def jsonable(x):
+    """``x`` with numpy numbers as Python ones and non-finite floats as None (for json.dumps)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, (np.integer, np.bool_)):
+        return x.item()
+    return x
