@@ -34,11 +34,12 @@ def register():
 def unregister():
     import bpy
 
-    from . import properties, session
+    from . import job, properties, session
 
     if not _registered:
         return
     session.cancel_active_session()
+    job.stop_worker()  # the warm generator goes with the add-on
     properties.unregister_properties()
     for cls in reversed(_registered):
         bpy.utils.unregister_class(cls)

@@ -1,12 +1,14 @@
 """Generate gestures without the UI.
 
     blender -b scene.blend -P ohgesture_addon/batch.py -- ARGS
-    python ohgesture_addon/batch.py --blend scene.blend ARGS      (with the bpy module)
+    python ohgesture_addon/batch.py --open scene.blend ARGS      (with the bpy module)
 
 Sources: --sound FILE, --strip NAME (a sound strip of the scene) or --sound-dir DIR (one
 action per audio file). Target: --armature NAME or --create-armature (skeleton from the
 model); any other rig goes through the bone map stored on it, or an automatic one
-(--bone-map FILE.json loads one first). The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
+(--bone-map FILE.json loads one first). The generation settings are the command line's
+(``ohgesture generate``: --emotion, --blend, --mix, --seed, --no-foot-lock ...; one declaration,
+core/generation/settings.py), --quality picks the panel's sampler and steps. The result is saved with --out OUT.blend, optionally exported with --bvh OUT.bvh
 (Blender's BVH exporter, centimetres). Any error ends the run with one line on stderr and
 a non-zero exit code; with --sound-dir every file is its own job: a bad file is named in one
 line, the good takes are saved, and the exit code is 1 if any failed. The outputs are checked
@@ -18,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
+import importlib
 import io
 import os
 import re
+import runpy
 import shutil
 import signal
 import sys
 import traceback
 from pathlib import Path
-from types import SimpleNamespace
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".aiff", ".aif"}
 EXIT_FAILED, EXIT_UNEXPECTED, EXIT_CANCELLED = 1, 2, 130
@@ -35,16 +37,10 @@ EXIT_FAILED, EXIT_UNEXPECTED, EXIT_CANCELLED = 1, 2, 130
 
 def _package_module(name: str):
     """A module of the ``ohgesture`` package, loading the extension root as ``ohgesture``
-    when run as a plain script (the same way core/cli/_entry.py does)."""
+    when run as a plain script (core/cli/_entry.py's loader, the generator's own)."""
     if __package__:
         return importlib.import_module(f"{__package__.rpartition('.')[0]}.{name}")
-    if "ohgesture" not in sys.modules:
-        root = Path(__file__).resolve().parent.parent
-        spec = importlib.util.spec_from_file_location(
-            "ohgesture", root / "__init__.py", submodule_search_locations=[str(root)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["ohgesture"] = module
-        spec.loader.exec_module(module)
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "core" / "cli" / "_entry.py"))["load_package"]()
     return importlib.import_module(f"ohgesture.{name}")
 
 
@@ -56,7 +52,7 @@ def _addon_package():
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="ohgesture_addon/batch.py", description=__doc__.split("\n\n")[0])
     parser.error = lambda message: parser.exit(2, f"error: {message} (see --help)\n")  # one line, like the CLI
-    parser.add_argument("--blend", help="open this .blend first (when run with the bpy module)")
+    parser.add_argument("--open", metavar="SCENE.blend", help="open this .blend first (when run with the bpy module)")
     source = parser.add_mutually_exclusive_group()  # required unless --range (the take knows its audio)
     source.add_argument("--sound", help="audio file")
     source.add_argument("--strip", help="name of a sound strip in the scene")
@@ -64,20 +60,10 @@ def parse_args(argv):
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--armature", help="name of the armature object to animate")
     target.add_argument("--create-armature", action="store_true", help="add an armature matching the model")
-    parser.add_argument("--emotion", help="emotion label (default: the model's first)")
-    parser.add_argument("--blend-with", metavar="LABEL:W", help="second emotion and its share 0..1")
-    parser.add_argument("--guidance", type=float, default=_package_module("core.generation.settings").DEFAULT_GUIDANCE,
-                        help="classifier-free guidance strength (1 = none)")
-    parser.add_argument("--energy", type=float, default=_package_module("core.generation.settings").DEFAULT_ENERGY,
-                        help="how much the hands move, whatever the voice's level (0 = the training takes' mean)")
-    parser.add_argument("--quality", choices=["FAST", "BALANCED", "REFERENCE"], default="BALANCED")
-    parser.add_argument("--sampler", choices=_package_module("core.generation.settings").SAMPLER_NAMES, help="overrides the quality preset")
-    parser.add_argument("--steps", type=int, help="overrides the quality preset")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-retime", action="store_true", help="keep the sampler's own timing")
-    parser.add_argument("--no-foot-lock", action="store_true", help="leave planted feet as the model made them")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
+    settings = _package_module("core.generation.settings")
+    settings.GenerationSettings.add_arguments(parser)
+    parser.add_argument("--quality", choices=list(settings.QUALITY_PRESETS), default="BALANCED",
+                        help="the panel's Quality: the sampler and its steps, where --sampler and --steps are not given")
     parser.add_argument("--python", default="", help="interpreter with torch (default: as the add-on)")
     parser.add_argument("--bone-map", help="JSON bone map (Export JSON in the panel) for --armature")
     parser.add_argument("--frame-start", type=int, help="first frame for --sound/--sound-dir (default: scene start; "
@@ -89,8 +75,6 @@ def parse_args(argv):
     parser.add_argument("--entry-script", default="", help=argparse.SUPPRESS)  # tests: a stand-in generator
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per generation")
     parser.add_argument("--overwrite", action="store_true", help="replace --out/--bvh files that exist")
-    parser.add_argument("--mix", metavar="A:W,B:W,...", help="several emotions and their weights (instead of "
-                                                             "--emotion/--blend-with); scaled to sum to 1")
     parser.add_argument("--range", metavar="START:END", help="regenerate scene frames START..END of the "
                         "armature's generated action (keys outside stay as they are); no sound option needed")
     parser.add_argument("--layer-upper-body", action="store_true",
@@ -106,21 +90,6 @@ def parse_args(argv):
 
 def _script_args():
     return sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
-
-
-def _mix_items(text):
-    items = []
-    for part in (text or "").split(","):
-        label, _, weight = part.strip().rpartition(":")
-        if not part.strip():
-            continue
-        try:
-            items.append(SimpleNamespace(label=label, weight=float(weight)))
-        except ValueError:
-            raise ValueError(f"--mix must look like A:0.5,B:0.5; {part!r} has no number after the colon.") from None
-        if not label or not 0.0 <= items[-1].weight <= 1.0:
-            raise ValueError("--mix must look like A:0.5,B:0.5 with weights from 0 to 1.")
-    return items
 
 
 def _parse_range(text):
@@ -154,12 +123,7 @@ def check_arguments(args) -> None:
     if args.no_sound_strip and (args.strip or args.range):
         raise ValueError(f"--no-sound-strip applies to --sound only; with {'--strip' if args.strip else '--range'} no "
                          f"sound strip is added.")
-    if args.steps is not None and args.steps < 1:
-        raise ValueError(f"--steps must be a positive whole number, got {args.steps}.")
-    if not 0 <= args.guidance < float("inf"):
-        raise ValueError(f"--guidance must be a finite number, 0 or more, got {args.guidance:g}.")
-    if not -5.0 <= args.energy <= 5.0:  # the add-on's Energy range; also refuses nan
-        raise ValueError(f"--energy must be a number from -5 to 5, got {args.energy:g}.")
+    generation_settings(args).validate()
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}.")
     check_output = _package_module("core.cli.common").check_output  # the CLI's check; missing folders are made
@@ -193,32 +157,23 @@ def _target_armature(args, context, metadata):
     return arm_obj
 
 
-def _blend_with(text):
-    """(second emotion or None, its share) of --blend-with LABEL:WEIGHT."""
-    if not text:
-        return None, 0.0
-    label, _, weight = text.rpartition(":")
-    try:
-        gamma = float(weight)
-    except ValueError:
-        raise ValueError("--blend-with must look like LABEL:WEIGHT, e.g. angry:0.3.") from None
-    if not label or not 0.0 <= gamma <= 1.0:
-        raise ValueError("--blend-with must look like LABEL:WEIGHT with a weight from 0 to 1.")
-    return label, gamma
+def generation_settings(args):
+    """The generation settings the flags give; --quality fills the sampler and steps where
+    --sampler and --steps are not given."""
+    settings = _package_module("core.generation.settings")
+    generation = settings.GenerationSettings.from_args(args)
+    sampler, steps = settings.QUALITY_PRESETS[args.quality]
+    if args.sampler == settings.DEFAULT_SAMPLER and args.steps is None:  # no --sampler (or the default's)
+        generation = generation.replace(sampler=sampler, steps=None if sampler == "ddpm" else steps)
+    return generation.replace(model=os.path.abspath(args.model) if args.model else None)
 
 
-def _settings(args, arm_obj, labels):
-    """The panel's settings (``scene.ohgesture``) as the arguments give them."""
-    emotion = args.emotion or (labels[0] if labels else None)
-    emotion_2, gamma = _blend_with(args.blend_with)
-    return SimpleNamespace(
-        source="STRIP" if args.strip else "FILE", sound_strip=args.strip or "", sound_file="", armature=arm_obj,
-        emotion=emotion or "NONE", emotion_2=emotion_2 or "NONE", blend=gamma, guidance=args.guidance, energy=args.energy,
-        quality=args.quality, seed=args.seed, follow_speech=not args.no_retime, lock_feet=not args.no_foot_lock,
-        mix_emotions=bool(args.mix),
-        emotion_mix=_mix_items(args.mix),
+def _placement(args, arm_obj):
+    """Where the takes go (session.Placement)."""
+    return _addon_module("session").Placement(
+        armature=arm_obj, sound_strip=args.strip, frame_start=args.frame_start,
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
-        layer_blend_frames=args.layer_blend_frames, frame_start=args.frame_start,
+        layer_blend_frames=args.layer_blend_frames,
         add_sound_strip=not (args.no_sound_strip or args.sound_dir))  # a folder's takes share their frames
 
 
@@ -249,21 +204,15 @@ class Made:
                 Path(info["take"]).unlink(missing_ok=True)
 
 
-def _request(args, context, settings, arm_obj, regenerate):
-    """The generation request for the current settings (one sentence on any problem)."""
+def _request(args, context, placement, regenerate):
+    """The generation request for the flags and ``placement`` (one sentence on any problem)."""
     session_module = _addon_module("session")
     if regenerate is not None:
-        request = session_module.regenerate_request(context, settings, arm_obj, regenerate, _parse_range(args.range),
-                                                    entry_script=args.entry_script, python=args.python)
-    else:
-        request = session_module.build_request(context, settings=settings, python=args.python,
-                                               entry_script=args.entry_script)
-    request.device = args.device
-    if args.sampler:
-        request.sampler = args.sampler
-    if args.steps is not None:
-        request.steps = args.steps
-    return request
+        return session_module.regenerate_request(context, placement, regenerate, _parse_range(args.range),
+                                                 generation=generation_settings(args), entry_script=args.entry_script,
+                                                 python=args.python)
+    return session_module.build_request(context, generation=generation_settings(args), placement=placement,
+                                        python=args.python, entry_script=args.entry_script)
 
 
 def _generate(args, request, arm_obj, made: Made):
@@ -293,7 +242,7 @@ def _generate(args, request, arm_obj, made: Made):
     return session.action
 
 
-def _generate_folder(args, context, settings, arm_obj, made: Made) -> list[str]:
+def _generate_folder(args, context, placement, arm_obj, made: Made) -> list[str]:
     """Every audio file of --sound-dir as its own job. The requests are all made first, so an
     unreadable file is named before any generation; any other problem stops the run there.
     Returns the names of the files that failed (each named on stderr in one line)."""
@@ -304,8 +253,8 @@ def _generate_folder(args, context, settings, arm_obj, made: Made) -> list[str]:
         if problem:
             failed.append(_skipped(sound, problem))
             continue
-        settings.sound_file = os.path.abspath(sound)
-        requests.append((sound, _request(args, context, settings, arm_obj, None)))
+        placement.sound_file = os.path.abspath(sound)
+        requests.append((sound, _request(args, context, placement, None)))
     for sound, request in requests:
         try:
             _generate(args, request, arm_obj, made)
@@ -350,23 +299,23 @@ def run(args, made: Made) -> int:
 
     check_arguments(args)
     common = _addon_module("common")
-    if args.blend:
-        open_blend(args.blend)
+    if args.open:
+        open_blend(args.open)
     if args.model:
         os.environ["OHGESTURE_MODEL"] = os.path.abspath(args.model)
     context = bpy.context
     metadata = common.model_metadata(common.model_path(context))
     arm_obj = _target_armature(args, context, metadata)
     _addon_module("preflight").check_armature(arm_obj, metadata)
-    settings = _settings(args, arm_obj, common.emotion_labels(metadata))
+    placement = _placement(args, arm_obj)
     failed = []
     if args.sound_dir and not args.range:
-        failed = _generate_folder(args, context, settings, arm_obj, made)
+        failed = _generate_folder(args, context, placement, arm_obj, made)
     else:
         if args.sound:
-            settings.sound_file = os.path.abspath(args.sound)
+            placement.sound_file = os.path.abspath(args.sound)
         regenerate = _regenerated_action(args, arm_obj)
-        _generate(args, _request(args, context, settings, arm_obj, regenerate), arm_obj, made)
+        _generate(args, _request(args, context, placement, regenerate), arm_obj, made)
     if not made.actions:
         raise ValueError(f"every audio file failed ({', '.join(failed)}); nothing was saved.")
     errors = save_outputs(args, context, arm_obj, made)

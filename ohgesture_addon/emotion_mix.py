@@ -46,16 +46,6 @@ def mix_argument(items, labels) -> tuple[list[tuple[str, float]], str]:
     return mix, ",".join(f"{label}:{w:.6g}" for label, w in mix)
 
 
-def apply_mix(request, settings, labels) -> None:
-    """With Mix Several Emotions on, the request generates the mix (named after it)."""
-    if not getattr(settings, "mix_emotions", False):
-        return
-    mix, text = mix_argument(settings.emotion_mix, labels)
-    request.mix = text
-    request.emotion, request.emotion_2, request.gamma_curve = None, None, None
-    request.action_name = " ".join(["OHG mix"] + [f"{label} {w:.2f}" for label, w in mix] + [f"seed {request.seed}"])
-
-
 class OHGESTURE_OT_sync_emotion_mix(bpy.types.Operator):
     """One slider per emotion of the current model"""
 

@@ -14,20 +14,10 @@ import sys
 import threading
 import time
 
-PROGRESS_PREFIX = "OHG_PROGRESS"
+from ..core.cli.protocol import (PROGRESS_PREFIX, cancel_message, note_line, parse_progress, read_message,
+                                 request_message, write_message)
+
 RUNNING, FINISHED, FAILED, CANCELLED = "RUNNING", "FINISHED", "FAILED", "CANCELLED"
-
-
-def parse_progress(line: str):
-    """(fraction, message) for an ``OHG_PROGRESS <fraction> <message>`` line, else None."""
-    parts = line.strip().split(None, 2)
-    if len(parts) < 2 or parts[0] != PROGRESS_PREFIX:
-        return None
-    try:
-        fraction = float(parts[1])
-    except ValueError:
-        return None
-    return min(max(fraction, 0.0), 1.0), parts[2] if len(parts) > 2 else ""
 
 
 class ProcessJob:
@@ -209,3 +199,216 @@ def venv_python(venv_dir, platform: str = sys.platform) -> str:
     if platform == "win32":
         return os.path.join(venv_dir, "Scripts", "python.exe")
     return os.path.join(venv_dir, "bin", "python")
+
+
+# --- the warm generator ------------------------------------------------------------------------
+
+class Worker:
+    """One ``ohgesture serve`` process: torch, the audio stack and the model stay loaded
+    between takes. Its answers are read by a thread and sorted by request id."""
+
+    def __init__(self, python: str, entry_script: str, key: tuple, idle_seconds: float = 0.0):
+        self.key = key
+        self.ready = False
+        self._answers: dict = {}
+        self._stderr: list = []
+        self._lock = threading.Lock()
+        self._next_id = 0
+        kwargs = {"start_new_session": True} if os.name == "posix" else {}
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self.process = subprocess.Popen(
+            [python, entry_script, "serve", "--idle-seconds", f"{idle_seconds:g}"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            env=env, **kwargs)
+        for target, stream in ((self._read_answers, self.process.stdout), (self._read_stderr, self.process.stderr)):
+            threading.Thread(target=target, args=(stream,), daemon=True).start()
+
+    def _read_answers(self, stream) -> None:
+        for line in stream:
+            try:
+                message = read_message(line)
+            except ValueError:
+                continue  # a library's print, not the protocol
+            if message is None:
+                continue
+            with self._lock:
+                if "hello" in message:
+                    self.ready = True
+                else:
+                    self._answers.setdefault(message.get("id"), []).append(message)
+        stream.close()
+
+    def _read_stderr(self, stream) -> None:
+        for line in stream:
+            with self._lock:
+                self._stderr = (self._stderr + [line.rstrip()])[-20:]
+        stream.close()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _send(self, message: dict) -> None:
+        self.process.stdin.write(write_message(message))
+        self.process.stdin.flush()
+
+    def submit(self, argv: list[str]) -> int:
+        with self._lock:
+            self._next_id += 1
+            rid = self._next_id
+        self._send(request_message(rid, argv))
+        return rid
+
+    def answers(self, rid: int) -> list[dict]:
+        """The answers to ``rid`` that arrived since the last call."""
+        with self._lock:
+            return self._answers.pop(rid, [])
+
+    def cancel(self, rid: int) -> None:
+        try:
+            self._send(cancel_message(rid))
+        except (OSError, ValueError):
+            pass
+
+    def death(self) -> str:
+        """One sentence on why the worker stopped."""
+        code = self.process.poll()
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"The generator was killed ({name}) before it finished; the next Generate starts a new one."
+        last = next((line for line in reversed(self._stderr) if line.lower().startswith("error:")), "")
+        return last.split(":", 1)[1].strip() if last else \
+            f"The generator stopped (exit code {code}) before it finished; the next Generate starts a new one."
+
+    def stop(self, grace_seconds: float = 2.0) -> None:
+        """End of input (the worker exits by itself), then SIGTERM, then SIGKILL."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=grace_seconds)
+
+
+_worker: Worker | None = None
+
+
+def warm_worker(python: str, entry_script: str, key: tuple, idle_seconds: float = 0.0) -> tuple[Worker, bool]:
+    """The session's worker for ``key`` (interpreter, model file and its modification time and
+    size): the running one, else a new one (a changed key stops the old). Returns (worker,
+    whether it was warm)."""
+    global _worker
+    if _worker is not None and _worker.alive() and _worker.key == key:
+        return _worker, True
+    stop_worker()
+    _worker = Worker(python, entry_script, key, idle_seconds)
+    return _worker, False
+
+
+def stop_worker() -> None:
+    """Stop the session's worker (the add-on is disabled); the next Generate starts one."""
+    global _worker
+    worker, _worker = _worker, None
+    if worker is not None:
+        worker.stop()
+
+
+def drop_worker(worker: Worker) -> None:
+    """Forget (and kill) a worker that died or would not cancel."""
+    global _worker
+    if _worker is worker:
+        _worker = None
+    if worker.alive():
+        worker.process.kill()
+        worker.process.wait(timeout=5)
+
+
+class WorkerJob:
+    """One request to the warm worker, polled like a ProcessJob (``session.GenerationSession``)."""
+
+    def __init__(self, argv, *, python: str, entry_script: str, key: tuple, idle_seconds: float = 0.0):
+        self.argv = [str(a) for a in argv]
+        self.python, self.entry_script, self.key, self.idle_seconds = python, entry_script, key, idle_seconds
+        self.progress = 0.0
+        self.message = "Starting"
+        self.error = ""
+        self.state = None
+        self.worker = None
+        self.rid = None
+        self._lines: list[str] = []
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    @property
+    def pid(self):
+        return self.worker.pid if self.worker else None
+
+    def start(self) -> "WorkerJob":
+        try:
+            self.worker, warm = warm_worker(self.python, self.entry_script, self.key, self.idle_seconds)
+            self.rid = self.worker.submit(self.argv)
+        except OSError as exc:
+            self.state, self.error = FAILED, f"Cannot start {self.python}: {exc.strerror or exc}."
+            return self
+        self.message = "Generator warm" if warm else "Starting the generator (loading torch and the model)"
+        self.state = RUNNING
+        return self
+
+    def poll(self) -> str:
+        if self.state != RUNNING:
+            return self.state
+        for answer in self.worker.answers(self.rid):
+            if "progress" in answer:
+                self.progress = answer["progress"]
+                self.message = answer.get("message") or self.message
+            elif "note" in answer:
+                self._lines.append(note_line(answer["note"]))
+            elif "done" in answer:
+                self.state, self.progress = FINISHED, 1.0
+            elif "error" in answer:
+                self.state, self.error = FAILED, answer["error"]
+            elif "cancelled" in answer:
+                self.state, self.message = CANCELLED, "Cancelled"
+        if self.state == RUNNING and not self.worker.alive():
+            for answer in self.worker.answers(self.rid):  # the last words before it stopped
+                if "done" in answer:
+                    self.state = FINISHED
+                    return self.state
+            self.state, self.error = FAILED, self.worker.death()
+            drop_worker(self.worker)
+        return self.state
+
+    def wait(self, timeout=None, interval=0.02) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() == RUNNING:
+            if deadline is not None and time.monotonic() > deadline:
+                self.cancel()
+                self.state, self.error = FAILED, f"The generator did not finish within {timeout:.0f} s."
+                break
+            time.sleep(interval)
+        return self.state
+
+    def cancel(self, grace_seconds: float = 2.0) -> None:
+        """Ask the worker to drop the request; one that does not answer in time is killed
+        (the next request starts a fresh one)."""
+        if self.state == RUNNING and self.worker is not None:
+            self.worker.cancel(self.rid)
+            deadline = time.monotonic() + grace_seconds
+            while self.poll() == RUNNING and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self.state == RUNNING:
+                drop_worker(self.worker)
+        if self.state in (None, RUNNING):
+            self.state, self.message = CANCELLED, "Cancelled"

@@ -32,6 +32,10 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         name="Takes Folder Limit (MB)", min=1, default=takes.DEFAULT_FOLDER_MB,
         description="The most the add-on's folder of motion files may hold; the oldest files go first, "
                     "never one an action of the open file uses")
+    generator_idle_minutes: IntProperty(
+        name="Keep Generator Warm (min)", min=0, soft_max=120, default=10,
+        description="How long the generator stays loaded after the last Generate, so the next one starts at once; "
+                    "0 starts a new one for every Generate")
 
     def draw(self, context):
         layout = self.layout
@@ -46,6 +50,7 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "takes_kept")
         row.prop(self, "takes_folder_mb")
+        layout.prop(self, "generator_idle_minutes")
         row = layout.row()
         status = getattr(context.window_manager, "ohgesture_status", None)
         if status is not None and status.running:

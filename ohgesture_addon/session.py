@@ -1,7 +1,10 @@
 """One generation from the panel's settings to keys on the armature.
 
-``build_request`` validates the settings into a ``GenerationRequest`` (one sentence on any
-problem); ``GenerationSession`` runs ``ohgesture generate`` as a subprocess (``job.py``) and,
+``build_request`` validates the generation settings (``core.generation.settings``, from the
+panel by ``panel_settings`` or from the batch script's flags) and where the take goes
+(``Placement``: what is Blender's) into a ``GenerationRequest`` (one sentence on any problem);
+``GenerationSession`` runs ``ohgesture generate`` as a subprocess (``job.py``; its command line
+is ``core.cli.protocol.generate_argv``) and,
 when the motion has arrived, puts it on the armature. The modal operator only calls
 ``session.step`` on timer events, and scripts or tests can call the same methods in a loop.
 The scene is touched only when the motion has arrived, so a cancelled or failed run leaves
@@ -13,16 +16,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from ..core.generation.settings import DEFAULT_ENERGY
+from ..core.cli.protocol import generate_argv, parse_note
+from ..core.generation.settings import QUALITY_PRESETS, GenerationSettings, parse_mix
 from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write_constraints
 from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
-from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob
+from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob, WorkerJob
 from .properties import NO_EMOTION
 from .strips import resolve_strip, sound_strips, strip_timing, strips_collection, visible_range
 
@@ -30,7 +34,56 @@ READY = "READY"  # motion file written; keys not yet applied
 
 
 @dataclass
+class Placement:
+    """What is Blender's about a take: where its audio comes from (a sound strip, else a sound
+    file), the armature that gets the keys and how (the panel's, or the batch script's flags)."""
+
+    armature: object
+    sound_strip: str | None = None  # the strip's name ("": the scene's one strip); None: ``sound_file``
+    sound_file: str = ""
+    frame_start: int | None = None  # a sound file's first frame; None: the scene's start
+    use_hand_keys: bool = True
+    layer_upper_body: bool = False
+    layer_blend_frames: int = 6
+    add_sound_strip: bool = True
+    animated_blend: bool = False  # the panel's Blend may be keyed on the scene (``_gamma_curve``)
+
+
+def panel_placement(settings) -> Placement:
+    """The panel's (``scene.ohgesture``) placement."""
+    return Placement(armature=settings.armature, sound_strip=settings.sound_strip if settings.source == "STRIP" else None,
+                     sound_file=settings.sound_file if settings.source != "STRIP" else "",
+                     use_hand_keys=settings.use_hand_keys, layer_upper_body=settings.layer_upper_body,
+                     layer_blend_frames=settings.layer_blend_frames, add_sound_strip=settings.add_sound_strip,
+                     animated_blend=True)
+
+
+def _panel_number(value: float) -> float:
+    """A panel float (single precision) as the six significant digits it shows: 0.3, not
+    0.30000001192092896, so a panel take matches ``--blend sad:0.3`` on the command line."""
+    return float(f"{value:g}")
+
+
+def panel_settings(context, settings, labels) -> GenerationSettings:
+    """The panel's generation settings; the model and device are the preferences'."""
+    emotion, emotion_2 = (None if value == NO_EMOTION else value for value in (settings.emotion, settings.emotion_2))
+    sampler, steps = QUALITY_PRESETS[settings.quality]
+    share = _panel_number(settings.blend)
+    mix = None
+    if settings.mix_emotions:
+        mix = parse_mix(emotion_mix.mix_argument(settings.emotion_mix, labels)[1])
+        emotion = emotion_2 = None
+    return GenerationSettings(
+        model=str(common.model_path(context)), emotion=emotion,
+        blend=(emotion_2, share) if emotion_2 is not None else None, mix=mix,
+        guidance=_panel_number(settings.guidance), energy=_panel_number(settings.energy), sampler=sampler,
+        steps=None if sampler == "ddpm" else steps, seed=int(settings.seed), retime=bool(settings.follow_speech),
+        foot_lock=bool(settings.lock_feet), device=common.device(context))
+
+
+@dataclass
 class GenerationRequest:
+    settings: GenerationSettings  # how the motion is made
     audio: str
     scene_name: str
     armature_name: str
@@ -39,33 +92,27 @@ class GenerationRequest:
     max_frames: int | None
     start_seconds: float | None
     duration_seconds: float | None
-    emotion: str | None
-    emotion_2: str | None
-    gamma: float
-    gamma_curve: np.ndarray | None  # share of emotion 2 at evenly spaced times over the clip
-    guidance: float
-    sampler: str
-    steps: int
-    seed: int
-    device: str
-    model: str
+    gamma_curve: np.ndarray | None  # share of the blend's emotion at evenly spaced times over the clip
     python: str
     entry_script: str
     action_name: str
-    extra_args: list = field(default_factory=list)
-    mix: str | None = None  # "--mix" text for several emotions (then emotion/emotion_2 are None)
     constraints: dict | None = None  # hand-keyed poses (hand_keys.request_constraints)
     kept_keys: list | None = None  # the armature's kept keys to store with the take (hand_keys.request_constraints)
     regenerate: dict | None = None  # take, model range and scene frames of Regenerate Selection
-    energy: float = DEFAULT_ENERGY  # how much the hands move (core/generation/defaults.py)
-    retime: bool = True  # re-time to the model's expected activity (core/generation/retiming.py)
-    foot_lock: bool = True  # pin planted feet (core/generation/footlock.py)
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     notes: list = field(default_factory=list)
     packed_sound: list | None = None  # preflight.packed_sound_key: the generator reads its packed data
     cover_take: bool = False  # Sound File source: the scene's frame range is widened to the take
     add_sound_strip: bool = False  # Sound File source: the audio becomes a sound strip at the take's start
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
 
 
 # --- the request -------------------------------------------------------------------------
@@ -99,9 +146,9 @@ def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, mo
     return np.clip([fcurve.evaluate(float(f)) for f in frames], 0.0, 1.0)
 
 
-def _strip_audio(scene, settings, scene_fps: float) -> dict:
+def _strip_audio(scene, placement: Placement, scene_fps: float) -> dict:
     """The strip's audio as it plays: its visible frames (inside any meta strip's handles)."""
-    strip = resolve_strip(scene, settings.sound_strip)
+    strip = resolve_strip(scene, placement.sound_strip)
     if strip.sound is None:
         raise common.SettingsError(f"The sound strip '{strip.name}' has no sound data.")
     left, right = visible_range(strip)
@@ -117,16 +164,16 @@ def _strip_audio(scene, settings, scene_fps: float) -> dict:
     return audio
 
 
-def _audio_source(scene, settings, scene_fps: float) -> dict:
+def _audio_source(scene, placement: Placement, scene_fps: float) -> dict:
     """audio (path), label, frame_start, max_frames, start_seconds, duration_seconds,
     packed_sound (or None)."""
-    if settings.source == "STRIP":
-        source = _strip_audio(scene, settings, scene_fps)
+    if placement.sound_strip is not None:
+        source = _strip_audio(scene, placement, scene_fps)
     else:
-        if not settings.sound_file:
+        if not placement.sound_file:
             raise common.SettingsError("Pick a sound file or switch the source to a sound strip.")
-        audio = bpy.path.abspath(settings.sound_file)
-        frame_start = getattr(settings, "frame_start", None)  # the batch's --frame-start
+        audio = bpy.path.abspath(placement.sound_file)
+        frame_start = placement.frame_start
         source = {"audio": audio, "label": os.path.splitext(os.path.basename(audio))[0],
                   "frame_start": int(scene.frame_start if frame_start is None else frame_start),
                   "max_frames": None, "start_seconds": None, "duration_seconds": None, "packed_sound": None}
@@ -155,68 +202,77 @@ def _take_source(info: dict) -> dict:
     return source
 
 
-def _emotions(settings, labels) -> tuple[str | None, str | None]:
-    emotion = settings.emotion if settings.emotion != NO_EMOTION else None
-    emotion_2 = settings.emotion_2 if settings.emotion_2 != NO_EMOTION else None
-    for chosen in (emotion, emotion_2):
-        if chosen is not None and labels and chosen not in labels:
-            raise common.SettingsError(
-                f"The model does not know the emotion '{chosen}'; valid emotions: {', '.join(labels)}.")
-    return emotion, emotion_2
-
-
-def _action_name(label: str, emotion, emotion_2, settings, gamma_curve) -> str:
-    parts = ["OHG", label, emotion or "neutral"]
-    if emotion_2 is not None:
-        parts.append(f"+{emotion_2} {settings.blend:.2f}" if gamma_curve is None else f"+{emotion_2} animated")
-    parts.append(f"seed {settings.seed}")
+def _action_name(label: str, generation: GenerationSettings, labels, gamma_curve) -> str:
+    if generation.mix is not None:
+        parts = ["OHG mix"] + [f"{emotion} {w:.2f}" for emotion, w in generation.emotions(labels)]
+    else:
+        parts = ["OHG", label, generation.emotion or "neutral"]
+        if generation.blend is not None:
+            emotion_2, share = generation.blend
+            parts.append(f"+{emotion_2} {share:.2f}" if gamma_curve is None else f"+{emotion_2} animated")
+    parts.append(f"seed {generation.seed}")
     return " ".join(parts)
 
 
-def build_request(context, *, settings=None, entry_script: str = "", python: str = "",
-                  animator: bool = True, source: dict | None = None) -> GenerationRequest:
-    """Validate the settings (default: the scene's); raise SettingsError with one sentence
-    on any problem. ``animator`` adds hand keys as constraints and the upper-body layer;
-    ``source`` replaces the panel's audio (``_take_source``)."""
+def _checked(generation: GenerationSettings, metadata: dict) -> None:
+    """The settings' limits (``validate``, ``check_model``) as one sentence for the operator."""
+    labels = common.emotion_labels(metadata)
+    for chosen in (generation.emotion, generation.blend and generation.blend[0]):
+        if chosen is not None and labels and chosen not in labels:
+            raise common.SettingsError(
+                f"The model does not know the emotion '{chosen}'; valid emotions: {', '.join(labels)}.")
+    try:
+        generation.validate()
+        generation.check_model({**metadata, "emotions": labels})
+    except ValueError as exc:
+        raise common.SettingsError(str(exc)[:1].upper() + str(exc)[1:]) from None
+
+
+def build_request(context, *, generation: GenerationSettings | None = None, placement: Placement | None = None,
+                  entry_script: str = "", python: str = "", animator: bool = True,
+                  source: dict | None = None) -> GenerationRequest:
+    """Validate the generation settings and the placement (default: the panel's); raise
+    SettingsError with one sentence on any problem. ``animator`` adds hand keys as constraints
+    and the upper-body layer; ``source`` replaces the placement's audio (``_take_source``)."""
     scene = context.scene
-    settings = settings if settings is not None else scene.ohgesture
+    placement = placement or panel_placement(scene.ohgesture)
     scene_fps = keyframes.scene_frame_rate(scene)
-    from_file = source is None and settings.source != "STRIP"
-    source = source or _audio_source(scene, settings, scene_fps)
-    arm_obj = settings.armature
-    model = common.model_path(context)
+    from_file = source is None and placement.sound_strip is None
+    source = source or _audio_source(scene, placement, scene_fps)
+    arm_obj = placement.armature
+    model = Path(generation.model) if generation is not None and generation.model else common.model_path(context)
     metadata = common.model_metadata(model)
     preflight.check_armature(arm_obj, metadata)
-    preflight.check_ik(arm_obj, metadata, upper_body_only=bool(getattr(settings, "layer_upper_body", False)))
+    preflight.check_ik(arm_obj, metadata, upper_body_only=placement.layer_upper_body)
     labels = common.emotion_labels(metadata)
-    emotion, emotion_2 = _emotions(settings, labels)
+    if generation is None:
+        generation = panel_settings(context, scene.ohgesture, labels)
+    generation = replace(generation, model=str(model))
+    _checked(generation, metadata)
     gamma_curve = None
-    if emotion_2 is not None and isinstance(settings, bpy.types.bpy_struct):
+    if generation.blend is not None and placement.animated_blend:
         gamma_curve = _gamma_curve(scene, source["frame_start"], source["max_frames"] or 0, scene_fps,
                                    common.model_fps(metadata))
+    action_name = _action_name(source["label"], generation, labels, gamma_curve)
+    if generation.blend is not None and gamma_curve is None and not generation.blend[1] > 0:
+        generation = replace(generation, blend=None)  # a share of 0 is the first emotion alone
     python = python or common.python_interpreter(context)
     if not os.path.isfile(python):
         raise common.SettingsError("No Python with torch was found; install the dependencies in the add-on preferences.")
-    sampler, steps = common.QUALITY_PRESETS[settings.quality]
     request = GenerationRequest(
-        audio=source["audio"], scene_name=scene.name, armature_name=arm_obj.name, frame_start=source["frame_start"],
-        scene_fps=scene_fps, max_frames=source["max_frames"], start_seconds=source["start_seconds"],
-        duration_seconds=source["duration_seconds"], emotion=emotion, emotion_2=emotion_2,
-        gamma=float(settings.blend), gamma_curve=gamma_curve, guidance=float(settings.guidance), sampler=sampler,
-        steps=steps, seed=int(settings.seed), device=common.device(context), model=str(model), python=python,
-        entry_script=entry_script or str(common.ENTRY_SCRIPT),
-        action_name=_action_name(source["label"], emotion, emotion_2, settings, gamma_curve),
-        retime=bool(getattr(settings, "follow_speech", True)), foot_lock=bool(getattr(settings, "lock_feet", True)),
-        energy=float(getattr(settings, "energy", DEFAULT_ENERGY)), packed_sound=source["packed_sound"])
-    emotion_mix.apply_mix(request, settings, labels)
+        settings=generation, audio=source["audio"], scene_name=scene.name, armature_name=arm_obj.name,
+        frame_start=source["frame_start"], scene_fps=scene_fps, max_frames=source["max_frames"],
+        start_seconds=source["start_seconds"], duration_seconds=source["duration_seconds"], gamma_curve=gamma_curve,
+        python=python, entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=action_name,
+        packed_sound=source["packed_sound"])
     if animator:
-        request.layer_upper_body = bool(getattr(settings, "layer_upper_body", False))
-        request.layer_blend_frames = int(getattr(settings, "layer_blend_frames", 6))
-        if getattr(settings, "use_hand_keys", False):
+        request.layer_upper_body = placement.layer_upper_body
+        request.layer_blend_frames = int(placement.layer_blend_frames)
+        if placement.use_hand_keys:
             request.constraints, request.notes, request.kept_keys = hand_keys.request_constraints(
                 arm_obj, request, metadata)
         request.cover_take = from_file
-        request.add_sound_strip = from_file and bool(getattr(settings, "add_sound_strip", True))
+        request.add_sound_strip = from_file and placement.add_sound_strip
     return request
 
 
@@ -233,19 +289,22 @@ def _placed_like_the_take(request, info: dict, action_name: str, arm_obj) -> Non
     request.armature_name = arm_obj.name
 
 
-def regenerate_request(context, settings, arm_obj, action, frames, *, entry_script="", python=""):
-    """A Generate request for scene frames ``frames`` (first, last) of the generated ``action``."""
+def regenerate_request(context, placement: Placement, action, frames, *, generation=None, entry_script="",
+                       python=""):
+    """A Generate request for scene frames ``frames`` (first, last) of the generated ``action``
+    (``generation``: the settings, default the panel's)."""
+    arm_obj = placement.armature
     info = takes.generated_info(action)
     if not os.path.isfile(info["take"]):
         raise common.SettingsError(f"The motion file of '{action.name}' ({info['take']}) is gone; generate again.")
     take_frames = len(read_motion_arrays(info["take"])["rotations"])
     start, end = takes.model_range(info, frames[0], frames[1], take_frames)
-    request = build_request(context, settings=settings, entry_script=entry_script, python=python, animator=False,
-                            source=_take_source(info))
+    request = build_request(context, generation=generation, placement=placement, entry_script=entry_script,
+                            python=python, animator=False, source=_take_source(info))
     _placed_like_the_take(request, info, action.name, arm_obj)
     request.regenerate = {"take": info["take"], "start": start, "end": end, "action": action.name,
                           "first": int(frames[0]), "last": int(frames[1])}
-    if getattr(settings, "use_hand_keys", False) and hand_keys.keeps_keys(arm_obj, _skeleton(request)):
+    if placement.use_hand_keys and hand_keys.keeps_keys(arm_obj, _skeleton(request)):
         request.constraints = hand_keys.regenerate_constraints(
             arm_obj, action, _skeleton(request), info["take"], frame_start=request.frame_start,
             scene_fps=request.scene_fps, model_fps=float(info["model_fps"]), max_frames=request.max_frames,
@@ -263,55 +322,27 @@ def build_regenerate_request(context, *, entry_script: str = "", python: str = "
     action = takes.generated_action(arm_obj)
     if action is None:
         raise common.SettingsError(f"'{arm_obj.name}' has no action generated by OHGesture; generate first.")
-    return regenerate_request(context, settings, arm_obj, action, takes.selection_range(scene, action),
+    return regenerate_request(context, panel_placement(settings), action, takes.selection_range(scene, action),
                               entry_script=entry_script, python=python)
 
 
 # --- the command -------------------------------------------------------------------------
 
-def generation_command(request: GenerationRequest, out_path: str, gamma_curve_path: str | None,
-                       audio: str | None = None) -> list[str]:
-    """The generator's command line; ``audio`` replaces ``request.audio`` (packed data written out)."""
-    command = [request.python, request.entry_script, "generate", audio or request.audio, "--out", out_path,
-               "--progress-lines", "--model", request.model, "--guidance", f"{request.guidance:g}",
-               "--energy", f"{request.energy:g}", "--sampler", request.sampler, "--seed", str(request.seed), "--device", request.device]
-    if request.sampler != "ddpm":  # ddpm always runs the model's full schedule
-        command += ["--steps", str(request.steps)]
-    if not request.retime:
-        command += ["--no-retime"]
-    if not request.foot_lock:
-        command += ["--no-foot-lock"]
-    if request.mix:
-        command += ["--mix", request.mix]
-    if request.emotion is not None:
-        command += ["--emotion", request.emotion]
-    if request.emotion_2 is not None:
-        if gamma_curve_path is not None:
-            command += ["--blend", f"{request.emotion_2}:{request.gamma:g}", "--gamma-curve", gamma_curve_path]
-        elif request.gamma > 0:
-            command += ["--blend", f"{request.emotion_2}:{request.gamma:g}"]
-    if request.start_seconds is not None:
-        command += ["--start-seconds", f"{request.start_seconds:.6f}",
-                    "--duration-seconds", f"{request.duration_seconds:.6f}"]
-    return command + list(request.extra_args)
-
-
-def _input_files(request: GenerationRequest, workdir: str) -> tuple[str | None, list[str]]:
-    """Write the request's gamma curve and constraints into ``workdir``: (gamma curve path
-    or None, the arguments for the constraints and the regenerated range)."""
-    gamma_path = None
+def generation_argv(request: GenerationRequest, workdir: str, out_path: str) -> list[str]:
+    """The generator's arguments (``core.cli.protocol.generate_argv``), its input files (the
+    gamma curve, the constraints, a packed sound's data) written into ``workdir``."""
+    gamma_path = constraints_path = None
     if request.gamma_curve is not None:
         gamma_path = os.path.join(workdir, "gamma_curve.npy")
         np.save(gamma_path, request.gamma_curve.astype(np.float32))
-    args = []
     if request.constraints is not None:
-        path = os.path.join(workdir, "constraints.npz")
-        write_constraints(path, request.constraints)
-        args += ["--constraints", path]
-    if request.regenerate:
-        args += ["--keep", request.regenerate["take"], "--range",
-                 f"{request.regenerate['start']}:{request.regenerate['end']}"]
-    return gamma_path, args
+        constraints_path = os.path.join(workdir, "constraints.npz")
+        write_constraints(constraints_path, request.constraints)
+    regenerate = request.regenerate or {}
+    return generate_argv(request.settings, _audio_input(request, workdir), out_path, gamma_curve=gamma_path,
+                         constraints=constraints_path, keep=regenerate.get("take"),
+                         frame_range=(regenerate["start"], regenerate["end"]) if regenerate else None,
+                         start_seconds=request.start_seconds, duration_seconds=request.duration_seconds)
 
 
 def _audio_input(request: GenerationRequest, workdir: str) -> str:
@@ -326,9 +357,11 @@ def _audio_input(request: GenerationRequest, workdir: str) -> str:
 # --- the result --------------------------------------------------------------------------
 
 def _emotion_record(request):
-    if request.mix:
-        return request.mix
-    return [request.emotion, request.emotion_2, request.gamma]
+    generation = request.settings
+    if generation.mix is not None:
+        return ",".join(f"{label}:{w:.6g}" for label, w in generation.mix)
+    emotion_2, share = generation.blend or (None, 0.0)
+    return [generation.emotion, emotion_2, share]
 
 
 def _apply_regenerated(request, arm_obj, motion: dict, motion_path: str):
@@ -435,6 +468,21 @@ def place_take(scene, request, action) -> list[str]:
 
 # --- the session -------------------------------------------------------------------------
 
+def _generator_job(request: GenerationRequest, argv: list[str]):
+    """The shipped generator runs in the session's warm worker (``job.WorkerJob``) unless the
+    preference Keep Generator Warm is 0; another entry script (a test's stand-in) runs as a
+    process of its own."""
+    prefs = common.preferences()
+    minutes = getattr(prefs, "generator_idle_minutes", 10) if prefs is not None else 10
+    entry = os.path.abspath(request.entry_script)
+    if minutes <= 0 or entry != os.path.abspath(str(common.ENTRY_SCRIPT)):
+        return ProcessJob([request.python, request.entry_script, *argv], description="Starting")
+    model = request.settings.model
+    stat = os.stat(model) if model and os.path.isfile(model) else None
+    key = (request.python, entry, model, stat and stat.st_mtime_ns, stat and stat.st_size)
+    return WorkerJob(argv, python=request.python, entry_script=entry, key=key, idle_seconds=60.0 * minutes)
+
+
 class GenerationSession:
     """One generation from subprocess start to keys on the armature."""
 
@@ -443,13 +491,12 @@ class GenerationSession:
         self.workdir = tempfile.mkdtemp(prefix="ohgesture_")
         self.out_path = os.path.join(self.workdir, "motion.npz")
         try:
-            gamma_path, extra = _input_files(request, self.workdir)
-            audio = _audio_input(request, self.workdir)
+            argv = generation_argv(request, self.workdir, self.out_path)
         except BaseException:
             self.cleanup()
             raise
-        self.command = generation_command(request, self.out_path, gamma_path, audio) + extra
-        self.job = ProcessJob(self.command, description="Starting")
+        self.command = [request.python, request.entry_script, *argv]
+        self.job = _generator_job(request, argv)
         self.action = None
         self.messages = []  # what putting the motion on the armature did, one sentence each
         self.map_message = ""
@@ -503,7 +550,7 @@ class GenerationSession:
     def notes(self) -> list[str]:
         """The generator's ``note: ...`` lines (e.g. audio shorter than the model's seed window
         was padded with silence)."""
-        return [line[len("note: "):] for line in self.job.lines if line.startswith("note: ")]
+        return [note for note in map(parse_note, self.job.lines) if note is not None]
 
     def cancel(self) -> None:
         self.job.cancel()

@@ -3,6 +3,8 @@
 The Blender add-on starts generation as ``PYTHON core/cli/_entry.py generate ...`` in an
 interpreter that has torch; this loads the extension root as the package
 ``ohgesture`` first, so the same relative imports work as under pip or in Blender.
+``load_package`` is the project's one such loader: the batch script, run as a plain script,
+uses it too (``runpy.run_path`` of this file).
 """
 
 import importlib.util
@@ -10,7 +12,8 @@ import sys
 from pathlib import Path
 
 
-def _load_package() -> None:
+def load_package() -> None:
+    """Import the extension root as ``ohgesture`` (nothing when it is imported already)."""
     if "ohgesture" in sys.modules:
         return
     root = Path(__file__).resolve().parents[2]
@@ -23,7 +26,7 @@ def _load_package() -> None:
 
 
 if __name__ == "__main__":
-    _load_package()
+    load_package()
     from ohgesture.core.cli.main import main
 
     sys.exit(main())

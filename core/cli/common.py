@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import folder_writable
+from .protocol import progress_line
 
 
 class CliError(ValueError):
@@ -35,7 +36,7 @@ class ProgressReporter:
         if self.machine:
             if fraction - self._last >= 0.005 or fraction >= 1.0:
                 self._last = fraction
-                print(f"OHG_PROGRESS {fraction:.4f} {message}", file=sys.stderr, flush=True)
+                print(progress_line(fraction, message), file=sys.stderr, flush=True)
             return
         if not self.terminal:  # a log: a line per tenth and per new step, never a carriage-return bar
             if fraction < 0.05:  # nothing until sampling starts, so early errors stay one line

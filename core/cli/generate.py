@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from ..generation.settings import DEFAULT_MODEL, GenerationSettings
+from ..generation.take import TakeInputs, make_take
 from .common import CliError, ProgressReporter, UsageError, check_output
+from .protocol import note_line
 
 
 def add_parser(sub) -> None:
@@ -48,7 +50,7 @@ def _check_inputs(args, settings: GenerationSettings) -> None:
             raise UsageError("--keep and --range go together: the take to keep and the frames to regenerate.")
         if any(v is not None for v in (args.fps, args.gamma_curve)):
             raise UsageError("--keep/--range cannot be combined with --fps or --gamma-curve.")
-        _parse_range(args.range, None)
+        _parse_range(args.range)
 
 
 def _check_audio(path: Path, fps: float) -> None:
@@ -61,51 +63,23 @@ def _check_audio(path: Path, fps: float) -> None:
                        f"nothing to animate.")
 
 
-def _selected_audio(args, lm, audio_path: Path):
-    """The audio features of the part of the file to animate, and a note if it had to be padded."""
-    from ..audio.features import audio_features_from_file
-
-    features = audio_features_from_file(audio_path, lm.fps, config=lm.audio_config)
-    if len(features) == 0:
-        raise CliError(f"{audio_path} is shorter than one motion frame ({1 / lm.fps:.3f} s); nothing to animate.")
-    first = int(round((args.start_seconds or 0.0) * lm.fps))
-    last = len(features) if args.duration_seconds is None else first + int(round(args.duration_seconds * lm.fps))
-    if first < 0 or first >= len(features) or last <= first:
-        raise CliError("--start-seconds/--duration-seconds select no audio inside the file.")
-    features = features[first:min(last, len(features))]
-    note = None
-    if len(features) < lm.n_seed:
-        note = f"the audio is shorter than {lm.n_seed / lm.fps:.2f} s; it was padded with silence"
-        print(f"note: {note}", file=sys.stderr)
-    return features, note
-
-
-def _frame_weights(args, mix, frames: int):
-    """(K, F) emotion weights per frame: constant, or the --gamma-curve spread over the clip."""
-    import numpy as np
-
-    from ..generation.pipeline import emotion_weights
-
-    if not args.gamma_curve:
-        return emotion_weights(mix)[:, None].repeat(frames, axis=1)
-    try:
-        curve = np.asarray(np.load(args.gamma_curve, allow_pickle=False), dtype=np.float64).reshape(-1)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"--gamma-curve {args.gamma_curve} is not a readable .npy array ({exc}).") from None
-    if curve.size == 0 or not np.all(np.isfinite(curve)) or curve.min() < 0 or curve.max() > 1:
-        raise CliError("--gamma-curve values must lie between 0 and 1.")
-    share = np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, curve.size), curve)
-    return np.stack([1.0 - share, share])
-
-
-def _write_take(out: Path, motion, root_joint: int, meta: dict) -> None:
-    from ..motion.bvh import write_bvh
+def write_take(out: Path, take, inputs: TakeInputs, root_joint: int) -> None:
+    """The take as OUT (.bvh or .npz, atomically); a regenerated BVH of a kept BVH keeps the
+    kept file's text outside the range."""
+    from ..motion.bvh import splice_frames, write_bvh
     from ..motion.motion_file import write_motion
 
     if out.suffix.lower() == ".npz":
-        write_motion(out, motion, root_joint, meta)
+        write_motion(out, take.motion, root_joint, take.meta)
+    elif inputs.keep is None or Path(inputs.keep).suffix.lower() == ".npz":
+        write_bvh(out, take.motion)
     else:
-        write_bvh(out, motion)
+        scratch = out.with_name(f".{out.name}.new.tmp")
+        try:
+            write_bvh(scratch, take.motion)
+            splice_frames(Path(inputs.keep), scratch, *inputs.frame_range, out)
+        finally:
+            scratch.unlink(missing_ok=True)
 
 
 def _model_metadata(settings: GenerationSettings) -> dict:
@@ -123,156 +97,70 @@ FIRST_RUN = "(the first run after installing can take ~30 s)"
 WARM_UP = f"loading the model and audio libraries {FIRST_RUN}"
 
 
-def cmd_generate(args) -> int:
+def parse_request(args) -> tuple[Path, GenerationSettings, TakeInputs]:
+    """The output, the settings and the inputs of a generate command line, every mistake that
+    can be found without torch refused (UsageError, exit 2; CliError, exit 1)."""
     out = check_output(Path(args.out), args.overwrite, (".bvh", ".npz"))
-    audio_path = Path(args.audio)
     settings = GenerationSettings.from_args(args).validate()
     _check_inputs(args, settings)
     metadata = _model_metadata(settings)
     settings.check_model(metadata)
     if not args.keep:  # with --keep the take sets the length
-        _check_audio(audio_path, float(metadata.get("fps") or 0))
+        _check_audio(Path(args.audio), float(metadata.get("fps") or 0))
+    inputs = TakeInputs(audio=Path(args.audio), start_seconds=args.start_seconds,
+                        duration_seconds=args.duration_seconds, gamma_curve=args.gamma_curve,
+                        constraints=args.constraints, keep=args.keep,
+                        frame_range=_parse_range(args.range) if args.range else None, fps=args.fps)
+    return out, settings, inputs
+
+
+def cmd_generate(args) -> int:
+    out, settings, inputs = parse_request(args)
     report = ProgressReporter(args.progress_lines)
+    started = time.time()
     try:
-        return _generate(args, settings, out, audio_path, report)
+        report(0.0, WARM_UP)
+        lm = load_generator(settings)
+        report(0.02, f"reading audio {FIRST_RUN}")
+        take = make_take(lm, settings, inputs, report)
+        for note in take.notes:
+            print(note_line(note), file=sys.stderr)
+        report(0.97, "writing")
+        write_take(out, take, inputs, lm.layout.root_joint)
+        report(1.0, "done")
     finally:
         report.close()
+    print(done_line(out, take, started), file=sys.stderr)
+    return 0
 
 
-def _generate(args, settings: GenerationSettings, out: Path, audio_path: Path, report) -> int:
-    started = time.time()
-    report(0.0, WARM_UP)
+def load_generator(settings: GenerationSettings):
+    """torch with the settings' threads, and the model (the slow part of a first run)."""
     if settings.threads:
         import torch
 
         torch.set_num_threads(settings.threads)
-    from ..generation.pipeline import ease_to_constraints, features_to_output, generate_features, load_model
-    from ..motion.resample import resample_motion
+    from ..generation.pipeline import load_model
 
-    report(0.01, WARM_UP)
-    lm = load_model(settings.model, settings.device)
-    mix = settings.emotions(lm.labels)
-    labels = [label for label, _ in mix]
-    for label in labels:
-        lm.emotion_index(label)
-    if args.keep or args.range:
-        return _regenerate_range(args, settings, lm, mix, out, report, started)
-    report(0.02, f"reading audio {FIRST_RUN}")
-    features, note = _selected_audio(args, lm, audio_path)
-    weights = _frame_weights(args, mix, len(features))
-    known, known_mask = _load_constraints(args.constraints, lm, len(features))
-    motion_features = generate_features(
-        lm, features, labels, weights, progress=lambda f, msg: report(0.05 + 0.9 * f, msg), known=known,
-        known_mask=known_mask, retime=settings.retime, **settings.pipeline_arguments(lm.schedule.T))
-    if known is not None:
-        motion_features = ease_to_constraints(motion_features, known, known_mask, lm.layout)
-    motion = features_to_output(lm, motion_features)
-    if args.fps is not None and abs(args.fps - lm.fps) > 1e-6:
-        motion = resample_motion(motion, args.fps)
-    report(0.97, "writing")
-    meta = dict(emotions=mix, guidance=settings.guidance, energy=settings.energy, sampler=settings.sampler,
-                steps=settings.sampling_steps(lm.schedule.T), seed=settings.seed, smoothing_hz=settings.smooth_hz,
-                foot_lock=settings.foot_lock, retimed=bool(known is None and settings.retime),
-                model=str(lm.path.name), audio=audio_path.name, start_seconds=args.start_seconds or 0.0,
-                note=note)
-    _write_take(out, motion, lm.layout.root_joint, meta)
-    report(1.0, "done")
-    report.close()
-    print(f"wrote {out}: {motion.num_frames / motion.fps:.1f} s of motion ({motion.num_frames} frames at "
-          f"{motion.fps:g} fps), made in {time.time() - started:.1f} s", file=sys.stderr)
-    return 0
+    return load_model(settings.model, settings.device)
 
 
-def _load_constraints(path, lm, n_frames: int):
-    """(known (F, D), mask (F, D)) from a --constraints file, or (None, None) without one."""
-    if not path:
-        return None, None
-    from ..generation.pipeline import constraints_to_known
-    from ..motion.motion_file import MotionFileError, read_constraints
-
-    try:
-        arrays = read_constraints(path)
-    except MotionFileError as exc:
-        raise CliError(f"--constraints {path}: {exc}") from None
-    return constraints_to_known(lm, arrays["frames"], arrays["joints"], arrays["rotations"], n_frames)
+def done_line(out: Path, take, started: float) -> str:
+    motion = take.motion
+    if "range" in take.meta:
+        start, end = take.meta["range"]
+        return (f"wrote {out}: frames {start}-{end - 1} regenerated, {take.kept_frames} kept, made in "
+                f"{time.time() - started:.1f} s")
+    return (f"wrote {out}: {motion.num_frames / motion.fps:.1f} s of motion ({motion.num_frames} frames at "
+            f"{motion.fps:g} fps), made in {time.time() - started:.1f} s")
 
 
-def _parse_range(text: str, frames: int | None) -> tuple[int, int]:
-    """--range START:END; without ``frames`` (before the kept take is read) only its form is checked."""
+def _parse_range(text: str) -> tuple[int, int]:
+    """--range START:END, its form (the kept take's length is checked when it is read)."""
     try:
         start, end = (int(v) for v in text.split(":"))
     except ValueError:
         raise UsageError(f"--range must look like START:END in frames (for example 100:160), got {text!r}.") from None
-    if frames is None:
-        if not 0 <= start < end:
-            raise UsageError(f"--range {start}:{end} must have 0 <= START < END.")
-    elif not 0 <= start < end <= frames:
-        raise CliError(f"--range {start}:{end} must lie inside the kept take's {frames} frames, START < END.")
+    if not 0 <= start < end:
+        raise UsageError(f"--range {start}:{end} must have 0 <= START < END.")
     return start, end
-
-
-def _spliced(existing, decoded, start: int, end: int, root: int):
-    """``existing`` with frames [start, end) from ``decoded``; the new root path is shifted so it
-    leaves the kept frame before START and arrives at the kept frame at END."""
-    import numpy as np
-
-    from ..motion.skeleton import Motion
-
-    frames = existing.num_frames
-    rotations = existing.rotations.copy()
-    rotations[start:end] = decoded.rotations[start:end]
-    translations = existing.local_translations.copy()
-    before = existing.local_translations[max(start - 1, 0), root] - decoded.local_translations[max(start - 1, 0), root]
-    after = (existing.local_translations[end, root] - decoded.local_translations[end, root]) if end < frames else before
-    ramp = ((np.arange(start, end) - start + 1) / (end - start + 1))[:, None]
-    translations[start:end, root] = decoded.local_translations[start:end, root] + before + ramp * (after - before)
-    return Motion(existing.skeleton, rotations, translations, existing.fps)
-
-
-def _regenerate_range(args, settings: GenerationSettings, lm, mix, out: Path, report, started: float) -> int:
-    """--keep EXISTING.bvh --range S:E: resample frames [S, E) and keep every other frame exactly."""
-    from ..audio.features import audio_features_from_file
-    from ..generation.pipeline import emotion_weights, regenerate_range
-    from ..motion.bvh import read_bvh, splice_frames, write_bvh
-    from ..motion.features import features_to_motion, motion_to_features
-    from ..motion.motion_file import read_motion, write_motion
-
-    keep_npz = Path(args.keep).suffix.lower() == ".npz"
-    existing = read_motion(Path(args.keep), lm.skeleton) if keep_npz else read_bvh(Path(args.keep))
-    if existing.skeleton.joint_names != lm.skeleton.joint_names:
-        raise CliError(f"{args.keep} is not on the model's {lm.skeleton.name} skeleton.")
-    if abs(existing.fps - lm.fps) > 1e-6:
-        raise CliError(f"{args.keep} is at {existing.fps:g} fps; --keep needs the model's {lm.fps:g} fps.")
-    frames = existing.num_frames
-    start, end = _parse_range(args.range, frames)
-    root = lm.layout.root_joint
-    report(0.02, f"reading audio {FIRST_RUN}")
-    # --start-seconds: where the take starts in the audio (a trimmed strip); the take sets the length.
-    skip = int(round((args.start_seconds or 0.0) * lm.fps))
-    audio = audio_features_from_file(Path(args.audio), lm.fps, config=lm.audio_config, n_frames=skip + frames)[skip:]
-    constraints = _load_constraints(args.constraints, lm, frames) if args.constraints else None
-    labels = [label for label, _ in mix]
-    features = regenerate_range(
-        lm, audio, motion_to_features(existing, root_joint=root), start, end, labels, emotion_weights(mix),
-        constraints=constraints, progress=lambda f, msg: report(0.05 + 0.9 * f, msg),
-        **settings.pipeline_arguments(lm.schedule.T))
-    result = _spliced(existing, features_to_motion(features, lm.skeleton, lm.fps, root_joint=root), start, end, root)
-    report(0.97, "writing")
-    if out.suffix.lower() == ".npz":
-        meta = dict(emotions=mix, seed=settings.seed, kept=Path(args.keep).name, range=[start, end],
-                    model=str(lm.path.name), audio=Path(args.audio).name, start_seconds=args.start_seconds or 0.0)
-        write_motion(out, result, root, meta)
-    elif keep_npz:
-        write_bvh(out, result)
-    else:
-        scratch = out.with_name(f".{out.name}.new.tmp")
-        try:
-            write_bvh(scratch, result)
-            splice_frames(Path(args.keep), scratch, start, end, out)
-        finally:
-            scratch.unlink(missing_ok=True)
-    report(1.0, "done")
-    report.close()
-    print(f"wrote {out}: frames {start}-{end - 1} regenerated, {frames - (end - start)} kept, made in "
-          f"{time.time() - started:.1f} s", file=sys.stderr)
-    return 0

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from . import data, generate, info
+from . import data, generate, info, serve
 from ..generation.settings import SettingError
 from .common import UsageError
 
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
-LIGHT_COMMANDS = ("info", "generate", "prepare", "train", "export")
+LIGHT_COMMANDS = ("info", "generate", "serve", "prepare", "train", "export")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -35,6 +35,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     info.add_parser(sub)
     generate.add_parser(sub)
+    serve.add_parser(sub)
     data.add_parsers(sub)
     if command in LIGHT_COMMANDS:
         sub.add_parser("evaluate", help="measure a model (ohgesture evaluate --help)")
@@ -47,6 +48,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             add_evaluate_cli(sub)
     data.add_export_parser(sub)
     return p
+
+
+def error_line(exc: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an error the user can cause: a usage mistake exits 2, any
+    other project error (a ValueError or OSError) 1."""
+    message = str(exc).strip()
+    if isinstance(exc, (UsageError, SettingError)):
+        return EXIT_USAGE, message
+    return EXIT_FAILED, message.splitlines()[0] if message else type(exc).__name__
 
 
 def _quiet_closed_pipe() -> int:
@@ -79,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _quiet_closed_pipe()
     except (UsageError, SettingError) as exc:  # a flag's value: refused before torch loads
-        message = str(exc).strip()
+        message = error_line(exc)[1]
         if not getattr(args, "progress_lines", False):  # a person at a terminal, not the add-on
             message = f"{message.rstrip('.')} (see ohgesture {args.command} --help)."
         print(f"error: {message}", file=sys.stderr)
@@ -90,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
               f"librosa soundfile safetensors tqdm).", file=sys.stderr)
         return EXIT_FAILED
     except (ValueError, OSError) as exc:  # every project error is a ValueError subclass
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {error_line(exc)[1]}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

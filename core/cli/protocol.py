@@ -56,3 +56,68 @@ def note_line(text: str) -> str:
 def parse_note(line: str) -> str | None:
     """The text of a ``note: ...`` line, else None."""
     return line[len(NOTE_PREFIX):] if line.startswith(NOTE_PREFIX) else None
+
+
+# --- the warm worker (``ohgesture serve``) ----------------------------------------------------
+# One JSON object per line. The worker starts with {"hello": VERSION, "pid": ..., "python": ...};
+# a request is {"version": VERSION, "id": ID, "argv": ["generate", AUDIO, "--out", OUT, ...]}
+# (generate_argv: the command line it replaces); {"cancel": ID} cancels it. The answers to a
+# request: {"id", "progress", "message"} lines, {"id", "note"} lines, then one of
+# {"id", "done": OUT, "seconds"}, {"id", "error": one sentence, "exit": code} or
+# {"id", "cancelled": true}.
+
+VERSION = 1
+
+
+def write_message(message: dict) -> str:
+    import json
+
+    return json.dumps(message, separators=(",", ":")) + "\n"
+
+
+def read_message(line: str) -> dict | None:
+    """The message of one line (None for a blank line); ValueError for anything but a JSON object."""
+    import json
+
+    line = line.strip()
+    if not line:
+        return None
+    message = json.loads(line)
+    if not isinstance(message, dict):
+        raise ValueError("a protocol line must be a JSON object.")
+    return message
+
+
+def hello_message() -> dict:
+    import os
+    import sys
+
+    return {"hello": VERSION, "pid": os.getpid(), "python": sys.executable}
+
+
+def request_message(rid: int, argv: list[str]) -> dict:
+    return {"version": VERSION, "id": rid, "argv": [str(a) for a in argv]}
+
+
+def cancel_message(rid: int) -> dict:
+    return {"cancel": rid}
+
+
+def progress_message(rid, fraction: float, message: str = "") -> dict:
+    return {"id": rid, "progress": round(min(max(float(fraction), 0.0), 1.0), 4), "message": message}
+
+
+def note_message(rid, text: str) -> dict:
+    return {"id": rid, "note": text}
+
+
+def done_message(rid, out: str, seconds: float) -> dict:
+    return {"id": rid, "done": out, "seconds": round(seconds, 3)}
+
+
+def error_message(rid, text: str, code: int = 1) -> dict:
+    return {"id": rid, "error": text, "exit": code}
+
+
+def cancelled_message(rid) -> dict:
+    return {"id": rid, "cancelled": True}

@@ -104,14 +104,15 @@ def parse_blend(text: str | None) -> tuple[str, float] | None:
 
 
 def parse_mix(text: str | None) -> tuple[tuple[str, float], ...] | None:
-    """``--mix A:w,B:w,...`` -> ((label, weight), ...), the weights scaled to sum to 1."""
+    """``--mix A:w,B:w,...`` -> ((label, weight), ...) as written (``emotions`` scales them to sum
+    to 1, so the flags read back exactly)."""
     if not text:
         return None
-    mix = [_label_weight(part.strip(), "--mix") for part in text.split(",") if part.strip()]
+    mix = tuple(_label_weight(part.strip(), "--mix") for part in text.split(",") if part.strip())
     total = sum(w for _, w in mix)
     if not mix or abs(total - 1.0) > 1e-3:
         raise SettingError(f"--mix weights must sum to 1, they sum to {total:g}.")
-    return tuple((label, w / total) for label, w in mix)
+    return mix
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,8 @@ class GenerationSettings:
     def emotions(self, labels) -> list[tuple[str, float]]:
         """[(emotion, weight), ...]: --emotion E1 [--blend E2:G] -> [(E1, 1-G), (E2, G)], or the mix."""
         if self.mix is not None:
-            return list(self.mix)
+            total = sum(w for _, w in self.mix)
+            return [(label, w / total) for label, w in self.mix]
         first = self.emotion or ("neutral" if "neutral" in labels else labels[0])
         if self.blend is None:
             return [(first, 1.0)]

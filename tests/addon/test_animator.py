@@ -142,7 +142,7 @@ def _studio(model, tmp_path, monkeypatch):
 
 def _generate(steps=3, **overrides):
     request = generation_session.build_request(bpy.context)
-    request.steps = steps
+    request.settings = request.settings.replace(steps=steps)
     for key, value in overrides.items():
         setattr(request, key, value)
     session = generation_session.start_session(bpy.context, request=request)
@@ -286,18 +286,18 @@ def test_emotion_mix_builds_the_mix_argument(fake_setup):
     assert "--emotion" not in argv and "--blend" not in argv
     for item, weight in zip(settings.emotion_mix, (0.6, 0.0, 0.0, 0.0)):  # one emotion: the single-emotion run
         item.weight = weight
-    assert generation_session.build_request(bpy.context).mix == "neutral:1"
+    assert generation_session.build_request(bpy.context).settings.mix == (("neutral", 1.0),)
     for item, weight in zip(settings.emotion_mix, (0.2, 0.2, 0.2, 0.0)):  # normalised to sum to 1
         item.weight = weight
-    mix = generation_session.build_request(bpy.context).mix
-    assert [p.split(":")[0] for p in mix.split(",")] == ["neutral", "happy", "angry"]
-    assert [float(p.split(":")[1]) for p in mix.split(",")] == pytest.approx([1 / 3] * 3, abs=1e-6)
+    mix = generation_session.build_request(bpy.context).settings.mix
+    assert [label for label, _ in mix] == ["neutral", "happy", "angry"]
+    assert [w for _, w in mix] == pytest.approx([1 / 3] * 3, abs=1e-6)
     for item in settings.emotion_mix:
         item.weight = 0.0
     with pytest.raises(RuntimeError, match="at least one emotion"):
         bpy.ops.ohgesture.generate(entry_script=FAKE)
     settings.mix_emotions = False
-    assert generation_session.build_request(bpy.context).mix is None
+    assert generation_session.build_request(bpy.context).settings.mix is None
 
 
 def test_regenerate_from_selected_keys_and_refusals(fake_setup):
@@ -331,7 +331,7 @@ def test_batch_regenerates_a_range_and_layers(fake_setup):
     name = arm.name  # the object reference dies when a file is opened
     blend = tmp / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    common = [sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--blend", str(blend), "--armature",
+    common = [sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--open", str(blend), "--armature",
               arm.name, "--entry-script", FAKE, "--python", sys.executable]
     out = tmp / "redo.blend"
     proc = subprocess.run(common + ["--range", "25:35", "--seed", "5", "--out", str(out)], capture_output=True,

@@ -42,8 +42,8 @@ def _run_batch(args, timeout=120):
 def test_batch_turns_strip_into_saved_action_and_bvh(scene_blend):
     out = scene_blend["tmp"] / "out" / "result.blend"
     bvh = scene_blend["tmp"] / "result.bvh"
-    proc = _run_batch(["--blend", scene_blend["blend"], "--strip", "speech", "--armature", "Rig",
-                       "--model", scene_blend["model"], "--emotion", "happy", "--blend-with", "sad:0.4",
+    proc = _run_batch(["--open", scene_blend["blend"], "--strip", "speech", "--armature", "Rig",
+                       "--model", scene_blend["model"], "--emotion", "happy", "--blend", "sad:0.4",
                        "--entry-script", FAKE, "--out", out, "--bvh", bvh])
     assert proc.returncode == 0, proc.stderr[-3000:]
     bpy.ops.wm.open_mainfile(filepath=str(out))
@@ -61,7 +61,7 @@ def test_batch_folder_makes_one_action_per_file_with_created_armature(scene_blen
     for name in ("a.wav", "b.wav"):
         write_wav(folder / name, 1.0)
     out = scene_blend["tmp"] / "folder.blend"
-    proc = _run_batch(["--blend", scene_blend["blend"], "--sound-dir", folder, "--create-armature",
+    proc = _run_batch(["--open", scene_blend["blend"], "--sound-dir", folder, "--create-armature",
                        "--model", scene_blend["model"], "--entry-script", FAKE, "--out", out])
     assert proc.returncode == 0, proc.stderr[-3000:]
     bpy.ops.wm.open_mainfile(filepath=str(out))
@@ -72,7 +72,7 @@ def test_batch_folder_makes_one_action_per_file_with_created_armature(scene_blen
 
 def test_batch_error_is_one_line_and_non_zero(scene_blend):
     out = scene_blend["tmp"] / "never.blend"
-    proc = _run_batch(["--blend", scene_blend["blend"], "--strip", "speech", "--armature", "Nope",
+    proc = _run_batch(["--open", scene_blend["blend"], "--strip", "speech", "--armature", "Nope",
                        "--model", scene_blend["model"], "--entry-script", FAKE, "--out", out])
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "error: There is no armature object named 'Nope'."

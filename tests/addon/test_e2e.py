@@ -98,7 +98,7 @@ def test_batch_script_with_the_real_model(studio):
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     out = studio["tmp"] / "out.blend"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--blend", str(blend), "--strip", "speech",
+        [sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--open", str(blend), "--strip", "speech",
          "--armature", "OHGesture Armature", "--model", str(studio["model"]), "--steps", "3", "--out", str(out)],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import bpy
 import numpy as np
@@ -30,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 
 import ohgesture.ohgesture_addon as addon
 from ohgesture.core.cli import main as cli
+from ohgesture.core.generation.settings import GenerationSettings
 from ohgesture.ohgesture_addon import common
 from ohgesture.ohgesture_addon import session as generation_session
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
@@ -480,9 +480,7 @@ def test_generate_operator_refuses_with_one_sentence(fake_scene, monkeypatch, pr
     before = scene_snapshot()
     with pytest.raises((RuntimeError, ValueError)) as info:
         if problem == "unknown_emotion":  # the menu cannot offer it; a script's settings can ask for it
-            generation_session.build_request(bpy.context, settings=SimpleNamespace(
-                source="STRIP", sound_strip="", sound_file="", armature=fake_scene["scene"].ohgesture.armature,
-                emotion="happy", emotion_2="NONE", blend=0.0, guidance=1.5, quality="FAST", seed=0))
+            generation_session.build_request(bpy.context, generation=GenerationSettings(emotion="happy"))
         else:
             bpy.ops.ohgesture.generate(entry_script=FAKE)
     message = str(info.value).strip()
@@ -513,7 +511,7 @@ def batch_blend(fake_scene):
     (["--guidance", "-1"], "--guidance"),
     (["--energy", "nan"], "--energy"),
     (["--seed", "1.5"], "--seed"),
-    (["--blend-with", "sad:1.5"], "weight from 0 to 1"),
+    (["--blend", "sad:1.5"], "between 0 and 1"),
     (["--emotion", "furious"], "valid emotions: neutral, happy, angry, sad"),
     (["--device", "tpu"], "--device"),
     (["--sound", "MISSING"], "does not exist"),
@@ -529,7 +527,7 @@ def test_batch_refuses_with_one_line_and_writes_nothing(batch_blend, extra, need
     replace = {"MISSING": tmp / "missing.wav", "RANDOM": tmp / "random.safetensors",
                "UNDER_FILE": tmp / "plain.txt" / "out.blend", "EXISTING": tmp / "existing.blend"}
     extra = [str(replace.get(e, e)) for e in extra]
-    args = {"--blend": batch_blend["blend"], "--armature": "OHGesture Armature", "--model": batch_blend["model"],
+    args = {"--open": batch_blend["blend"], "--armature": "OHGesture Armature", "--model": batch_blend["model"],
             "--entry-script": FAKE, "--out": tmp / "result.blend"}
     if "--sound" not in extra:
         args["--strip"] = "speech"
@@ -552,7 +550,7 @@ def test_batch_with_the_real_generator_fails_in_one_line(batch_blend, model, pro
     out = tmp / "result.blend"
     source = ["--strip", "speech", "--device", "cuda"] if problem == "cuda_absent" else ["--sound", tmp / "empty.wav"]
     listing = files_in(tmp)
-    proc = _run_batch(["--blend", batch_blend["blend"], *source, "--create-armature", "--model", model,
+    proc = _run_batch(["--open", batch_blend["blend"], *source, "--create-armature", "--model", model,
                        "--steps", "2", "--out", out])
     line = _batch_one_line(proc)
     assert ("CUDA" if problem == "cuda_absent" else "is empty") in line, line

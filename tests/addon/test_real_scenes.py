@@ -84,7 +84,7 @@ def run_batch(args, env=None, timeout=180):
 
 
 def batch_args(studio, blend, *extra, out=None):
-    return ["--blend", blend, "--model", studio.model, "--entry-script", FAKE,
+    return ["--open", blend, "--model", studio.model, "--entry-script", FAKE,
             "--out", out or studio.tmp / "out" / "result.blend", *extra]
 
 
@@ -459,7 +459,7 @@ def test_a_very_short_strip_shows_the_generators_padding_note(studio, real_model
     notes = [text for kind, text in reports if "WARNING" in kind]
     assert len(notes) == 1 and notes[0].startswith("note: the audio is shorter than") and "padded" in notes[0]
     blend = save(studio.tmp / "scene.blend")
-    proc = run_batch(["--blend", blend, "--strip", "short", "--create-armature", "--model", real_model,
+    proc = run_batch(["--open", blend, "--strip", "short", "--create-armature", "--model", real_model,
                       "--steps", 2, "--out", studio.tmp / "out" / "short.blend"], timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert f"ohgesture: {notes[0]}" in proc.stdout.splitlines()

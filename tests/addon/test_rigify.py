@@ -444,7 +444,7 @@ def test_batch_script_animates_the_rig(rig, tmp_path):
     blend, out, model = tmp_path / "scene.blend", tmp_path / "out.blend", tmp_path / "model.safetensors"
     write_metadata_only_checkpoint(model)
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    proc = subprocess.run([sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--blend", str(blend),
+    proc = subprocess.run([sys.executable, str(ROOT / "ohgesture_addon" / "batch.py"), "--open", str(blend),
                            "--strip", "speech", "--armature", "rig", "--model", str(model), "--entry-script", FAKE,
                            "--python", sys.executable, "--out", str(out)], capture_output=True, text=True,
                           timeout=300, cwd=str(ROOT), env={**__import__("os").environ,

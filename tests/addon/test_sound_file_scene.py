@@ -125,10 +125,10 @@ def save(path) -> Path:
 def test_batch_sound_adds_the_strip_once_and_covers_the_take(studio):
     blend = save(studio.tmp / "scene.blend")
     first, again = studio.tmp / "first.blend", studio.tmp / "again.blend"
-    proc = run_batch(studio, "--blend", blend, "--sound", studio.wav, "--armature", "Rig", "--out", first)
+    proc = run_batch(studio, "--open", blend, "--sound", studio.wav, "--armature", "Rig", "--out", first)
     assert proc.returncode == 0, proc.stderr
     assert "ohgesture: Added the sound strip 'speech' at frame 1" in proc.stdout.splitlines()
-    proc = run_batch(studio, "--blend", first, "--sound", studio.wav, "--armature", "Rig", "--out", again)
+    proc = run_batch(studio, "--open", first, "--sound", studio.wav, "--armature", "Rig", "--out", again)
     assert proc.returncode == 0, proc.stderr
     bpy.ops.wm.open_mainfile(filepath=str(again))
     scene = bpy.context.scene
@@ -141,14 +141,14 @@ def test_batch_no_sound_strip_and_an_earlier_frame_start(studio):
     studio.scene.frame_start = 20
     blend = save(studio.tmp / "scene.blend")
     out = studio.tmp / "out.blend"
-    proc = run_batch(studio, "--blend", blend, "--sound", studio.wav, "--armature", "Rig", "--frame-start", "5",
+    proc = run_batch(studio, "--open", blend, "--sound", studio.wav, "--armature", "Rig", "--frame-start", "5",
                      "--no-sound-strip", "--out", out)
     assert proc.returncode == 0, proc.stderr
     bpy.ops.wm.open_mainfile(filepath=str(out))
     scene = bpy.context.scene
     assert sound_strips(scene) == []
     assert (scene.frame_start, scene.frame_end) == (5, 4 + SECONDS * 30)
-    proc = run_batch(studio, "--blend", blend, "--strip", "speech", "--armature", "Rig", "--no-sound-strip",
+    proc = run_batch(studio, "--open", blend, "--strip", "speech", "--armature", "Rig", "--no-sound-strip",
                      "--out", studio.tmp / "never.blend")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and lines == ["error: --no-sound-strip applies to --sound only; with --strip no sound "
@@ -168,7 +168,7 @@ def test_batch_report_has_one_whole_sentence_per_line(studio):
     hero.animation_data_create().action = bpy.data.actions.new("walk")
     hero.pose.bones["Spine"].keyframe_insert("rotation_quaternion", frame=1)
     blend = save(studio.tmp / "scene.blend")
-    proc = run_batch(studio, "--blend", blend, "--sound", studio.wav, "--armature", "Hero",
+    proc = run_batch(studio, "--open", blend, "--sound", studio.wav, "--armature", "Hero",
                      "--out", studio.tmp / "out.blend")
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("ohgesture: ")]
@@ -185,7 +185,7 @@ def test_batch_sound_dir_adds_no_strip_and_covers_the_longest_take(studio):
     write_wav(folder / "b.wav", 20.0, sample_rate=8000)
     blend = save(studio.tmp / "scene.blend")
     out = studio.tmp / "crowd.blend"
-    proc = run_batch(studio, "--blend", blend, "--sound-dir", folder, "--armature", "Rig", "--out", out)
+    proc = run_batch(studio, "--open", blend, "--sound-dir", folder, "--armature", "Rig", "--out", out)
     assert proc.returncode == 0, proc.stderr
     bpy.ops.wm.open_mainfile(filepath=str(out))
     scene = bpy.context.scene

@@ -88,7 +88,7 @@ def test_existing_animation_on_a_retargeted_rig_is_not_called_hand_keys(fake_sce
     rig.animation_data.action = walk
     blend = fake_scene["tmp"] / "walker.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    proc = subprocess.run([sys.executable, str(BATCH), "--blend", blend, "--strip", "speech", "--armature", "Walker",
+    proc = subprocess.run([sys.executable, str(BATCH), "--open", blend, "--strip", "speech", "--armature", "Walker",
                            "--model", fake_scene["model"], "--entry-script", FAKE,
                            "--out", fake_scene["tmp"] / "out.blend"], capture_output=True, text=True, timeout=300,
                           cwd=str(ROOT))

@@ -365,7 +365,7 @@ USAGE_SCRIPT = """
 import contextlib, io, json, sys
 sys.path.insert(0, sys.argv[1])
 import _entry
-_entry._load_package()
+_entry.load_package()
 from ohgesture.core.cli.main import main
 results = []
 for argv in json.loads(sys.argv[2]):

@@ -222,3 +222,33 @@ def test_the_addons_blender_free_modules_stay_so():
            for name in ("job", "bone_presets") for imp in IMPORTS[f"{PACKAGE}.ohgesture_addon.{name}"]
            if _top(imp.target) in BLENDER_MODULES]
     assert not bad, "\n".join(bad)
+
+
+def _generate_flags() -> set[str]:
+    from ohgesture.core.cli.main import build_parser
+
+    parser = build_parser("generate")
+    sub = next(a for a in parser._actions if a.dest == "command").choices["generate"]
+    return {flag for action in sub._actions for flag in action.option_strings if flag.startswith("--")}
+
+
+def _hand_built_flags(tree: ast.AST, flags: set[str]) -> list[tuple[int, str]]:
+    """String literals that are a generate flag, leaving out the flags the module declares
+    itself with ``add_argument`` (a script's own, such as the batch script's --range)."""
+    own = {arg.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+           and getattr(node.func, "attr", "") == "add_argument" for arg in node.args if isinstance(arg, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value in flags - own]
+
+
+def test_the_addon_builds_no_generate_command_line_by_hand():
+    """The generator's command line is core/cli/protocol.py's (settings.to_argv and
+    generate_argv): no ``"--seed"`` or ``"--no-foot-lock"`` written in the add-on."""
+    flags = _generate_flags()
+    assert {"--seed", "--no-foot-lock", "--blend", "--keep", "--progress-lines"} <= flags
+    planted = ast.parse('command = ["generate", audio, "--seed", str(seed), "--range", r]\n'
+                        'parser.add_argument("--range")')
+    assert _hand_built_flags(planted, flags) == [(1, "--seed")]
+    bad = [f"{module}:{line} {flag}" for module, path in MODULES.items() if _inside(module, "ohgesture_addon")
+           for line, flag in _hand_built_flags(ast.parse(path.read_text(encoding="utf-8")), flags)]
+    assert not bad, "\n".join(bad)
