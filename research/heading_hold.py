@@ -19,7 +19,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ohgesture.core.audio.features import audio_features_from_file
 from ohgesture.core.generation import heading as H
-from ohgesture.core.generation import pipeline
+from ohgesture.core.generation import finishing, pipeline
 from ohgesture.core.motion.bvh import read_bvh
 from ohgesture.core.motion.features import feature_layout, motion_to_features
 
@@ -34,7 +34,7 @@ def fast_spread(h: np.ndarray, fps: float) -> float:
 def main(paths: list[str]) -> None:
     torch.set_num_threads(1)
     lm = pipeline.load_model(device="cpu")
-    pipeline.hold_heading = lambda features, fps, layout: features  # the raw heading
+    finishing.hold_heading = lambda features, fps, layout: features  # the raw heading
     raw = {}
     for path in paths:
         audio = audio_features_from_file(path, lm.fps, config=lm.audio_config)

@@ -12,76 +12,18 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from .measures import joint_groups, jsonable
 from .pack_nets import EvaluationError
-from .pack_sections import (PackEvaluation, emotion_section, heldout_split, pack_quality_bar, pictures_section,
-                            real_data_section, sampler_key, sampler_section, zeggs_section)
+from .pack_sections import (SAMPLERS_DEFAULT, EvalConfig, PackEvaluation, emotion_section, heldout_split,
+                            pack_quality_bar, parse_samplers, pictures_section, real_data_section, sampler_key,
+                            sampler_section, zeggs_section)
 from .report import write_report
-from ..generation.settings import (DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, DEFAULT_STEPS, SAMPLER_NAMES,
-                                   GenerationSettings)
-
-# The product's few-step sampler beside the 1000-step reference.
-SAMPLERS_DEFAULT = f"{DEFAULT_SAMPLER}:{DEFAULT_STEPS[DEFAULT_SAMPLER]},ddpm:1000"
-
-
-@dataclass
-class EvalConfig:
-    quick: bool = True
-    samplers: list[tuple[str, int]] = field(default_factory=lambda: parse_samplers(SAMPLERS_DEFAULT))
-    guidance: float = DEFAULT_GUIDANCE
-    seed: int = 0
-    retime: bool = True  # generate_features' re-timing to the model's activity (models that make one)
-    smoothing_hz: float = DEFAULT_SMOOTHING_HZ  # generate_features' low-pass of the finished motion; 0: off
-    foot_lock: bool = True  # generate_features' pinning of planted feet
-    window: int = 40  # frames per embedding/classifier window (1.3 s at 30 fps)
-    stride: int = 10
-    embed_dim: int = 32
-    ae_steps: int = 500
-    classifier_steps: int = 700
-    heldout_clips: int = 24  # held-out clips generated with the few-step sampler
-    heldout_seconds: float = 10.0  # each clip cropped to this
-    reference_clips: int = 6  # held-out clips generated with a 1000-step sampler
-    reference_seconds: float | None = None  # None: one model window per clip
-    speech_seconds: float = 35.0  # unseen speech clips cropped to this (few-step)
-    reference_speech_seconds: float = 12.0
-    emotion_seconds: float = 8.0
-    all_emotions: bool = False
-
-    @classmethod
-    def for_mode(cls, quick: bool, **overrides) -> "EvalConfig":
-        base = cls() if quick else cls(
-            quick=False, ae_steps=2000, classifier_steps=2500, heldout_clips=10_000, heldout_seconds=30.0,
-            reference_clips=10, reference_seconds=10.0, speech_seconds=70.0, reference_speech_seconds=35.0,
-            emotion_seconds=20.0, all_emotions=True)
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(base, key, value)
-        return base
-
-
-def parse_samplers(text: str) -> list[tuple[str, int]]:
-    """'ddim:25,ddpm:1000' -> [('ddim', 25), ('ddpm', 1000)]."""
-    out = []
-    for part in [p.strip() for p in str(text).split(",") if p.strip()]:
-        name, _, steps = part.partition(":")
-        if name not in SAMPLER_NAMES:
-            raise EvaluationError(f"unknown sampler {name!r} in {text!r}; use {', '.join(SAMPLER_NAMES)}.")
-        try:
-            n = int(steps) if steps else (1000 if name == "ddpm" else 25)
-        except ValueError:
-            raise EvaluationError(f"sampler steps {steps!r} in {text!r} is not a whole number.") from None
-        if n < 1:
-            raise EvaluationError(f"sampler steps must be positive, got {n}.")
-        out.append((name, n))
-    if not out:
-        raise EvaluationError("no sampler given; use for example ddim:25,ddpm:1000.")
-    return out
-
+from ..generation.settings import GenerationSettings
 
 def evaluate(model: str | Path, data: str | Path, out: str | Path, *, speech: list | None = None,
              zeggs: str | Path | None = None, samplers: str | list = SAMPLERS_DEFAULT, quick: bool = True,

@@ -9,12 +9,8 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .evaluate import EvalConfig
 
 EVAL_NETS_VERSION = 2  # bump when the evaluation networks' architecture or inputs change (cache key)
 
@@ -112,7 +108,7 @@ class EvalNets:
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
-def nets_key(train_clips, cfg: EvalConfig, labels: list[str]) -> str:
+def nets_key(train_clips, cfg, labels: list[str]) -> str:
     h = hashlib.sha1()
     for c in train_clips:
         h.update(f"{c.take}|{c.label}|{len(c.motion)}|{float(c.motion[::7].sum()):.4f};".encode())
@@ -121,7 +117,7 @@ def nets_key(train_clips, cfg: EvalConfig, labels: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def train_eval_nets(train_clips, labels: list[str], cfg: EvalConfig, cache_dir: Path | None = None,
+def train_eval_nets(train_clips, labels: list[str], cfg, cache_dir: Path | None = None,
                     log=print) -> EvalNets:
     """Autoencoder (FGD embedding) and emotion classifier, trained on training-split windows only."""
     import torch

@@ -1,16 +1,12 @@
 """Whole-take evaluation, 4. and 5.: FGD in a skeleton-agnostic pose space, and whether emotions
-differ more than seeds (frame-aligned pose distance). Used by takes.evaluate_takes."""
+differ more than seeds (frame-aligned pose distance), on takes.Take objects. Used by
+takes.evaluate_takes."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import measures as M
-
-if TYPE_CHECKING:
-    from .takes import Take
 
 # the body parts every take must have (takes.find_body_parts), all of them in the pose space
 REQUIRED_PARTS = ("hips", "head", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "wrist_r")
@@ -39,7 +35,7 @@ CANONICAL_BONES = (("hips", "shoulder_mid", 1.0), ("shoulder_mid", "head", 0.3),
 POSE_POINTS = tuple(child for _, child, _ in CANONICAL_BONES)
 
 
-def heading_aligned(take: Take) -> dict[str, np.ndarray]:
+def heading_aligned(take) -> dict[str, np.ndarray]:
     """(F, 3) positions of the required body parts and the shoulder midpoint relative to the hips, turned
     about Y so the shoulders' left-right axis is +X (the character faces +Z)."""
     across = take.part("shoulder_l") - take.part("shoulder_r")
@@ -54,7 +50,7 @@ def heading_aligned(take: Take) -> dict[str, np.ndarray]:
     return out
 
 
-def aligned_pose(take: Take) -> np.ndarray:
+def aligned_pose(take) -> np.ndarray:
     """(F, P, 3) the skeleton-agnostic pose: POSE_POINTS relative to the hips, heading-aligned, laid out
     with the bone directions of the take and the standard bone lengths of CANONICAL_BONES (torso heights)."""
     aligned = heading_aligned(take)
@@ -79,7 +75,7 @@ def resample_rows(values: np.ndarray, fps: float, new_fps: float) -> np.ndarray:
     return values[i0] * (1 - w) + values[i1] * w
 
 
-def pose_windows(take: Take, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+def pose_windows(take, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
     """(N, W * 2D) flattened windows of aligned pose and its velocity (times VELOCITY_SECONDS), at POSE_FPS,
     WINDOW_SECONDS long every WINDOW_STRIDE_SECONDS, from the part [start_s, end_s) of the take."""
     pose = resample_rows(aligned_pose(take).reshape(len(take.positions), -1), take.fps, POSE_FPS)
@@ -118,8 +114,8 @@ def _embedded_fgd(a: np.ndarray, b: np.ndarray, pca) -> float:
     return M.fgd(embed_windows(a, pca), embed_windows(b, pca))
 
 
-def pose_fgd(generated: dict[str, list[Take]], references: list[Take],
-             ceilings: dict[str, list[Take]] | None = None) -> dict:
+def pose_fgd(generated: dict[str, list], references: list,
+             ceilings: dict[str, list] | None = None) -> dict:
     """FGD of each set of takes against the real takes' held-out last HELD_OUT_SECONDS, in a PCA space
     fitted on the real takes' other parts. Floors: the held-out parts of the first two real takes against
     each other, and the real takes' other parts against the held-out ones. ``ceilings``: any other takes."""
@@ -146,7 +142,7 @@ def pose_fgd(generated: dict[str, list[Take]], references: list[Take],
 # ------------------------------------------------------------------ 5. emotions differ more than seeds
 
 
-def emotion_seed_distances(takes: list[Take]) -> dict:
+def emotion_seed_distances(takes: list) -> dict:
     """Mean frame-aligned pose distance (RMS of aligned_pose, torso heights) between two emotions' takes of one speech
     and seed, and between two seeds of one emotion and speech (None with a single seed)."""
     poses = {(t.speech, t.label, t.seed): aligned_pose(t).reshape(len(t.positions), -1) for t in takes}

@@ -14,6 +14,7 @@ import numpy as np
 from ..atomic import atomic_path
 from . import take_pictures as P
 from .measures import jsonable
+from . import take_pose
 from . import takes as T
 
 
@@ -211,9 +212,9 @@ def command_line(args) -> str:
 def _read_takes(args) -> tuple[list[T.Take], dict]:
     references = [T.read_reference(p) for p in args.reference]
     for ref, path in zip(references, args.reference):
-        if ref.duration < T.HELD_OUT_SECONDS + 2 * T.WINDOW_SECONDS:
+        if ref.duration < take_pose.HELD_OUT_SECONDS + 2 * take_pose.WINDOW_SECONDS:
             raise T.TakeError(f"the real take {path} lasts {ref.duration:.1f} s; it needs at least "
-                              f"{T.HELD_OUT_SECONDS + 2 * T.WINDOW_SECONDS:g} s (the last 15 s are held out).")
+                              f"{take_pose.HELD_OUT_SECONDS + 2 * take_pose.WINDOW_SECONDS:g} s (the last 15 s are held out).")
     ceilings = {f"{Path(p).stem} (given BVH)": [T.read_reference(p)] for p in args.ceiling}
     return references, ceilings
 

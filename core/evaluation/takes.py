@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import measures as M
-from .take_pose import (HELD_OUT_SECONDS, POSE_FPS, POSE_POINTS, REQUIRED_PARTS, WINDOW_SECONDS,  # noqa: F401
-                        TakeError, aligned_pose, emotion_seed_distances, pose_fgd, resample_rows)
+from .take_pose import POSE_FPS, REQUIRED_PARTS, TakeError, emotion_seed_distances, pose_fgd, resample_rows
 
 BLOCK_SECONDS = 10.0
 SMOOTH_SECONDS = 0.5

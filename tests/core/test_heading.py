@@ -72,7 +72,7 @@ def test_real_capture_turns_pass_through():
 def test_the_shipped_model_keeps_facing_forward_on_a_synthetic_voice(emotion, monkeypatch):
     from ohgesture.core.audio.features import audio_features_from_file
     from ohgesture.core.evaluation.takes import heading_drift, take_from_motion
-    from ohgesture.core.generation import pipeline
+    from ohgesture.core.generation import finishing, pipeline
 
     lm = pipeline.load_model(device="cpu")
     audio = audio_features_from_file(SAMPLES / "speech_en_talk.flac", lm.fps, config=lm.audio_config)
@@ -82,7 +82,7 @@ def test_the_shipped_model_keeps_facing_forward_on_a_synthetic_voice(emotion, mo
         return heading_drift(take_from_motion(pipeline.features_to_output(lm, features), emotion))
 
     held = [drift(seed) for seed in (0, 1)]
-    monkeypatch.setattr(pipeline, "hold_heading", lambda features, fps, layout: features)
+    monkeypatch.setattr(finishing, "hold_heading", lambda features, fps, layout: features)
     turned = drift(0)
     assert max(held) <= 45.0, held
     assert turned > 45.0  # without holding the heading the body turns away (the test can fail)

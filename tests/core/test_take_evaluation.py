@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ohgesture.core.evaluation import takes as T
+from ohgesture.core.evaluation import take_pose as TP, takes as T
 from ohgesture.core.motion.skeleton import Motion, Skeleton
 
 from support import ROOT, SHARED_DATA, ZEGGS_DIR
@@ -227,13 +227,13 @@ def test_a_take_couples_its_loudness_with_the_faster_wrist():
 
 def test_the_pose_space_ignores_heading_travel_and_rig_proportions():
     left, right = gesturing(4.0)
-    base = T.aligned_pose(body_take(left, right))
-    moved = T.aligned_pose(body_take(left, right, yaw=1.2, travel=(300.0, -50.0), shoulder_scale=1.7,
+    base = TP.aligned_pose(body_take(left, right))
+    moved = TP.aligned_pose(body_take(left, right, yaw=1.2, travel=(300.0, -50.0), shoulder_scale=1.7,
                                      bandai_names=True))
     np.testing.assert_allclose(moved, base, atol=1e-9)
-    other = T.aligned_pose(body_take(left + 0.5, right))
+    other = TP.aligned_pose(body_take(left + 0.5, right))
     assert np.abs(other - base).max() > 0.2
-    wrist_up = T.aligned_pose(body_take(np.full(2, np.pi)))[0, T.POSE_POINTS.index("wrist_l")]
+    wrist_up = TP.aligned_pose(body_take(np.full(2, np.pi)))[0, TP.POSE_POINTS.index("wrist_l")]
     np.testing.assert_allclose(wrist_up, [0.35, 1.0 + 1.05, 0.0], atol=1e-9)  # the standard body, arm straight up
 
 

@@ -1,0 +1,88 @@
+"""Finishing a sampled take: re-timing to the speech's loudness, then a low-pass, the heading
+held, the root anchored over planted feet, foot locking and grounding (docs/architecture.md,
+finishing); next to known frames each fades out so they stay exactly as they were."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..motion.features import features_to_motion, smooth_features, smoothstep
+from ..motion.kinematics import forward_kinematics
+from ..motion.measures import contact_joints, floor_height, wrist_speeds
+from ..motion.skeleton import Motion
+from .footlock import lock_feet
+from .heading import hold_heading
+from .model_loading import LoadedModel
+from .retiming import activity_time_map, retime_features
+from .root_anchor import anchor_root
+
+FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
+
+
+def features_to_output(lm: LoadedModel, features: np.ndarray) -> Motion:
+    return features_to_motion(features, lm.skeleton, lm.fps, root_joint=lm.layout.root_joint)
+
+def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
+    """(F,) linear loudness of the speech per frame, from raw audio features (their rms_db column).
+
+    Re-timing follows it rather than the activity the model's encoder predicts (which still
+    conditions the denoiser, inside the model): on the held-out
+    15 s of the two real takes (docs/model-card.md) the encoder's activity followed the BEAT
+    voice's loudness at r 0.19-0.42 only, and motion re-timed to it reached loudness-wrist r
+    0.01-0.41 there, against 0.40-0.77 re-timed to the loudness itself."""
+    column = lm.audio_config.column_names().index("rms_db")
+    return 10.0 ** (np.asarray(audio_features, np.float64)[:, column] / 20.0)
+
+def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """(F,) fractional frames of motion features (F, D) to show so the faster wrist's speed
+    follows ``activity`` (F,) (core.generation.retiming.activity_time_map)."""
+    return activity_time_map(wrist_speeds(features_to_output(lm, motion)).max(axis=1), activity)
+
+
+def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Motion features (F, D) re-timed so the faster wrist's speed follows ``activity`` (F,)."""
+    return retime_features(motion, activity_positions(lm, motion, activity), lm.layout)
+
+def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool) -> np.ndarray:
+    """Low-pass, the heading held (core.generation.heading; without known frames) and foot locking;
+    next to known frames (``mask`` (F, D)) they fade out, or the known frames put back would stand
+    out as steps."""
+    finished = smooth_features(motion, lm.fps, smoothing_hz)
+    if mask is None:  # with known frames the root path after them must stay as it was
+        finished = hold_heading(finished, lm.fps, lm.layout)
+    if foot_lock:
+        if mask is None:
+            finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
+        finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
+    if mask is None:
+        return ground(lm, finished)
+    weight = finishing_weight(mask.any(axis=1))
+    return np.where(mask > 0, known, motion + weight[:, None] * (finished - motion))
+
+
+def ground(lm: LoadedModel, features: np.ndarray) -> np.ndarray:
+    """Motion features (F, D) raised or lowered as a whole so the take's toes stand at the height
+    the training motion's stood at (checkpoint metadata ``floor_height``; unchanged without it).
+
+    Why: the BEAT take's root was set at the ZEGGS speaker's hip height when both were put on one
+    body, so on a voice like the BEAT speaker's the shipped model stood its toes 9 cm up against
+    3 cm on the ZEGGS voice: the character floated about 6 cm above the floor."""
+    target = lm.metadata.get("floor_height")
+    contacts = contact_joints(lm.skeleton)
+    if target is None or not contacts or len(features) == 0:
+        return features
+    positions, _ = forward_kinematics(features_to_output(lm, features))
+    out = np.array(features, copy=True)
+    out[:, lm.layout.slices["root_height"]] += float(target) - floor_height(positions, contacts)
+    return out
+
+
+def finishing_weight(known_frames: np.ndarray, ease: int = FINISH_EASE_FRAMES) -> np.ndarray:
+    """Per-frame share (F,) of the finished motion: 0 on known frames, rising with a smoothstep
+    to 1 at ``ease`` + 1 frames from the nearest one."""
+    from scipy.ndimage import distance_transform_edt
+
+    known_frames = np.asarray(known_frames, dtype=bool)
+    if not known_frames.any():
+        return np.ones(len(known_frames))
+    return smoothstep(distance_transform_edt(~known_frames) / (ease + 1))
