@@ -5,7 +5,7 @@
 For each sampler setting, from one run:
 - evals: denoiser evaluations (batched forward calls) for the quality set;
 - FGD against held-out real motion (the evaluation autoencoder, trained on the training
-  split only; core/evaluation/evaluate.py), on held-out clips' audio;
+  split only; core/evaluation/pack_nets.py), on held-out clips' audio;
 - sync: loudness-wrist-speed correlation (0.5 s smoothing) on unseen real speech, and the
   95th percentile of the same with time-shifted audio;
 - wrist: mean wrist speed (cm/s), the amplitude naive few-step sampling loses;
