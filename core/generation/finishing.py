@@ -26,10 +26,8 @@ def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
     """(F,) linear loudness of the speech per frame, from raw audio features (their rms_db column).
 
     Re-timing follows it rather than the activity the model's encoder predicts (which still
-    conditions the denoiser, inside the model): on the held-out
-    15 s of the two real takes (docs/model-card.md) the encoder's activity followed the BEAT
-    voice's loudness at r 0.19-0.42 only, and motion re-timed to it reached loudness-wrist r
-    0.01-0.41 there, against 0.40-0.77 re-timed to the loudness itself."""
+    conditions the denoiser, inside the model): measured in docs/model-card.md and docs/cli.md
+    (re-timing)."""
     column = lm.audio_config.column_names().index("rms_db")
     return 10.0 ** (np.asarray(audio_features, np.float64)[:, column] / 20.0)
 
@@ -63,10 +61,7 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
 def ground(lm: LoadedModel, features: np.ndarray) -> np.ndarray:
     """Motion features (F, D) raised or lowered as a whole so the take's toes stand at the height
     the training motion's stood at (checkpoint metadata ``floor_height``; unchanged without it).
-
-    Why: the BEAT take's root was set at the ZEGGS speaker's hip height when both were put on one
-    body, so on a voice like the BEAT speaker's the shipped model stood its toes 9 cm up against
-    3 cm on the ZEGGS voice: the character floated about 6 cm above the floor."""
+    Why: the shipped model floated on some voices (docs/model-card.md, floor)."""
     target = lm.metadata.get("floor_height")
     contacts = contact_joints(lm.skeleton)
     if target is None or not contacts or len(features) == 0:

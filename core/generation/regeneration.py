@@ -93,8 +93,7 @@ def _turn_as_much_as(old: np.ndarray, new: np.ndarray, weight: np.ndarray, layou
     Why: the heading is the running sum of the heading velocity, so a range that turns even a
     few degrees more or less than the one it replaces leaves every kept frame after it facing
     another way than the new part's last frame: the whole body snapped round at the end border
-    (6-18 cm at the wrists on an eSpeak voice, whose ranges drifted up to 18 degrees), while the
-    start border, whose heading comes from the kept frames before it, stayed smooth."""
+    (docs/blender.md)."""
     column = layout.slices["heading_velocity"]
     total = float(weight.sum())
     if total <= 0:

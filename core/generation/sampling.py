@@ -174,12 +174,9 @@ def activity_offset(lm: LoadedModel, audio_features: np.ndarray, energy: float =
     with no emotion given, is ``energy`` (standardised wrist speed: 0 is the training takes'
     mean); 0 for a model without activity conditioning.
 
-    Why: the encoder hears how loud and how busy the speech is, and on voices it was not trained
-    on it predicts less (its mean over the validation recording 2_scott_0_55_55 is -0.36,
-    over the training speech -0.05 to 0), so unseen speech got stiller hands for the same
-    emotion. Centred per take, the speaker's level and the recording's gain no longer decide
-    how much the hands move; the changes within the take still decide when
-    (defaults.DEFAULT_ENERGY says how the level was chosen)."""
+    Why: on voices it was not trained on the encoder predicts less, so unseen speech got stiller
+    hands; centred per take, the changes within the take still decide when the hands move
+    (docs/experiments/energy.md; settings.DEFAULT_ENERGY says how the level was chosen)."""
     if not getattr(lm.model.config, "activity_conditioning", False) or len(audio_features) == 0:
         return 0.0
     if not np.isfinite(energy):
