@@ -20,6 +20,26 @@ from ..core.cli.protocol import (PROGRESS_PREFIX, cancel_message, note_line, par
 RUNNING, FINISHED, FAILED, CANCELLED = "RUNNING", "FINISHED", "FAILED", "CANCELLED"
 
 
+def _wait(job, timeout, interval: float, what: str) -> str:
+    """Poll ``job`` until it ends; past ``timeout`` seconds cancel it and fail."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while job.poll() == RUNNING:
+        if deadline is not None and time.monotonic() > deadline:
+            job.cancel()
+            job.state, job.error = FAILED, f"The {what} did not finish within {timeout:.0f} s."
+            break
+        time.sleep(interval)
+    return job.state
+
+
+def _signal_name(returncode: int) -> str:
+    """The signal that killed a process (POSIX: a negative return code)."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
 class ProcessJob:
     """A subprocess whose stdout/stderr lines are collected by reader threads."""
 
@@ -110,24 +130,13 @@ class ProcessJob:
             if line.lower().startswith("error:"):
                 return line.split(":", 1)[1].strip()
         if returncode < 0:  # POSIX: killed by a signal (out of memory, the user, a crash)
-            try:
-                name = signal.Signals(-returncode).name
-            except ValueError:
-                name = f"signal {-returncode}"
-            return f"The process was killed ({name}) before it finished."
+            return f"The process was killed ({_signal_name(returncode)}) before it finished."
         if lines:
             return lines[-1].strip()
         return f"The process stopped with exit code {returncode}."
 
     def wait(self, timeout=None, interval=0.05) -> str:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() == RUNNING:
-            if deadline is not None and time.monotonic() > deadline:
-                self.cancel()
-                self.state, self.error = FAILED, f"The process did not finish within {timeout:.0f} s."
-                break
-            time.sleep(interval)
-        return self.state
+        return _wait(self, timeout, interval, "process")
 
     def cancel(self, grace_seconds: float = 2.0) -> None:
         """Terminate the process (and kill it when it does not stop in time)."""
@@ -278,11 +287,8 @@ class Worker:
         """One sentence on why the worker stopped."""
         code = self.process.poll()
         if code is not None and code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"The generator was killed ({name}) before it finished; the next Generate starts a new one."
+            return (f"The generator was killed ({_signal_name(code)}) before it finished; the next Generate starts a "
+                    f"new one.")
         last = next((line for line in reversed(self._stderr) if line.lower().startswith("error:")), "")
         return last.split(":", 1)[1].strip() if last else \
             f"The generator stopped (exit code {code}) before it finished; the next Generate starts a new one."
@@ -391,14 +397,7 @@ class WorkerJob:
         return self.state
 
     def wait(self, timeout=None, interval=0.02) -> str:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() == RUNNING:
-            if deadline is not None and time.monotonic() > deadline:
-                self.cancel()
-                self.state, self.error = FAILED, f"The generator did not finish within {timeout:.0f} s."
-                break
-            time.sleep(interval)
-        return self.state
+        return _wait(self, timeout, interval, "generator")
 
     def cancel(self, grace_seconds: float = 2.0) -> None:
         """Ask the worker to drop the request; one that does not answer in time is killed

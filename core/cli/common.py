@@ -19,6 +19,14 @@ class UsageError(CliError):
     output that exists): exit 2, found before the model and torch are loaded."""
 
 
+def import_error_line(exc: ImportError) -> str:
+    """The one line for an interpreter that lacks a dependency (the add-on pointed at the wrong
+    Python, say)."""
+    return (f"this Python ({sys.executable}) cannot import {exc.name or exc}; install the dependencies (Blender: "
+            f"add-on preferences > Install Dependencies; elsewhere: pip install torch numpy scipy librosa soundfile "
+            f"safetensors tqdm).")
+
+
 class ProgressReporter:
     """Progress on stderr: a bar on a terminal, one plain line per step when stderr is a file or
     a pipe (a log), or ``OHG_PROGRESS <fraction> <message>`` lines for the add-on."""

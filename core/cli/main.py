@@ -12,7 +12,7 @@ import sys
 
 from . import data, generate, info, serve
 from ..generation.settings import SettingError
-from .common import UsageError
+from .common import UsageError, import_error_line
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as exc:  # e.g. the add-on pointed at an interpreter without torch
-        print(f"error: this Python ({sys.executable}) cannot import {exc.name or exc}; install the dependencies "
-              f"(Blender: add-on preferences > Install Dependencies; elsewhere: pip install torch numpy scipy "
-              f"librosa soundfile safetensors tqdm).", file=sys.stderr)
+        print(f"error: {import_error_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except (ValueError, OSError) as exc:  # every project error is a ValueError subclass
         print(f"error: {error_line(exc)[1]}", file=sys.stderr)

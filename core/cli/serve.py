@@ -82,10 +82,7 @@ class Worker:
 
     def handle(self, request: dict, is_cancelled) -> None:
         """Make the take a request asks for and answer done, error or cancelled."""
-        from .common import UsageError
-        from .generate import parse_request, write_take
-        from .main import EXIT_FAILED, EXIT_USAGE, build_parser, error_line
-        from ..generation.take import make_take
+        from .common import UsageError, import_error_line
 
         rid = request.get("id")
         started = time.time()
@@ -96,6 +93,10 @@ class Worker:
             self.send(protocol.progress_message(rid, fraction, message))
 
         try:
+            from .generate import parse_request, write_take
+            from .main import EXIT_USAGE, build_parser, error_line
+            from ..generation.take import make_take
+
             argv = list(request["argv"])
             if not argv or argv[0] != "generate":
                 raise UsageError("a request's argv must start with generate.")
@@ -115,7 +116,7 @@ class Worker:
             self.send(protocol.error_message(rid, "the request's flags are not valid (see ohgesture generate --help).",
                                              int(exc.code or EXIT_USAGE)))
         except ImportError as exc:
-            self.send(protocol.error_message(rid, f"this Python cannot import {exc.name or exc}.", EXIT_FAILED))
+            self.send(protocol.error_message(rid, import_error_line(exc), 1))
         except (ValueError, OSError, KeyError, TypeError) as exc:
             code, text = error_line(exc)
             self.send(protocol.error_message(rid, text, code))

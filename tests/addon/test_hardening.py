@@ -32,6 +32,7 @@ from ohgesture.core.cli import main as cli
 from ohgesture.core.generation.settings import GenerationSettings
 from ohgesture.ohgesture_addon import common
 from ohgesture.ohgesture_addon import session as generation_session
+from ohgesture.ohgesture_addon import job as generator_jobs
 from ohgesture.ohgesture_addon.job import ProcessJob, RUNNING
 from ohgesture.ohgesture_addon.strips import strip_timing
 from blender_util import (JOINT_NAMES, OFFSETS, PARENTS, add_sound_strip, reset_blender, trim_strip,
@@ -620,7 +621,9 @@ def test_cancel_at_a_fraction_leaves_nothing_behind(real_scene, fraction):
     assert session.step(lambda kind, text: reports.append(text)) == {"CANCELLED"}
     assert time.monotonic() - started < 5
     assert reports == ["Gesture generation cancelled; the scene is unchanged."]
-    assert process_gone(session.job.pid) and not os.path.exists(session.workdir)
+    # the generator is gone, or it is the warm worker, still running and idle (it answered the cancel)
+    assert process_gone(session.job.pid) or (generator_jobs._worker is session.job.worker and session.job.worker.alive())
+    assert not os.path.exists(session.workdir)
     assert scene_snapshot() == before and generation_session.active_session() is None
 
 

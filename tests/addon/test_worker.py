@@ -133,42 +133,40 @@ def test_the_worker_stays_warm_and_goes_with_the_addon(shipped_scene):
     addon.register()
 
 
-@needs_generator
-def test_a_killed_worker_is_one_sentence_and_the_next_generate_starts_a_new_one(shipped_scene):
-    import signal
-
+def _interrupted(interrupt):
+    """A Generate interrupted while sampling: (session, its reports, the scene before);
+    then the next Generate must work."""
     from ohgesture.ohgesture_addon import session as generation_session
 
-    shipped_scene.ohgesture.quality = "FAST"
     before = _state()
     session = generation_session.start_session(bpy.context)
     reports = []
     _run_until(session, 0.1, reports)  # sampling
-    os.kill(session.job.pid, signal.SIGKILL)
+    interrupt(session)
     assert _finish(session, reports) == {"CANCELLED"}
-    assert reports == ["Gesture generation failed: The generator was killed (SIGKILL) before it finished; the next "
-                       "Generate starts a new one."]
     assert _state() == before and not os.path.exists(session.workdir)
     again = generation_session.start_session(bpy.context)
+    assert again.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"} and _state() != before
+    return session, reports, again
+
+
+@needs_generator
+def test_a_killed_worker_is_one_sentence_and_the_next_generate_starts_a_new_one(shipped_scene):
+    import signal
+
+    shipped_scene.ohgesture.quality = "FAST"
+    session, reports, again = _interrupted(lambda running: os.kill(running.job.pid, signal.SIGKILL))
+    assert reports == ["Gesture generation failed: The generator was killed (SIGKILL) before it finished; the next "
+                       "Generate starts a new one."]
     assert again.job.pid != session.job.pid
-    assert again.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"}
 
 
 @needs_generator
 def test_cancel_mid_request_leaves_the_scene_and_the_next_request_works(shipped_scene):
-    from ohgesture.ohgesture_addon import session as generation_session
-
     shipped_scene.ohgesture.quality = "FAST"
-    before = _state()
-    session = generation_session.start_session(bpy.context)
-    reports = []
-    _run_until(session, 0.1, reports)
-    assert bpy.ops.ohgesture.cancel() == {"FINISHED"}
-    assert _finish(session, reports) == {"CANCELLED"}
-    assert reports == ["Gesture generation cancelled; the scene is unchanged."] and _state() == before
-    again = generation_session.start_session(bpy.context)
-    assert again.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"}
-    assert _state() != before
+    session, reports, again = _interrupted(lambda running: bpy.ops.ohgesture.cancel())
+    assert reports == ["Gesture generation cancelled; the scene is unchanged."]
+    assert again.job.pid == session.job.pid  # the worker dropped the request and stayed warm
 
 
 @needs_generator
