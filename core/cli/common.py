@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import folder_writable
+from ..generation.settings import SettingError
 from .protocol import progress_line
 
 
@@ -17,6 +18,19 @@ class CliError(ValueError):
 class UsageError(CliError):
     """A mistake in the command line itself (a flag's value, flags that do not go together, an
     output that exists): exit 2, found before the model and torch are loaded."""
+
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def error_line(exc: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an error the user can cause: a usage mistake exits 2, any
+    other project error (a ValueError or OSError) 1."""
+    message = str(exc).strip()
+    if isinstance(exc, (UsageError, SettingError)):
+        return EXIT_USAGE, message
+    return EXIT_FAILED, message.splitlines()[0] if message else type(exc).__name__
 
 
 def import_error_line(exc: ImportError) -> str:

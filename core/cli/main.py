@@ -12,10 +12,8 @@ import sys
 
 from . import data, generate, info, serve
 from ..generation.settings import SettingError
-from .common import UsageError, import_error_line
+from .common import EXIT_FAILED, EXIT_USAGE, UsageError, error_line, import_error_line
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,15 +46,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             add_evaluate_cli(sub)
     data.add_export_parser(sub)
     return p
-
-
-def error_line(exc: Exception) -> tuple[int, str]:
-    """(exit code, one line) for an error the user can cause: a usage mistake exits 2, any
-    other project error (a ValueError or OSError) 1."""
-    message = str(exc).strip()
-    if isinstance(exc, (UsageError, SettingError)):
-        return EXIT_USAGE, message
-    return EXIT_FAILED, message.splitlines()[0] if message else type(exc).__name__
 
 
 def _quiet_closed_pipe() -> int:

@@ -28,6 +28,17 @@ def add_parser(sub) -> None:
     serve.set_defaults(func=cmd_serve)
 
 
+def _generate_parser():
+    """``ohgesture``'s parser with only its generate command (main imports this module)."""
+    import argparse
+
+    from . import generate
+
+    parser = argparse.ArgumentParser(prog="ohgesture")
+    generate.add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
 class Cancelled(Exception):
     """The running request was cancelled."""
 
@@ -82,7 +93,7 @@ class Worker:
 
     def handle(self, request: dict, is_cancelled) -> None:
         """Make the take a request asks for and answer done, error or cancelled."""
-        from .common import UsageError, import_error_line
+        from .common import EXIT_USAGE, UsageError, error_line, import_error_line
 
         rid = request.get("id")
         started = time.time()
@@ -94,13 +105,12 @@ class Worker:
 
         try:
             from .generate import parse_request, write_take
-            from .main import EXIT_USAGE, build_parser, error_line
             from ..generation.take import make_take
 
             argv = list(request["argv"])
             if not argv or argv[0] != "generate":
                 raise UsageError("a request's argv must start with generate.")
-            args = build_parser("generate").parse_args(argv)
+            args = _generate_parser().parse_args(argv)
             out, settings, inputs = parse_request(args)
             progress(0.0, "loading the model" if not self.models else "warm")
             lm = self.model(settings)
