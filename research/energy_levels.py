@@ -1,4 +1,4 @@
-"""How the default energy (core/generation/defaults.py DEFAULT_ENERGY) was chosen.
+"""How the default energy (core/generation/settings.py DEFAULT_ENERGY) was chosen.
 
 For each recording, energy level, emotion and seed: one whole take with the product's defaults
 otherwise, and its gesture space, wrist speed (mean and slowest 10-s block), speech coupling,
