@@ -60,6 +60,7 @@ def generate_features(
     foot_lock: bool = True,
     energy: float = DEFAULT_ENERGY,
     energy_reference: np.ndarray | None = None,
+    energy_offset: float | None = None,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -75,7 +76,8 @@ def generate_features(
     (core.generation.root_anchor, core.generation.footlock; the root only without known frames).
     ``energy``: how much the hands move (``activity_offset``); ``energy_reference``: the raw
     audio features it is measured on (default ``audio_features``: a regenerated range passes
-    the whole take's, so it moves like the rest).
+    the whole take's, so it moves like the rest); ``energy_offset``: that offset measured
+    already (a warm worker's, take.AudioCache), so it is not measured again.
     """
     frames = len(audio_features)
     if frames < 1:
@@ -90,7 +92,8 @@ def generate_features(
     audio, weights = _padded_inputs(lm, audio_features, weights, starts[-1] + lm.window)
     inpaint = None if known is None else _known_normalised(lm, known, known_mask, len(audio))
     steps = default_steps(sampler, lm.schedule.T) if steps is None else steps
-    offset = activity_offset(lm, audio_features if energy_reference is None else energy_reference, energy)
+    offset = energy_offset if energy_offset is not None else activity_offset(
+        lm, audio_features if energy_reference is None else energy_reference, energy)
     out = _sample_windows(lm, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
                           dict(guidance=guidance, sampler=sampler, steps=steps, seed=seed, activity_offset=offset))
     motion = out[:frames] * lm.stats.motion_std + lm.stats.motion_mean

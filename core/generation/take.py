@@ -40,12 +40,27 @@ class Take:
 
 
 class AudioCache:
-    """The audio features of whole files, per (path, mtime, size, fps, config): a worker that
-    serves many takes of one strip analyses its audio once. The plain CLI uses none."""
+    """The audio features of whole files, per (path, mtime, size, fps, config), and the energy
+    offsets measured on them: a worker that serves many takes of one strip analyses its audio
+    and measures its energy once (a regenerated range reuses the whole take's). The plain CLI
+    uses none."""
 
     def __init__(self, limit: int = 8):
         self.limit = limit
         self._entries: dict = {}
+        self._offsets: dict = {}
+
+    def energy_offset(self, lm, path: Path, part: tuple, energy: float, reference) -> float:
+        """``activity_offset`` of ``reference``, the features of ``part`` of the file at ``path``."""
+        from .sampling import activity_offset
+
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, str(lm.path), part, energy)
+        if key not in self._offsets:
+            if len(self._offsets) >= 64:
+                self._offsets.clear()
+            self._offsets[key] = activity_offset(lm, reference, energy)
+        return self._offsets[key]
 
     def features(self, path: Path, lm, n_frames: int | None = None) :
         from ..audio.features import audio_features_from_file
@@ -135,9 +150,11 @@ def _new_take(lm, settings: GenerationSettings, inputs: TakeInputs, mix, progres
     features, note = _selected_audio(lm, inputs, cache)
     weights = _frame_weights(inputs.gamma_curve, mix, len(features))
     known, known_mask = _load_constraints(inputs.constraints, lm, len(features))
+    offset = None if cache is None else cache.energy_offset(
+        lm, inputs.audio, ("take", inputs.start_seconds, inputs.duration_seconds), settings.energy, features)
     motion_features = generate_with_constraints(
         lm, features, [label for label, _ in mix], weights, None if known is None else (known, known_mask),
-        progress=lambda f, msg: progress(0.05 + 0.9 * f, msg), retime=settings.retime,
+        progress=lambda f, msg: progress(0.05 + 0.9 * f, msg), retime=settings.retime, energy_offset=offset,
         **settings.pipeline_arguments(lm.schedule.T))
     motion = features_to_output(lm, motion_features)
     if inputs.fps is not None and abs(inputs.fps - lm.fps) > 1e-6:
@@ -178,10 +195,13 @@ def _regenerated_take(lm, settings: GenerationSettings, inputs: TakeInputs, mix,
     skip = int(round((inputs.start_seconds or 0.0) * lm.fps))
     audio = _audio_features(cache, inputs.audio, lm, n_frames=skip + frames)[skip:]
     constraints = _load_constraints(inputs.constraints, lm, frames) if inputs.constraints else None
+    # the whole take's energy (regenerate_range measures it on audio[:frames]), once per take
+    offset = None if cache is None else cache.energy_offset(
+        lm, inputs.audio, ("range", skip, frames), settings.energy, audio[:frames])
     features = regenerate_range(
         lm, audio, motion_to_features(existing, root_joint=root), start, end, [label for label, _ in mix],
         emotion_weights(mix), constraints=constraints, progress=lambda f, msg: progress(0.05 + 0.9 * f, msg),
-        **settings.pipeline_arguments(lm.schedule.T))
+        energy_offset=offset, **settings.pipeline_arguments(lm.schedule.T))
     motion = spliced(existing, features_to_motion(features, lm.skeleton, lm.fps, root_joint=root), start, end, root)
     meta = dict(emotions=mix, seed=settings.seed, kept=Path(inputs.keep).name, range=[start, end],
                 model=str(lm.path.name), audio=Path(inputs.audio).name, start_seconds=inputs.start_seconds or 0.0)

@@ -187,3 +187,35 @@ def test_a_model_file_changed_on_disk_starts_a_fresh_worker(shipped_scene, tmp_p
     assert second.job.message.startswith("Starting the generator")
     assert second.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"}
     assert second.job.pid != first.job.pid and _gone(first.job.pid)
+
+
+@needs_generator
+def test_worker_takes_are_the_command_lines_bit_for_bit(shipped_scene, tmp_path):
+    """A Generate and two Regenerate Selections (the second with the energy and audio the worker
+    cached) against ``ohgesture generate`` run with the same arguments."""
+    from ohgesture.ohgesture_addon import session as generation_session, takes
+
+    sys.path.insert(0, str(ROOT / "tests" / "core"))
+    from test_settings import npz_digest
+
+    shipped_scene.ohgesture.quality = "FAST"
+    arm = bpy.data.objects["OHGesture Armature"]
+    placement = generation_session.panel_placement(shipped_scene.ohgesture)
+    made = []  # (session, the take it kept)
+    for seed in (None, 5, 6):
+        request = None
+        if seed is not None:
+            shipped_scene.ohgesture.seed = seed
+            request = generation_session.regenerate_request(bpy.context, placement, arm.animation_data.action,
+                                                            (31, 120))
+        session = generation_session.start_session(bpy.context, request=request)
+        assert session.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"}
+        made.append((session, takes.generated_info(arm.animation_data.action)["take"]))
+    assert len({session.job.pid for session, _ in made}) == 1
+    for k, (session, take) in enumerate(made):
+        argv = session.command[2:]
+        argv[argv.index("--out") + 1] = str(tmp_path / f"cli{k}.npz")
+        proc = subprocess.run([TORCH_PYTHON, str(ROOT / "core" / "cli" / "_entry.py"), *argv], capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert npz_digest(take) == npz_digest(tmp_path / f"cli{k}.npz"), k
