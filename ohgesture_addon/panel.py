@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import common, hand_keys, install, preflight, rigify
+from . import common, hand_keys, install, preflight, rigify, session
 from .strips import chosen_strip_label, strips_collection, strips_property
 
 
@@ -15,9 +15,14 @@ class OHGESTURE_PT_main(bpy.types.Panel):
     bl_region_type = "UI"
     bl_category = "OHGesture"
 
+    _warmed_up = False  # the generator was started for Start Generator With the Panel
+
     def draw(self, context):
         layout = self.layout
         settings = context.scene.ohgesture
+        prefs = common.preferences(context)
+        if getattr(prefs, "warm_up_with_panel", False) and not OHGESTURE_PT_main._warmed_up:
+            OHGESTURE_PT_main._warmed_up = session.warm_up(context)
         _draw_source(layout, context.scene, settings)
         row = layout.row(align=True)
         row.prop(settings, "armature")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import common, install, takes
 
@@ -36,6 +36,10 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         name="Keep Generator Warm (min)", min=0, soft_max=120, default=10,
         description="How long the generator stays loaded after the last Generate, so the next one starts at once; "
                     "0 starts a new one for every Generate")
+    warm_up_with_panel: BoolProperty(
+        name="Start Generator With the Panel", default=False,
+        description="Start the generator when the OHGesture panel is first drawn, so even the first Generate "
+                    "starts at once")
 
     def draw(self, context):
         layout = self.layout
@@ -50,7 +54,9 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "takes_kept")
         row.prop(self, "takes_folder_mb")
-        layout.prop(self, "generator_idle_minutes")
+        row = layout.row()
+        row.prop(self, "generator_idle_minutes")
+        row.prop(self, "warm_up_with_panel")
         row = layout.row()
         status = getattr(context.window_manager, "ohgesture_status", None)
         if status is not None and status.running:

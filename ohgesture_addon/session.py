@@ -26,6 +26,7 @@ from ..core.cli.protocol import generate_argv, parse_note
 from ..core.generation.settings import QUALITY_PRESETS, GenerationSettings, parse_mix
 from ..core.motion.motion_file import MotionFileError, read_motion_arrays, write_constraints
 from . import common, emotion_mix, hand_keys, keyframes, layering, preflight, retarget, takes
+from . import job as generator_jobs
 from .job import CANCELLED, FAILED, FINISHED, RUNNING, ProcessJob, WorkerJob
 from .properties import NO_EMOTION
 from .strips import resolve_strip, sound_strips, strip_timing, strips_collection, visible_range
@@ -468,19 +469,43 @@ def place_take(scene, request, action) -> list[str]:
 
 # --- the session -------------------------------------------------------------------------
 
+def _warm_minutes() -> int:
+    prefs = common.preferences()
+    return getattr(prefs, "generator_idle_minutes", 10) if prefs is not None else 10
+
+
+def _worker_key(python: str, model: str) -> tuple:
+    """What a warm worker is started for: the interpreter, and the model file as it is now."""
+    stat = os.stat(model) if model and os.path.isfile(model) else None
+    return (python, os.path.abspath(str(common.ENTRY_SCRIPT)), model, stat and stat.st_mtime_ns, stat and stat.st_size)
+
+
 def _generator_job(request: GenerationRequest, argv: list[str]):
     """The shipped generator runs in the session's warm worker (``job.WorkerJob``) unless the
     preference Keep Generator Warm is 0; another entry script (a test's stand-in) runs as a
     process of its own."""
-    prefs = common.preferences()
-    minutes = getattr(prefs, "generator_idle_minutes", 10) if prefs is not None else 10
+    minutes = _warm_minutes()
     entry = os.path.abspath(request.entry_script)
     if minutes <= 0 or entry != os.path.abspath(str(common.ENTRY_SCRIPT)):
         return ProcessJob([request.python, request.entry_script, *argv], description="Starting")
-    model = request.settings.model
-    stat = os.stat(model) if model and os.path.isfile(model) else None
-    key = (request.python, entry, model, stat and stat.st_mtime_ns, stat and stat.st_size)
-    return WorkerJob(argv, python=request.python, entry_script=entry, key=key, idle_seconds=60.0 * minutes)
+    return WorkerJob(argv, python=request.python, entry_script=entry, idle_seconds=60.0 * minutes,
+                     key=_worker_key(request.python, request.settings.model))
+
+
+def warm_up(context) -> bool:
+    """Start the warm worker before the first Generate (the preference Start Generator With
+    the Panel); False when there is nothing to start it with."""
+    python = common.python_interpreter(context)
+    minutes = _warm_minutes()
+    if minutes <= 0 or not os.path.isfile(python):
+        return False
+    try:
+        model = str(common.model_path(context))
+        generator_jobs.warm_worker(python, os.path.abspath(str(common.ENTRY_SCRIPT)), _worker_key(python, model),
+                                   60.0 * minutes)
+    except OSError:
+        return False
+    return True
 
 
 class GenerationSession:

@@ -219,3 +219,17 @@ def test_worker_takes_are_the_command_lines_bit_for_bit(shipped_scene, tmp_path)
                               text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert npz_digest(take) == npz_digest(tmp_path / f"cli{k}.npz"), k
+
+
+@needs_generator
+def test_warm_up_starts_the_worker_the_first_generate_uses(shipped_scene):
+    """Start Generator With the Panel: panel.draw calls session.warm_up once."""
+    from ohgesture.ohgesture_addon import job, session as generation_session
+
+    job.stop_worker()
+    assert generation_session.warm_up(bpy.context) and job._worker is not None
+    pid = job._worker.pid
+    shipped_scene.ohgesture.quality = "FAST"
+    first = generation_session.start_session(bpy.context)
+    assert first.job.message == "Generator warm" and first.job.pid == pid
+    assert first.run_blocking(lambda *a: None, timeout=300) == {"FINISHED"}
