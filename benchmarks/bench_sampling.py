@@ -74,8 +74,8 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL))
-    p.add_argument("--data", default=str(ROOT.parent / "runs" / "bandai_pack.npz"),
-                   help="the dataset pack the model was trained on (for FGD)")
+    p.add_argument("--data", default=str(ROOT / "runs" / "speech_pack.npz"),
+                   help="the dataset pack the model was trained on (for FGD; ohgesture prepare --format speech)")
     p.add_argument("--speech", default=str(SHARED / "speech" / "2_scott_0_55_55.wav"),
                    help="unseen real speech (default: the recording held out of the default model's pairing)")
     p.add_argument("--settings", default=DEFAULT_SETTINGS)
