@@ -223,7 +223,11 @@ class GestureDenoiser(nn.Module):
         audio = audio.to(x_t.dtype)
         inputs = [x_t, audio]
         predicted = None
-        if self.activity_predictor is not None and (return_activity or self.config.activity_conditioning):
+        # sampling passes the window's activity in (it depends on audio and emotion only): the encoder
+        # runs here only where its prediction is used, which was 12 % of a sampling step
+        needed = return_activity or (self.config.activity_conditioning
+                                     and (activity is None or use_predicted is not None))
+        if self.activity_predictor is not None and needed:
             predicted = self.activity_predictor(audio, emotion)
         if self.config.activity_conditioning:
             given = predicted if activity is None else activity.to(x_t.dtype)
