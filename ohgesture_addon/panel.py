@@ -22,7 +22,8 @@ class OHGESTURE_PT_main(bpy.types.Panel):
         settings = context.scene.ohgesture
         prefs = common.preferences(context)
         if getattr(prefs, "warm_up_with_panel", False) and not OHGESTURE_PT_main._warmed_up:
-            OHGESTURE_PT_main._warmed_up = session.warm_up(context)
+            OHGESTURE_PT_main._warmed_up = True  # one try: draw() runs at every redraw
+            session.warm_up(context)
         _draw_source(layout, context.scene, settings)
         row = layout.row(align=True)
         row.prop(settings, "armature")

@@ -441,6 +441,7 @@ def _place_sound_strip(scene, audio: str, first: int, end: int) -> list[str]:
     """The audio as a sound strip starting at frame ``first``: none is added when a strip
     of the file starts there already; the one Generate added for an earlier take of the
     file moves there; else a new one goes on a free channel."""
+    audio = os.path.normpath(audio)  # as _strip_file gives the strips' paths ("//../x.wav" included)
     same = [s for s in sound_strips(scene) if _strip_file(s) == audio]
     if any(int(round(strip_timing(s)[2])) == first for s in same):
         return []
@@ -564,10 +565,14 @@ class GenerationSession:
         if not os.path.isfile(self.out_path):
             raise MotionFileError("Generation ended without writing a motion file.")
         self.action, self.messages = apply_result(request, arm_obj, self.out_path)
-        if request.cover_take and not request.regenerate:
-            self.messages += place_take(scene, request, self.action)
-        if self.tidy_takes and not request.regenerate:
-            self.messages += [m for m in [takes.tidy_takes(arm_obj)] if m]
+        try:  # the keys are on the rig: what follows must not leave the session stuck
+            if request.cover_take and not request.regenerate:
+                self.messages += place_take(scene, request, self.action)
+            if self.tidy_takes and not request.regenerate:
+                self.messages += [m for m in [takes.tidy_takes(arm_obj)] if m]
+        except (RuntimeError, OSError, StopIteration) as exc:
+            self.messages.append(f"The keys are written, but placing the sound strip or removing earlier takes "
+                                 f"failed: {exc}")
         self.map_message = "; ".join(self.messages)
         self.state = FINISHED
         return self.action

@@ -321,15 +321,19 @@ def bound_takes_folder(protect=()) -> list[Path]:
 
 
 def earlier_takes(arm_obj) -> list:
-    """The generated actions on the armature's NLA tracks, oldest first (the lowest track),
-    without the take in use (``generated_action``)."""
+    """The generated actions on the armature's muted NLA tracks, oldest first (the lowest track),
+    without the take in use (``generated_action``) and without any that an unmuted track still
+    plays (an Upper Body Layer, a generated take under the layers)."""
     anim = arm_obj.animation_data
+    tracks = list(anim.nla_tracks) if anim else []
+    playing = {strip.action for track in tracks if not track.mute for strip in track.strips}
     current = generated_action(arm_obj)
     found = []
-    for track in anim.nla_tracks if anim else []:
+    for track in tracks:
         for strip in track.strips:
             action = strip.action
-            if action is not None and action != current and action not in found and generated_info(action):
+            if action is not None and action != current and action not in found and action not in playing \
+                    and generated_info(action):
                 found.append(action)
     return found
 
@@ -348,15 +352,13 @@ def remove_earlier_takes(arm_obj, keep: int) -> tuple[list[str], list[str]]:
     removed, spared = [], []
     anim = arm_obj.animation_data
     for action in earlier[:max(0, len(earlier) - keep)]:
-        if take_changed(action, unknown=True) or _used_elsewhere(arm_obj, action):
-            spared.append(action.name)
+        own = [t for t in anim.nla_tracks if len(t.strips) and all(s.action == action for s in t.strips)]
+        shared = any(s.action == action for t in anim.nla_tracks if t not in own for s in t.strips)
+        if take_changed(action, unknown=True) or _used_elsewhere(arm_obj, action) or shared:
+            spared.append(action.name)  # changed, used elsewhere, or on a track with something else
             continue
-        for track in list(anim.nla_tracks):
-            if len(track.strips) and all(strip.action == action for strip in track.strips):
-                anim.nla_tracks.remove(track)
-        if any(strip.action == action for track in anim.nla_tracks for strip in track.strips):
-            spared.append(action.name)  # it shares a track with something else
-            continue
+        for track in own:
+            anim.nla_tracks.remove(track)
         take = generated_info(action)["take"]
         removed.append(action.name)
         bpy.data.actions.remove(action)

@@ -88,7 +88,13 @@ class Worker:
         key = (str(path), settings.device, stat and stat.st_mtime_ns, stat and stat.st_size)
         if key not in self.models:
             self.models.clear()  # one model at a time: memory stays flat
+            self.audio.forget_offsets()
             self.models[key] = load_generator(settings)
+        elif settings.threads:  # load_generator sets the threads of the request that loaded the model
+            import torch
+
+            if torch.get_num_threads() != settings.threads:
+                torch.set_num_threads(settings.threads)
         return self.models[key]
 
     def handle(self, request: dict, is_cancelled) -> None:

@@ -22,6 +22,7 @@ FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foo
 def features_to_output(lm: LoadedModel, features: np.ndarray) -> Motion:
     return features_to_motion(features, lm.skeleton, lm.fps, root_joint=lm.layout.root_joint)
 
+
 def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
     """(F,) linear loudness of the speech per frame, from raw audio features (their rms_db column).
 
@@ -30,6 +31,7 @@ def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
     (re-timing)."""
     column = lm.audio_config.column_names().index("rms_db")
     return 10.0 ** (np.asarray(audio_features, np.float64)[:, column] / 20.0)
+
 
 def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """(F,) fractional frames of motion features (F, D) to show so the faster wrist's speed
@@ -40,6 +42,7 @@ def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray
 def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """Motion features (F, D) re-timed so the faster wrist's speed follows ``activity`` (F,)."""
     return retime_features(motion, activity_positions(lm, motion, activity), lm.layout)
+
 
 def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool) -> np.ndarray:
     """Low-pass, the heading held (core.generation.heading; without known frames) and foot locking;

@@ -62,9 +62,17 @@ class AudioCache:
             self._offsets[key] = activity_offset(lm, reference, energy)
         return self._offsets[key]
 
+    def forget_offsets(self) -> None:
+        """Another model was loaded: the offsets were measured with the one before."""
+        self._offsets.clear()
+
     def features(self, path: Path, lm, n_frames: int | None = None) :
         from ..audio.features import audio_features_from_file
 
+        if n_frames is not None:  # a regenerated range: the whole file's first frames are the same features
+            whole = self.features(path, lm)
+            if n_frames <= len(whole):
+                return whole[:n_frames]
         stat = Path(path).stat()
         key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, lm.fps, repr(lm.audio_config), n_frames)
         if key not in self._entries:
