@@ -238,3 +238,28 @@ def sixd_to_matrix(sixd: np.ndarray) -> np.ndarray:
 def wrap_angle(angle_rad: np.ndarray) -> np.ndarray:
     """Map to [-pi, pi)."""
     return (np.asarray(angle_rad) + np.pi) % (2.0 * np.pi) - np.pi
+
+
+def swing_twist(quaternions: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split unit quaternions into ``swing * twist`` about ``axis`` (swing-twist
+    decomposition): ``twist`` turns about ``axis`` only and is applied first, ``swing`` turns
+    ``axis`` to where ``quaternions`` send it, about an axis perpendicular to it.
+
+    ``axis`` (3,) or (..., 3), broadcasting against ``quaternions[..., 0]``, is given in the
+    frame the rotation acts in (for a bone's local rotation: its parent's frame, e.g. the
+    forearm-to-wrist direction for a hand) and need not be unit length. Returns ``(swing,
+    twist_angle)``: swing quaternions (..., 4), float64, and the twist angle in radians,
+    signed by the right-hand rule about ``axis``, in [-pi, pi]. A rotation by 180 degrees
+    about an axis perpendicular to ``axis`` has no defined twist; it is reported as 0.
+    """
+    q = quat_normalize(np.asarray(quaternions, dtype=np.float64))
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
+    along = np.sum(q[..., 1:] * axis, axis=-1)
+    w = q[..., 0]
+    angle = wrap_angle(2.0 * np.arctan2(along, w))
+    half = 0.5 * angle
+    twist = np.concatenate([np.cos(half)[..., None], np.sin(half)[..., None] * axis], axis=-1)
+    twist = np.broadcast_to(twist, q.shape)
+    swing = quat_multiply(q, quat_conjugate(twist))
+    return np.ascontiguousarray(swing), angle
