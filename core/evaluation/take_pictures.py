@@ -1,6 +1,8 @@
 """Pictures of whole takes: stick-figure contact sheets, an animated GIF preview, and plots of
-wrist height and liveliness. Everything is drawn front-on: each frame is turned about the hips
-so the shoulders' left-right axis is +X (core.evaluation.takes.heading_aligned)."""
+wrist height and liveliness. Figures are drawn front-on or from the side (the figure's left): each
+frame is turned about the vertical so the shoulders' left-right axis is +X (as
+core.evaluation.take_pose.heading_aligned), around the hips' median place over the take, so the
+hips' sway shows."""
 
 from __future__ import annotations
 
@@ -39,12 +41,17 @@ def stick_bones(take: T.Take) -> list[tuple[int, int]]:
     return [(p, j) for j, p in enumerate(parents) if p >= 0 and p not in lone_tops and j not in fingers]
 
 
-def front_view(take: T.Take) -> np.ndarray:
-    """(F, J, 2) screen positions in cm: x across the body (hips at 0), y above the take's lowest joint."""
+def front_view(take: T.Take, view: str = "front") -> np.ndarray:
+    """(F, J, 2) screen positions in cm: x across the body ("front"; the figure's left at +x) or along
+    the way it faces ("side": facing +x), relative to the hips' median place over the take; y above
+    the take's lowest joint."""
     across = take.part("shoulder_l") - take.part("shoulder_r")
     angle = np.arctan2(across[:, 2], across[:, 0])[:, None]
-    rel = take.positions - take.part("hips")[:, None]
-    x = np.cos(angle) * rel[..., 0] + np.sin(angle) * rel[..., 2]
+    rel = take.positions - np.median(take.part("hips"), axis=0)
+    if view == "front":
+        x = np.cos(angle) * rel[..., 0] + np.sin(angle) * rel[..., 2]
+    else:
+        x = -np.sin(angle) * rel[..., 0] + np.cos(angle) * rel[..., 2]
     y = take.positions[..., 1] - np.percentile(take.positions[..., 1].min(axis=1), 1)
     return np.stack([x, y], axis=-1)
 
@@ -66,10 +73,11 @@ def _frame_axes(ax, height: float) -> None:
         spine.set_visible(False)
 
 
-def contact_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 10) -> Path:
-    """One row per labelled take, ``columns`` frames evenly from its first to its last frame."""
+def contact_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 10, view: str = "front") -> Path:
+    """One row per labelled take, ``columns`` frames evenly from its first to its last frame, seen from
+    the front or the side (``view``, front_view)."""
     plt = pyplot()
-    screens = [front_view(take) for _, take in rows]
+    screens = [front_view(take, view) for _, take in rows]
     height = max(float(s[..., 1].max()) for s in screens)
     fig, axes = plt.subplots(len(rows), columns, figsize=(0.62 * columns + 0.5, 1.25 * len(rows)), squeeze=False)
     for r, ((label, take), screen) in enumerate(zip(rows, screens)):

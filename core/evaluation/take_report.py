@@ -15,6 +15,7 @@ from ..atomic import atomic_path
 from . import take_pictures as P
 from .measures import jsonable
 from . import take_pose
+from . import take_repertoire as R
 from . import takes as T
 
 
@@ -40,7 +41,8 @@ def main_table(result: dict) -> list[str]:
     bar = result["quality_bar"]["bar"]
     lines = [f"| emotion | takes | wrist above head, % of frames (<= {bar['above_head_pct']:g}) | above shoulder % "
              f"(<= {bar['above_shoulder_pct']:g}) | wrist-height overlap with real | Wasserstein (arm lengths) | mean "
-             f"wrist speed (cm/s) | 10-s blocks, min-max ({bar['block_min']:g}-{bar['block_max']:g}) | loudness r | "
+             f"wrist speed (cm/s) | 10-s blocks, min-max ({bar['block_min']:g}-{bar['block_max']:g}; "
+             f"{', '.join(T.SLOW_LABELS)}: {bar['block_min_slow']:g}-{bar['block_max']:g}) | loudness r | "
              f"shifted p95 | FGD | gesture space / liveliness |", "|" + "---|" * 12]
     for label, s in result["emotions"].items():
         p = result["quality_bar"]["emotions"][label]
@@ -99,6 +101,87 @@ def plausibility_table(result: dict) -> list[str]:
     return lines
 
 
+def _range(low, high, digits: int = 0) -> str:
+    return "n/a" if low is None else f"{_f(low, digits)}..{_f(high, digits)}"
+
+
+def _repertoire_cells(s: dict) -> list[str]:
+    """Hands, legs and hand roll of one summary (take_repertoire.repertoire_summary)."""
+    legs = [_f(s["knee_std"]), _f(s["sway_range"]), _f(s["hip_speed"])] if s["legs_captured"] else ["not captured"] * 3
+    return [_f(s["wrist_above_hips"]), _f(s["high_wrist_pct"]), *legs,
+            f"{_range(s['roll_p5'], s['roll_p95'])} (max {_f(s['roll_max_abs'], 0)}, spread {_f(s['roll_spread'], 0)})"]
+
+
+def repertoire_table(result: dict) -> list[str]:
+    """Hands in the gesture space, legs, hand roll and tempo per emotion, beside each real take's
+    (take_repertoire; issue 28's bar)."""
+    rep = result["repertoire"]
+    b = rep["bar"]
+    tempo_bar = {label: f"{side} {limit:g}" for label, (side, limit) in b["tempo"].items()}
+    lines = [f"| takes | wrist above the hips, mean (cm, >= {b['wrist_above_hips']:g}) | higher wrist > "
+             f"{R.HIGH_WRIST_CM:g} cm above the hips (% of frames, >= {b['high_wrist_pct']:g}) | knee flexion std (deg, "
+             f">= {b['knee_std']:g}) | hip sway range (cm, >= {b['sway_range']:g}) | hip speed (cm/s, <= "
+             f"{b['hip_speed']:g}) | hand roll about the forearm, p5..p95 (deg) | wrist speed / neutral's | real grid's "
+             "(Bandai style) | hands / legs / tempo |", "|" + "---|" * 10]
+    for label, s in rep["emotions"].items():
+        tempo, grid = rep["tempo"].get(label), rep["grid_tempo"].get(label)
+        ratio = "n/a" if tempo is None else f"{_f(tempo['ratio'], 2)} ({_f(tempo['low'], 2)}-{_f(tempo['high'], 2)})" + \
+            (f" ({tempo_bar[label]})" if label in tempo_bar else "")
+        real = "n/a" if grid is None else f"{_f(grid['ratio'], 2)} ({grid['style']}, {_f(grid['low'], 2)}-{_f(grid['high'], 2)})"
+        p = rep["passes"][label]
+        lines.append("| " + " | ".join([label, *_repertoire_cells(s), ratio, real,
+                                         f"{_mark(p['hands'])} / {_mark(p['legs'])} / "
+                                         f"{_mark(rep['tempo_passes'].get(label))}"]) + " |")
+    for name, s in rep["real"].items():
+        lines.append("| " + " | ".join([f"real: {name}", *_repertoire_cells(s), "", "", ""]) + " |")
+    return lines
+
+
+def variant_tables(result: dict) -> list[str]:
+    """The takes of altered speech: pitched voices against the speech as given, silence, re-timing off."""
+    rep = result["repertoire"]
+    b = rep["bar"]
+    lines = []
+    if rep["voices"]:
+        lines += [f"| voice (vs the speech as given, same emotion and seed) | takes | wrist height change, mean (largest) "
+                  f"(cm; +{b['voice_semitones']} st: <= {b['voice_height']:g}) | wrist speed change, mean (largest) "
+                  f"(%; <= {b['voice_speed_pct']:g}) | wrist above the hips (cm) | higher wrist > "
+                  f"{R.HIGH_WRIST_CM:g} cm (%) | knee std (deg) | hip sway (cm) | hip speed (cm/s) | hand roll (deg) | "
+                  "pass |", "|" + "---|" * 11]
+        for variant, v in rep["voices"].items():
+            lines.append("| " + " | ".join([R.VARIANTS[variant], str(v["takes"]),
+                                             f"{_f(v['height_change'])} ({_f(v['height_change_max'])})",
+                                             f"{_f(v['speed_change_pct'], 0)} ({_f(v['speed_change_pct_max'], 0)})",
+                                             *_repertoire_cells(v), _mark(v["passed"])]) + " |")
+        lines.append("")
+    if rep["silence"]:
+        lines += [f"| {R.SILENCE_SECONDS:g} s of silence | wrist above the hips (cm) | wrist speed (cm/s) | hand roll "
+                  "about the forearm, p5..p95 (deg) | largest roll (deg) | hip sway range (cm) |", "|---|---|---|---|---|---|"]
+        for label, s in rep["silence"].items():
+            lines.append(f"| {label} | {_f(s['wrist_above_hips'])} | {_f(s['mean_speed'])} | "
+                         f"{_range(s['roll_p5'], s['roll_p95'])} | {_f(s['roll_max_abs'], 0)} | {_f(s['sway_range'])} |")
+        lines.append("")
+    if rep["retime"]:
+        lines += ["| speech | loudness r, re-timed | shifted p95 | loudness r, not re-timed | shifted p95 |",
+                  "|---|---|---|---|---|"]
+        for speech, c in rep["retime"].items():
+            cells = [f"{_f(c[k]['loudness_r'], 2)} | {_f(c[k]['shifted_p95'], 2)}" if c[k] else "n/a | n/a"
+                     for k in ("retimed", "not_retimed")]
+            lines.append(f"| {speech} | {cells[0]} | {cells[1]} |")
+        lines.append("")
+    return lines
+
+
+def repertoire_lines(result: dict) -> list[str]:
+    rep = result["repertoire"]
+    v = rep["reroll"]
+    return [f"- Re-rolls: wrist paths (hips-relative, heading-aligned, each take's mean removed) "
+            f"{_f(v['between_seeds'])} cm apart between two seeds of one emotion, {_f(v['between_recordings'])} cm "
+            f"between two recordings; ratio {_f(v['ratio'], 2)} (>= {rep['bar']['reroll_ratio']:g}): "
+            f"{_mark(v['passed'])}.",
+            f"- Repertoire bar (issue 28): {'passed' if rep['all'] else 'not passed'}."]
+
+
 def summary_lines(result: dict) -> list[str]:
     d, q = result["distances"], result["quality_bar"]
     failed = [label for label, v in q["emotions"].items() if not v["passed"]]
@@ -121,17 +204,23 @@ def summary_lines(result: dict) -> list[str]:
 
 def picture_set(generated: list[T.Take], references: list[T.Take], result: dict, out: Path,
                 draw_references: bool = True) -> list[Path]:
-    """Contact sheet per speech clip, wrist-height and liveliness plots, and a GIF of the first take.
+    """Contact sheets per speech clip (front and side; the first emotion's pitched voices below the emotions),
+    wrist-height and liveliness plots, and a GIF of the first take.
     ``draw_references`` False leaves the real takes out of the pictures (a report to publish
     without the reference data in it); the tables keep them."""
     out = Path(out)
     paths = []
+    variants = [t for t in generated if t.variant]
+    generated = [t for t in generated if not t.variant]
     first_seed = min(t.seed for t in generated)
     shown = references if draw_references else []
     for speech in dict.fromkeys(t.speech for t in generated):
         rows = [(t.label, t) for t in generated if t.speech == speech and t.seed == first_seed]
+        rows += [(f"{t.label} {t.variant}", t) for t in variants if t.speech == speech and t.variant.endswith(" st")
+                 and t.label == rows[0][1].label]
         rows += [(f"real: {r.name[:14]}", r) for r in shown]
-        paths.append(P.contact_sheet(rows, out / f"sheet_{Path(speech).stem}.png"))
+        for view, suffix in (("front", ""), ("side", "_side")):
+            paths.append(P.contact_sheet(rows, out / f"sheet_{Path(speech).stem}{suffix}.png", view=view))
     heights = {label: np.concatenate([T.wrist_heights(t) for t in generated if t.label == label])
                for label in result["emotions"]}
     real = np.concatenate([T.wrist_heights(r) for r in shown]) if shown else None
@@ -153,7 +242,8 @@ def write_take_report(result: dict, generated: list[T.Take], references: list[T.
     pictures = picture_set(generated, references, result, out, draw_references)
     lines = ["# Whole takes", "", f"Command: `{result.get('command', '')}`", "", *main_table(result), "",
              *clip_table(result), "", *fgd_table(result), "", *plausibility_table(result), "",
-             *summary_lines(result), ""]
+             *summary_lines(result), "", "## Repertoire (issue 28)", "", *repertoire_table(result), "",
+             *variant_tables(result), *repertoire_lines(result), ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
     path = out / "takes.md"
     with atomic_path(path) as tmp:
@@ -182,6 +272,17 @@ def add_take_arguments(ev) -> None:
     ev.add_argument("--min-seconds", type=float, default=T.MIN_TAKE_SECONDS,
                     help=f"whole-take mode: shortest speech accepted (default {T.MIN_TAKE_SECONDS:g} s)")
     ev.add_argument("--save-takes", action="store_true", help="whole-take mode: also write each take as BVH")
+    ev.add_argument("--voice-variants", action="store_true",
+                    help="whole-take mode: also animate each speech pitched +6 and -6 semitones (first seed) and "
+                         "report how far wrist height and speed move")
+    ev.add_argument("--silence", action="store_true",
+                    help=f"whole-take mode: also animate {R.SILENCE_SECONDS:g} s of digital silence per emotion")
+    ev.add_argument("--also-no-retime", action="store_true",
+                    help="whole-take mode: also animate each take without re-timing and report the loudness "
+                         "coupling with and without")
+    ev.add_argument("--grid", metavar="DIR",
+                    help="whole-take mode: the Bandai Namco dataset-1 data folder, for the real styles' wrist speed "
+                         "ratio to normal beside each emotion's ratio to neutral")
     ev.add_argument("--pictures-without-reference", action="store_true",
                     help="whole-take mode: leave the real takes out of the pictures (the tables keep them), for a "
                          "report published without the reference data")
@@ -201,8 +302,15 @@ def command_line(args) -> str:
         parts += ["--emotions", args.emotions]
     parts += ["--seeds", args.seeds]
     parts += [flag for flag, on in (("--no-retime", not getattr(args, "retime", True)),
-                                    ("--pictures-without-reference", getattr(args, "pictures_without_reference", False)))
+                                    ("--pictures-without-reference", getattr(args, "pictures_without_reference", False)),
+                                    ("--voice-variants", getattr(args, "voice_variants", False)),
+                                    ("--silence", getattr(args, "silence", False)),
+                                    ("--also-no-retime", getattr(args, "also_no_retime", False)))
               if on]
+    if getattr(args, "grid", None):
+        parts += ["--grid", args.grid]
+    if getattr(args, "min_seconds", T.MIN_TAKE_SECONDS) != T.MIN_TAKE_SECONDS:
+        parts += ["--min-seconds", f"{args.min_seconds:g}"]
     parts += ["--out", args.out]
     if args.ceiling:
         parts += ["--ceiling", *args.ceiling]
@@ -230,6 +338,8 @@ def run_take_evaluation_cli(args) -> int:
     for path in args.ceiling:
         if not Path(path).is_file():
             raise T.TakeError(f"{path} does not exist (or is not a file).")
+    if getattr(args, "grid", None) and not Path(args.grid).is_dir():
+        raise T.TakeError(f"--grid {args.grid} is not a folder (the Bandai Namco dataset-1 data folder).")
     seeds = parse_list(args.seeds, "--seeds", int) or [0]
     references, ceilings = _read_takes(args)
     if args.threads:
@@ -244,10 +354,14 @@ def run_take_evaluation_cli(args) -> int:
         save_dir.mkdir(exist_ok=True)
     generated = T.generate_takes(lm, args.takes, emotions, seeds, log=log, save_dir=save_dir,
                                  retime=args.retime)
-    result = T.evaluate_takes(generated, references, ceilings)
+    generated += T.generate_variant_takes(lm, args.takes, emotions, seeds, voices=args.voice_variants,
+                                          silence=args.silence, no_retime=args.also_no_retime and args.retime,
+                                          log=log, save_dir=save_dir)
+    result = T.evaluate_takes(generated, references, ceilings, grid_dir=args.grid)
     result.update(command=command_line(args), model=lm.path.name, seconds=time.time() - started)
     path = write_take_report(result, generated, references, out, not args.pictures_without_reference)
     print("\n".join([*main_table(result), "", *clip_table(result), "", *fgd_table(result), "",
-                     *summary_lines(result)]))
+                     *summary_lines(result), "", *repertoire_table(result), "", *variant_tables(result),
+                     *repertoire_lines(result)]))
     print(f"wrote {path} ({result['seconds']:.0f} s)", file=sys.stderr)
     return 0

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import measures as M
+from . import take_repertoire as R
 from .take_pose import POSE_FPS, REQUIRED_PARTS, TakeError, emotion_seed_distances, pose_fgd, resample_rows
 
 BLOCK_SECONDS = 10.0
@@ -47,12 +48,21 @@ MIN_TAKE_SECONDS = 60.0
 REQUIRED_PARTS = ("hips", "head", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "wrist_r")
 # base names (lower case, side and separators removed), best first; the shoulder point is the upper arm's head
 _SIDED_PARTS = {"shoulder": ("upperarm", "arm", "uparm"), "elbow": ("lowerarm", "forearm", "elbow"),
-                "wrist": ("hand", "wrist"), "hip": ("upperleg", "upleg", "thigh"), "foot": ("foot", "ankle")}
+                "wrist": ("hand", "wrist"), "hip": ("upperleg", "upleg", "thigh"),
+                "knee": ("lowerleg", "leg", "shin", "calf", "knee"), "foot": ("foot", "ankle")}
 _CENTRE_PARTS = {"hips": ("hips", "pelvis", "hip"), "head": ("head",), "neck": ("neck", "neck1"),
                  "chest": ("chest", "upperchest")}
 
-BAR = dict(above_head_pct=5.0, above_shoulder_pct=25.0, block_min=25.0, block_max=140.0, loudness_r=0.3,
-           heading_drift=45.0)
+# block_min: every 10-s block's floor for every emotion but the slow ones (SLOW_LABELS), whose floor is
+# block_min_slow (issue 28: slow, never frozen)
+BAR = dict(above_head_pct=5.0, above_shoulder_pct=25.0, block_min=25.0, block_min_slow=12.0, block_max=140.0,
+           loudness_r=0.3, heading_drift=45.0)
+SLOW_LABELS = ("sad", "old", "tired")
+
+
+def block_floor(label: str | None, bar: dict = BAR) -> float:
+    """The slowest 10-s block's mean wrist speed (cm/s) an emotion may have: lower for the slow ones."""
+    return bar.get("block_min_slow", bar["block_min"]) if label in SLOW_LABELS else bar["block_min"]
 
 
 _SIDE_PATTERNS = (r"(left|right)[_.\- ]?(.+)", r"(l|r)[_.\- ](.+)", r"(.+?)[_.\- ]?(left|right)", r"(.+)[_.\- ](l|r)")
@@ -78,7 +88,7 @@ def side_and_base(name: str) -> tuple[str | None, str]:
 
 def find_body_parts(joint_names: list[str]) -> dict[str, int]:
     """Joint index per body part: hips, head, neck, chest, shoulder_l/r (the upper-arm joint), elbow_l/r,
-    wrist_l/r, hip_l/r, foot_l/r; those not found are left out. Raises TakeError if a required one is missing."""
+    wrist_l/r, hip_l/r, knee_l/r, foot_l/r; those not found are left out. Raises TakeError if a required one is missing."""
     parsed = [side_and_base(n) for n in joint_names]
     wanted = {part: (None, bases) for part, bases in _CENTRE_PARTS.items()}
     for part, bases in _SIDED_PARTS.items():
@@ -111,6 +121,8 @@ class Take:
     label: str = "real"  # emotion, or "real"
     seed: int | None = None
     speech: str = ""  # the speech file's name
+    rotations: np.ndarray | None = None  # (F, J, 4) world rotations (w, x, y, z), where known
+    variant: str = ""  # "" for a take of the speech as given; else what was changed (take_repertoire.VARIANTS)
 
     @property
     def duration(self) -> float:
@@ -124,10 +136,10 @@ def take_from_motion(motion, name: str, samples: np.ndarray | None = None, sr: i
     """A Take from a Motion (any skeleton) and optionally its speech samples."""
     from ..motion.kinematics import forward_kinematics
 
-    positions = forward_kinematics(motion)[0]
+    positions, rotations = forward_kinematics(motion)
     loudness = None if samples is None else loudness_envelope(samples, sr, motion.fps, len(positions))
     return check_upright(Take(name, positions, float(motion.fps), find_body_parts(motion.skeleton.joint_names),
-                              np.asarray(motion.skeleton.parents), loudness, **kwargs))
+                              np.asarray(motion.skeleton.parents), loudness, rotations=rotations, **kwargs))
 
 
 def read_reference(bvh_path, wav_path=None) -> Take:
@@ -283,10 +295,11 @@ def heading_drift(take: Take) -> float:
 
 
 def take_measures(take: Take, real_heights: np.ndarray | None = None) -> dict:
-    """Measures 1-3, 6 and 7 of one take."""
-    out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, seconds=take.duration,
-               fps=take.fps, **gesture_space(take), **liveliness(take), coupling=take_coupling(take),
-               **plausibility(take), heading_drift=heading_drift(take))
+    """Measures 1-3, 6 and 7 of one take, and its repertoire (take_repertoire.repertoire)."""
+    out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, variant=take.variant,
+               seconds=take.duration, fps=take.fps, **gesture_space(take), **liveliness(take),
+               coupling=take_coupling(take), **plausibility(take), heading_drift=heading_drift(take),
+               **R.repertoire(take))
     if real_heights is not None:
         out.update(height_comparison(wrist_heights(take), real_heights))
     return out
@@ -348,28 +361,31 @@ def clip_couplings(rows: list[dict], bar: dict = BAR) -> dict:
     return clips
 
 
-def label_passes(summary: dict, bar: dict = BAR) -> dict:
+def label_passes(summary: dict, bar: dict = BAR, label: str | None = None) -> dict:
+    """Gesture space, liveliness (with ``label``'s block floor, block_floor) and facing of one emotion's summary."""
     gesture = summary["above_head_pct"] <= bar["above_head_pct"] and \
         summary["above_shoulder_pct"] <= bar["above_shoulder_pct"]
-    lively = bar["block_min"] <= summary["block_min"] and summary["block_max"] <= bar["block_max"]
+    lively = block_floor(label, bar) <= summary["block_min"] and summary["block_max"] <= bar["block_max"]
     drift = summary.get("heading_drift")  # unmeasured: not counted
     facing = drift is None or drift <= bar["heading_drift"]
     return dict(gesture_space=bool(gesture), liveliness=bool(lively), facing=bool(facing),
                 passed=bool(gesture and lively and facing))
 
 
-def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR, plausibility: dict | None = None) -> dict:
+def quality_bar(labels: dict, clips: dict, distances: dict, bar: dict = BAR, plausibility: dict | None = None,
+                repertoire: bool | None = None) -> dict:
     """Pass/fail per emotion (gesture space, liveliness, facing), per speech clip (loudness coupling averaged over
     emotions), jitter and foot sliding within the real takes' (``plausible``; unmeasured = not counted), and
-    overall (with emotions differing more than seeds; unmeasured with one seed = not passed)."""
-    per_label = {label: label_passes(s, bar) for label, s in labels.items()}
+    overall (with emotions differing more than seeds; unmeasured with one seed = not passed; and the
+    repertoire's bar, take_repertoire.repertoire_result's ``all``, where given)."""
+    per_label = {label: label_passes(s, bar, label) for label, s in labels.items()}
     per_clip = {speech: c["passed"] for speech, c in clips.items()}
     plausibility = plausibility or {}
     physical = all(all(v.values()) for v in plausibility.values() if v is not None)
     passed = all(v["passed"] for v in per_label.values()) and all(per_clip.values()) and \
-        distances["passed"] is True and physical
+        distances["passed"] is True and physical and repertoire is not False
     return dict(bar=dict(bar), emotions=per_label, clips=per_clip, emotions_vs_seeds=distances["passed"],
-                plausibility=plausibility, all=bool(passed))
+                plausibility=plausibility, repertoire=repertoire, all=bool(passed))
 
 
 # ------------------------------------------------------------------ running a model, and the whole evaluation
@@ -405,10 +421,12 @@ def check_emotions(labels: list[str], emotions: list[str] | None) -> list[str]:
 
 
 def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=None, save_dir=None,
-                   retime: bool = True) -> list[Take]:
+                   retime: bool = True, variant: str = "", speech_name: str | None = None) -> list[Take]:
     """One take per speech file, emotion and seed, with generate_features' default settings
     (as ``ohgesture generate``; ``retime`` False as ``--no-retime``). ``save_dir``: also write
-    each take there as BVH."""
+    each take there as BVH. ``variant`` and ``speech_name`` tag takes of altered speech
+    (take_repertoire.VARIANTS) with what was altered and the speech they were made from; a
+    silence take has no loudness."""
     from ..audio.features import audio_features_from_file, load_audio
     from ..generation.pipeline import features_to_output, generate_features
     from ..motion.bvh import write_bvh
@@ -423,10 +441,34 @@ def generate_takes(lm, speech: list, emotions: list[str], seeds: list[int], log=
                     log(f"generating {path.name}, {emotion}, seed {seed}")
                 motion = features_to_output(lm, generate_features(lm, audio, [emotion], np.ones(1), seed=seed,
                                                                   retime=retime))
-                name = f"{path.stem}_{emotion}_s{seed}"
+                name = f"{path.stem}_{emotion}_s{seed}" + ("" if retime else "_noretime")
                 if save_dir is not None:
                     write_bvh(Path(save_dir) / f"{name}.bvh", motion)
-                takes.append(take_from_motion(motion, name, samples, sr, label=emotion, seed=seed, speech=path.name))
+                heard = (None, None) if variant == "silence" else (samples, sr)
+                takes.append(take_from_motion(motion, name, *heard, label=emotion, seed=seed,
+                                              speech=speech_name or path.name, variant=variant))
+    return takes
+
+
+def generate_variant_takes(lm, speech: list, emotions: list[str], seeds: list[int], voices: bool = False,
+                           silence: bool = False, no_retime: bool = False, log=None, save_dir=None) -> list[Take]:
+    """Takes of altered speech (take_repertoire.VARIANTS): ``voices``, each speech file pitched
+    +6 and -6 semitones; ``silence``, 10 s of digital silence (both with the first seed only);
+    ``no_retime``, each take of the speech as given again without re-timing (every seed). The altered
+    audio is written to a temporary folder and removed."""
+    import tempfile
+
+    takes = []
+    with tempfile.TemporaryDirectory(prefix="ohgesture-variants-") as folder:
+        for path in speech if voices else []:
+            for semitones in R.PITCH_SEMITONES:
+                takes += generate_takes(lm, [R.pitched_copy(path, semitones, folder)], emotions, seeds[:1], log,
+                                        save_dir, variant=f"{semitones:+d} st", speech_name=Path(path).name)
+        if silence:
+            takes += generate_takes(lm, [R.silence_file(folder)], emotions, seeds[:1], log, save_dir,
+                                    variant="silence", speech_name="silence")
+    if no_retime:
+        takes += generate_takes(lm, speech, emotions, seeds, log, save_dir, retime=False, variant="no-retime")
     return takes
 
 
@@ -436,9 +478,14 @@ def _leave_one_out_heights(references: list[Take], i: int) -> np.ndarray:
 
 
 def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict[str, list[Take]] | None = None,
-                   bar: dict = BAR) -> dict:
-    """Every whole-take measure, per take, per emotion, per speech clip, with the quality bar.
-    The real takes' histograms are compared with the other real takes' (leave one out)."""
+                   bar: dict = BAR, grid_dir=None) -> dict:
+    """Every whole-take measure, per take, per emotion, per speech clip, with the quality bar, and the
+    repertoire (take_repertoire.repertoire_result; ``grid_dir``: the Bandai Namco dataset-1 data folder
+    for the real tempo ratios). Takes of altered speech (a ``variant``) are measured on their own and
+    enter only the repertoire's voice, silence and re-timing comparisons. The real takes' histograms
+    are compared with the other real takes' (leave one out)."""
+    variants = [t for t in generated if t.variant]
+    generated = [t for t in generated if not t.variant]
     real_heights = np.concatenate([wrist_heights(r) for r in references])
     real_rows = [take_measures(r, _leave_one_out_heights(references, i)) for i, r in enumerate(references)]
     rows = [take_measures(t, real_heights) for t in generated]
@@ -448,11 +495,14 @@ def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict
                                   np.concatenate([wrist_heights(t) for t in by_label[label]]), real_heights)
                  for label in labels}
     real_summary = summarise(real_rows, real_heights, None)
-    real_summary["passes"] = {r["name"]: label_passes(summarise([r], None, None), bar) for r in real_rows}
+    real_summary["passes"] = {r["name"]: label_passes(summarise([r], None, None), bar, "real") for r in real_rows}
     still = {"still (first frame of each generated take held)": [still_take(t) for t in generated]}
     fgd = pose_fgd(by_label, references, {**still, **(ceilings or {})})
     distances = emotion_seed_distances(generated)
     clips = clip_couplings(rows, bar)
-    return dict(takes=rows, real_takes=real_rows, emotions=summaries, real=real_summary, clips=clips, fgd=fgd,
-                distances=distances,
-                quality_bar=quality_bar(summaries, clips, distances, bar, plausible(summaries, real_rows)))
+    variant_rows = [take_measures(t) for t in variants]
+    repertoire = R.repertoire_result(rows, real_rows, variant_rows, generated, grid_dir)
+    return dict(takes=rows, real_takes=real_rows, variant_takes=variant_rows, emotions=summaries, real=real_summary,
+                clips=clips, fgd=fgd, distances=distances, repertoire=repertoire,
+                quality_bar=quality_bar(summaries, clips, distances, bar, plausible(summaries, real_rows),
+                                        repertoire["all"]))

@@ -107,11 +107,13 @@ def test_body_parts_are_found_on_bandai_zeggs_and_mixamo_names():
     assert {k: BANDAI[v] for k, v in bandai.items()} == {
         "hips": "Hips", "head": "Head", "neck": "Neck", "chest": "Chest", "shoulder_l": "UpperArm_L",
         "shoulder_r": "UpperArm_R", "elbow_l": "LowerArm_L", "elbow_r": "LowerArm_R", "wrist_l": "Hand_L",
-        "wrist_r": "Hand_R", "hip_l": "UpperLeg_L", "hip_r": "UpperLeg_R", "foot_l": "Foot_L", "foot_r": "Foot_R"}
+        "wrist_r": "Hand_R", "hip_l": "UpperLeg_L", "hip_r": "UpperLeg_R", "knee_l": "LowerLeg_L",
+        "knee_r": "LowerLeg_R", "foot_l": "Foot_L", "foot_r": "Foot_R"}
     zeggs = {k: ZEGGS[v] for k, v in T.find_body_parts(ZEGGS).items()}
     assert (zeggs["shoulder_l"], zeggs["elbow_r"], zeggs["wrist_l"], zeggs["head"], zeggs["neck"]) == \
         ("LeftArm", "RightForeArm", "LeftHand", "Head", "Neck")
-    assert (zeggs["hip_l"], zeggs["foot_r"]) == ("LeftUpLeg", "RightFoot") and "chest" not in zeggs
+    assert (zeggs["hip_l"], zeggs["knee_l"], zeggs["foot_r"]) == ("LeftUpLeg", "LeftLeg", "RightFoot")
+    assert "chest" not in zeggs
     mixamo = ["mixamorig:" + n for n in ZEGGS]
     assert T.find_body_parts(mixamo) == T.find_body_parts(ZEGGS)
 
