@@ -1,6 +1,7 @@
 """Finishing a sampled take: re-timing to the speech's loudness, then a low-pass, the heading
-held, the root anchored over planted feet, foot locking and grounding (docs/architecture.md,
-finishing); next to known frames each fades out so they stay exactly as they were."""
+held, the arms at rest in pauses, the hands' roll kept within real capture, the root anchored
+over planted feet, foot locking and grounding (docs/architecture.md, finishing); next to known
+frames each fades out so they stay exactly as they were."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from ..motion.kinematics import forward_kinematics
 from ..motion.measures import contact_joints, floor_height, wrist_speeds
 from ..motion.skeleton import Motion
 from .footlock import lock_feet
+from .hand_roll import LIMIT_HAND_ROLL, limit_hand_roll
 from .heading import hold_heading
 from .model_loading import LoadedModel
+from .rest import REST_IN_PAUSES, hold_root, rest_arms, take_pauses
 from .retiming import activity_time_map, retime_features
 from .root_anchor import anchor_root
 
@@ -44,16 +47,27 @@ def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -
     return retime_features(motion, activity_positions(lm, motion, activity), lm.layout)
 
 
-def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool) -> np.ndarray:
-    """Low-pass, the heading held (core.generation.heading; without known frames) and foot locking;
-    next to known frames (``mask`` (F, D)) they fade out, or the known frames put back would stand
-    out as steps."""
+def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool, *,
+           loudness: np.ndarray | None = None, rest: bool = REST_IN_PAUSES,
+           hand_roll: bool = LIMIT_HAND_ROLL) -> np.ndarray:
+    """Low-pass, the heading held (core.generation.heading; without known frames), the arms at
+    rest in the pauses of ``loudness`` (F,) (core.generation.rest; without known frames), the
+    hands' roll limited (core.generation.hand_roll) and foot locking; next to known frames
+    (``mask`` (F, D)) they fade out, or the known frames put back would stand out as steps."""
     finished = smooth_features(motion, lm.fps, smoothing_hz)
+    pauses = None
     if mask is None:  # with known frames the root path after them must stay as it was
         finished = hold_heading(finished, lm.fps, lm.layout)
+        if rest and loudness is not None:
+            pauses = take_pauses(loudness, len(finished), lm.fps)
+            finished = rest_arms(finished, pauses, lm.skeleton, lm.layout)
+    if hand_roll:
+        finished = limit_hand_roll(finished, lm.skeleton, lm.layout)
+    if foot_lock and mask is None:
+        finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
+    if pauses is not None:  # after the anchoring, which moves the hips with the feet
+        finished = hold_root(finished, pauses, lm.skeleton, lm.layout)
     if foot_lock:
-        if mask is None:
-            finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
         finished = lock_feet(finished, lm.skeleton, lm.fps, lm.layout)
     if mask is None:
         return ground(lm, finished)

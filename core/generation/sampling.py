@@ -97,9 +97,11 @@ def generate_features(
     out = _sample_windows(lm, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
                           dict(guidance=guidance, sampler=sampler, steps=steps, seed=seed, activity_offset=offset))
     motion = out[:frames] * lm.stats.motion_std + lm.stats.motion_mean
+    loudness = speech_loudness(lm, audio_features[:frames])
     if inpaint is None and retime and frames > 1:
-        motion = follow_activity(lm, motion, speech_loudness(lm, audio_features[:frames]))
-    motion = finish(lm, motion, None if inpaint is None else inpaint[1][:frames], known, smoothing_hz, foot_lock)
+        motion = follow_activity(lm, motion, loudness)
+    motion = finish(lm, motion, None if inpaint is None else inpaint[1][:frames], known, smoothing_hz, foot_lock,
+                    loudness=loudness)
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion

@@ -1,0 +1,133 @@
+"""Hands at rest in pauses and the hand's roll about the forearm (core/generation/rest.py,
+core/generation/hand_roll.py; docs/experiments/hand-roll.md).
+
+    .venv/bin/python research/hands_at_rest.py real
+    .venv/bin/python research/hands_at_rest.py takes TAKE.bvh[:SPEECH] ...
+
+``real``: on the two real co-speech takes on the model body (core.training.speech_takes): each
+hand's twist about the forearm-to-hand direction (percentiles, the left hand's sign mirrored so
+both sides read alike), the relaxed arms of the frames where the hands hang lowest (the table
+rest.py bakes), and what the pause detector finds in the takes' own speech (training speech).
+``takes``: per generated take, the hand roll range, the wrists' height above the hips, the hips'
+horizontal drift, and with its speech the mean wrist speed and the loudness-wrist r
+(core.evaluation.takes, as docs/evaluation.md measures them); with ``--silent-from S`` only the
+frames from S seconds on count for height, roll and drift.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ohgesture.core.motion.bvh import read_bvh
+from ohgesture.core.motion.kinematics import forward_kinematics
+from ohgesture.core.motion.rotations import quat_normalize, swing_twist
+
+DATA = Path("../shared/data")
+ARM = ("Shoulder", "Arm", "ForeArm", "Hand")
+LOWEST_SHARE = 0.05  # the share of each take's frames, lowest hands first, the rest pose is averaged over
+
+
+def hand_roll_degrees(motion) -> np.ndarray:
+    """(F, 2) left/right hand twist about the forearm-to-hand direction, degrees, unwrapped over
+    time, the left one's sign mirrored (core.generation.hand_roll.hand_roll)."""
+    from ohgesture.core.generation.hand_roll import hand_roll
+
+    return np.degrees(hand_roll(motion.rotations, motion.skeleton))
+
+
+def wrist_above_hips(motion) -> np.ndarray:
+    """(F, 2) left/right wrist height above the hips, cm."""
+    positions, _ = forward_kinematics(motion)
+    sk = motion.skeleton
+    hips = positions[:, sk.index("Hips"), 1]
+    return np.stack([positions[:, sk.index(f"{s}Hand"), 1] - hips for s in ("Left", "Right")], axis=1)
+
+
+def mean_quaternion(q: np.ndarray) -> np.ndarray:
+    """The principal eigenvector of sum q q^T (sign-free mean of unit quaternions (N, 4))."""
+    _, vectors = np.linalg.eigh(np.einsum("ni,nj->ij", q, q))
+    mean = vectors[:, -1]
+    return mean if mean[0] >= 0 else -mean
+
+
+def real() -> None:
+    from ohgesture.core.audio.features import load_audio, loudness_envelope
+    from ohgesture.core.generation.rest import pause_weight
+    from ohgesture.core.training.speech_takes import load_speech_takes
+
+    takes = load_speech_takes(DATA)
+    chosen, rolls = [], []
+    for take in takes:
+        m = take.motion
+        roll = hand_roll_degrees(m)
+        print(f"{take.name}: hand roll, degrees (left mirrored), percentiles 1/2.5/5/50/95/97.5/99")
+        for side, column in (("left", 0), ("right", 1)):
+            print(f"  {side}: {np.round(np.percentile(roll[:, column], [1, 2.5, 5, 50, 95, 97.5, 99]), 1)}")
+        height = wrist_above_hips(m)
+        low = np.argsort(height.mean(axis=1))[:max(1, int(LOWEST_SHARE * m.num_frames))]
+        print(f"  lowest {LOWEST_SHARE:.0%} frames: wrists {np.round(height[low].mean(axis=0), 1)} cm above the hips "
+              f"(take mean {np.round(height.mean(axis=0), 1)})")
+        chosen.append(m.rotations[low])
+        samples, sr = load_audio(take.audio)
+        weight = pause_weight(loudness_envelope(samples, sr, m.fps, m.num_frames), m.fps)
+        inside = weight > 0.99
+        print(f"  pauses: {inside.mean():.1%} of frames at full rest; wrists there {np.round(height[inside].mean(axis=0), 1) if inside.any() else '-'} cm "
+              f"above the hips, elsewhere {np.round(height[~inside].mean(axis=0), 1)}")
+        rolls.append(roll.ravel())
+    pooled = [np.percentile(r, [2.5, 97.5]) for r in rolls]
+    print(f"hand roll range (both hands, 2.5th-97.5th percentiles): {min(p[0] for p in pooled):.1f} .. "
+          f"{max(p[1] for p in pooled):.1f} deg (the wider of the two takes at each end)")
+    rotations = np.concatenate(chosen)
+    sk = takes[0].motion.skeleton
+    print("REST_POSE = {  # local rotations (w, x, y, z)")
+    for side in ("Left", "Right"):
+        for part in ARM:
+            q = mean_quaternion(quat_normalize(rotations[:, sk.index(side + part)]))
+            print(f'    "{side}{part}": ({", ".join(f"{v:.4f}" for v in q)}),')
+    print("}")
+    rest = takes[0].motion
+    from ohgesture.core.generation.rest import REST_POSE
+
+    posed = rest.rotations[:1].copy()
+    for name, q in REST_POSE.items():
+        posed[:, sk.index(name)] = q
+    from dataclasses import replace
+
+    still = replace(rest, rotations=posed, local_translations=rest.local_translations[:1])
+    print(f"baked rest pose: wrists {np.round(wrist_above_hips(still)[0], 1)} cm above the hips, "
+          f"hand roll {np.round(hand_roll_degrees(still)[0], 1)} deg (first ZEGGS frame's body)")
+
+
+def takes(paths: list[str], silent_from: float | None) -> None:
+    from ohgesture.core.evaluation.takes import liveliness, read_reference, take_coupling
+
+    for spec in paths:
+        bvh, _, speech = spec.partition(":")
+        m = read_bvh(bvh)
+        first = 0 if silent_from is None else int(round(silent_from * m.fps))
+        roll = hand_roll_degrees(m)[first:]
+        height = wrist_above_hips(m)[first:]
+        hips = forward_kinematics(m)[0][first:, m.skeleton.index("Hips")][:, [0, 2]]
+        drift = float(np.linalg.norm(hips - hips[0], axis=1).max())
+        row = (f"{Path(bvh).name}: roll left {roll[:, 0].min():.0f}..{roll[:, 0].max():.0f}, right "
+               f"{roll[:, 1].min():.0f}..{roll[:, 1].max():.0f} deg; wrists above hips {height.mean():.1f} cm "
+               f"(max {height.max():.1f}); hips drift {drift:.1f} cm")
+        if speech:
+            take = read_reference(bvh, speech)
+            row += (f"; wrist speed {liveliness(take)['mean_speed']:.1f} cm/s; loudness r "
+                    f"{take_coupling(take)['true']:.3f}")
+        print(row)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("real", "takes"))
+    parser.add_argument("paths", nargs="*")
+    parser.add_argument("--silent-from", type=float, default=None)
+    args = parser.parse_args()
+    real() if args.mode == "real" else takes(args.paths, args.silent_from)
+
+
+if __name__ == "__main__":
+    main()
