@@ -17,6 +17,12 @@ Layout of the ``A = n_mfcc + 4`` columns (see ``AudioFeatureConfig.column_names`
     n_mfcc + 1     RMS energy, dB re full scale, floored at ``energy_floor_db``
     n_mfcc + 2     log2(f0 / fmin) from YIN over voiced fine frames, 0 where unvoiced
     n_mfcc + 3     voiced fraction 0..1 (periodicity and energy above thresholds)
+
+With ``take_normalised`` (models from the any-voice rebuild) the whole recording's features
+are then made relative to the recording itself (``normalise_take``): MFCC mean and variance
+normalised over its speech frames, RMS in dB below its own speech level, pitch in semitones
+about its own median, so the same words said higher, lower, louder or by another person give
+the same kind of features; onset strength is a difference of logs and already is.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ class AudioFeatureConfig:
     voiced_min_db: float = -55.0
     voiced_min_periodicity: float = 0.5
     version: int = 1
+    # True: each recording's features are normalised over that recording (normalise_take), so a
+    # voice's pitch, timbre and level cannot identify a speaker; the issue-28 model is trained so
+    take_normalised: bool = False
 
     @property
     def feature_dim(self) -> int:
@@ -331,6 +340,52 @@ def _pool_to_motion(fine: np.ndarray, cfg: AudioFeatureConfig, fps: float, n_out
     return out.astype(np.float32)
 
 
+# Over the two training recordings' speech frames (ZEGGS 067 and BEAT 2_scott, original pitch):
+# used for a recording with under MIN_SPEECH_FRAMES of speech (silence), so silence keeps
+# looking like silence instead of being stretched to unit variance.
+REFERENCE_MFCC_MEAN = np.array([-218.95, 66.37, 3.84, 17.97, 1.36, -10.5, -8.87, -3.1, -5.28, -5.79, -3.02, -6.44,
+                                -2.66], np.float32)
+REFERENCE_MFCC_STD = np.array([68.14, 45.45, 27.95, 26.15, 20.82, 14.52, 12.9, 12.89, 10.81, 11.05, 7.17, 8.78, 6.93],
+                              np.float32)
+MIN_SPEECH_FRAMES = 15
+SPEECH_GATE_DB = 30.0  # frames within this of the recording's speech level count as speech
+QUIETEST_SPEECH_LEVEL_DB = -45.0  # a recording whose loud frames are quieter than this is silence
+NORMALISED_LIMIT = 5.0
+
+
+def speech_level_db(rms_db: np.ndarray) -> float:
+    """The recording's speech level: the 95th percentile of its frames' RMS dB, at least
+    QUIETEST_SPEECH_LEVEL_DB (so digital silence is not lifted to speech)."""
+    return max(float(np.percentile(rms_db, 95)) if rms_db.size else -100.0, QUIETEST_SPEECH_LEVEL_DB)
+
+
+def normalise_take(features: np.ndarray, cfg: AudioFeatureConfig) -> np.ndarray:
+    """Features (F, A) of one whole recording made relative to that recording (see the module
+    docstring); a no-op unless ``cfg.take_normalised``."""
+    if not cfg.take_normalised or not len(features):
+        return features
+    out = np.array(features, dtype=np.float32, copy=True)
+    n = cfg.n_mfcc
+    rms_col, f0_col, voiced_col = n + 1, n + 2, n + 3
+    level = speech_level_db(out[:, rms_col])
+    speech = out[:, rms_col] > level - SPEECH_GATE_DB
+    mfcc = out[:, :n]
+    if speech.sum() >= MIN_SPEECH_FRAMES:
+        mean, std = mfcc[speech].mean(axis=0), mfcc[speech].std(axis=0)
+    else:
+        mean, std = REFERENCE_MFCC_MEAN[:n], REFERENCE_MFCC_STD[:n]
+    out[:, :n] = np.clip((mfcc - mean) / np.maximum(std, 1e-3), -NORMALISED_LIMIT, NORMALISED_LIMIT)
+    out[:, rms_col] = np.clip(out[:, rms_col] - level, -60.0, 10.0) / 10.0
+    voiced = out[:, voiced_col] > 0.5
+    if voiced.any():
+        median = float(np.median(out[voiced, f0_col]))
+        out[:, f0_col] = np.where(out[:, voiced_col] > 0, np.clip(12.0 * (out[:, f0_col] - median), -24, 24) / 6.0,
+                                  0.0)
+    else:
+        out[:, f0_col] = 0.0
+    return out
+
+
 def _frame_count(n_samples: int, sr: int, fps: float) -> int:
     return int(round(n_samples / sr * fps))
 
@@ -364,7 +419,7 @@ def audio_features(samples: np.ndarray, sr: int, fps: float, n_frames: int | Non
             y = np.pad(y, (0, needed - y.size))
     if n_out <= 0:
         return np.zeros((0, cfg.feature_dim), dtype=np.float32)
-    return _pool_to_motion(_fine_features(y, cfg), cfg, fps, n_out)
+    return normalise_take(_pool_to_motion(_fine_features(y, cfg), cfg, fps, n_out), cfg)
 
 
 # ---------------------------------------------------------------- long files
@@ -462,7 +517,7 @@ def audio_features_from_file(path, fps: float, config: AudioFeatureConfig | None
         return np.zeros((0, cfg.feature_dim), dtype=np.float32)
     if n_frames is not None:
         fine = _extend_with_silence(fine, cfg, n_out / fps, total)
-    return _pool_to_motion(fine, cfg, fps, n_out)
+    return normalise_take(_pool_to_motion(fine, cfg, fps, n_out), cfg)
 
 
 def _extend_with_silence(fine: np.ndarray, cfg: AudioFeatureConfig, seconds: float, total: int) -> np.ndarray:

@@ -57,14 +57,18 @@ class DenoiserConfig:
     # prediction (core.generation.retiming).
     activity_channels: int = 2
     activity_conditioning: bool = False
+    # > 0: a second label, the performer whose way of gesturing to follow (the repertoire the
+    # animator picks, issue 28), embedded like the emotion; index num_performers is the null one
+    num_performers: int = 0
 
     def __post_init__(self):
         positive = ("motion_dim", "audio_dim", "num_emotions", "window", "n_seed", "latent", "heads", "ff")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"model config field {name} must be a positive integer, got {getattr(self, name)}.")
-        if self.layers < 0 or self.local_window < 0 or self.activity_channels < 0:
-            raise ModelConfigError("model config fields layers, local_window and activity_channels must not be negative.")
+        if self.layers < 0 or self.local_window < 0 or self.activity_channels < 0 or self.num_performers < 0:
+            raise ModelConfigError("model config fields layers, local_window, activity_channels and num_performers "
+                                   "must not be negative.")
         if self.latent % self.heads:
             raise ModelConfigError(f"latent width {self.latent} must be divisible by the number of heads {self.heads}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -164,6 +168,8 @@ class GestureDenoiser(nn.Module):
                                    if c.activity_conditioning else None)
         self.time_mlp = nn.Sequential(nn.Linear(c.latent, c.latent), nn.SiLU(), nn.Linear(c.latent, c.latent))
         self.emotion_embedding = nn.Embedding(c.num_emotions + 1, c.latent)  # last row = null emotion
+        self.performer_embedding = (nn.Embedding(c.num_performers + 1, c.latent)  # last row = null performer
+                                    if c.num_performers else None)
         self.seed_proj = nn.Linear(c.n_seed * c.motion_dim, c.latent)
         self.null_seed = nn.Parameter(torch.randn(c.latent) * 0.02)
         self.local_norm = nn.LayerNorm(c.latent)
@@ -187,8 +193,13 @@ class GestureDenoiser(nn.Module):
     def null_emotion(self) -> int:
         return self.config.num_emotions
 
-    def condition_embedding(self, t, seed, emotion, seed_null) -> torch.Tensor:
-        """(B, latent) = MLP(sinusoid(t)) + emotion embedding + seed (or null seed) embedding."""
+    @property
+    def null_performer(self) -> int:
+        return self.config.num_performers
+
+    def condition_embedding(self, t, seed, emotion, seed_null, performer=None) -> torch.Tensor:
+        """(B, latent) = MLP(sinusoid(t)) + emotion embedding + seed (or null seed) embedding
+        (+ performer embedding; None = the null performer)."""
         c = self.config
         time = self.time_mlp(sinusoidal_embedding(t, c.latent))
         batch = t.shape[0]
@@ -198,7 +209,12 @@ class GestureDenoiser(nn.Module):
             seed_emb = self.seed_proj(seed.reshape(batch, c.n_seed * c.motion_dim))
             if seed_null is not None:
                 seed_emb = torch.where(seed_null.to(seed_emb.device).bool()[:, None], self.null_seed, seed_emb)
-        return time + self.emotion_embedding(emotion) + seed_emb
+        cond = time + self.emotion_embedding(emotion) + seed_emb
+        if self.performer_embedding is not None:
+            if performer is None:
+                performer = torch.full_like(emotion, self.null_performer)
+            cond = cond + self.performer_embedding(performer)
+        return cond
 
     def forward(
         self,
@@ -211,6 +227,7 @@ class GestureDenoiser(nn.Module):
         activity: torch.Tensor | None = None,
         return_activity: bool = False,
         use_predicted: torch.Tensor | None = None,
+        performer: torch.Tensor | None = None,
     ):
         """x_t (B,M,D), t (B,) long in 0..T-1, seed (B,n_seed,D) or None (= null for all),
         emotion (B,) long (num_emotions = null), audio (B,M,A), seed_null (B,) bool -> x0_hat (B,M,D).
@@ -219,7 +236,7 @@ class GestureDenoiser(nn.Module):
         feeds the true one); rows where ``use_predicted`` (B,) is true get the encoder's own
         prediction instead, detached, as in sampling. With an activity encoder,
         ``return_activity`` returns (x0_hat, predicted activity)."""
-        cond = self.condition_embedding(t, seed, emotion, seed_null)
+        cond = self.condition_embedding(t, seed, emotion, seed_null, performer)
         audio = audio.to(x_t.dtype)
         inputs = [x_t, audio]
         predicted = None

@@ -139,6 +139,8 @@ def diffusion_loss(
     p_drop: float = 0.0,
     activity: torch.Tensor | None = None,
     predicted_activity_share: float = 0.0,
+    performer: torch.Tensor | None = None,
+    channel_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Huber (smooth L1, delta 1) loss between x0 (B,M,D) and G(x_t, t, c), t ~ U{0..T-1}.
 
@@ -147,7 +149,10 @@ def diffusion_loss(
     A model with an activity encoder adds its
     error on ``activity`` (B,M,C), the true activity of x0, which a model with activity
     conditioning is also fed (model.DenoiserConfig); ``predicted_activity_share`` of the windows
-    are fed the encoder's own (detached) prediction instead, the curve sampling will see."""
+    are fed the encoder's own (detached) prediction instead, the curve sampling will see.
+    ``performer`` (B,) long conditions a model with performers; ``channel_weight`` (B, D) weighs
+    each motion channel's error (0 where the window's take did not capture it: the BEAT take's
+    legs and root), normalised so the loss is a mean over the weighted channels."""
     batch = x0.shape[0]
     if seed_null is None:
         seed_null = torch.zeros(batch, dtype=torch.bool, device=x0.device)
@@ -165,11 +170,15 @@ def diffusion_loss(
         if predicted_activity_share > 0:
             use_predicted = torch.rand(batch, generator=generator, device=draw_device).to(x0.device) < predicted_activity_share
         x0_hat, predicted = model(x_t, t, seed, emotion, audio, seed_null, activity=activity, return_activity=True,
-                                  use_predicted=use_predicted)
+                                  use_predicted=use_predicted, performer=performer)
         activity_loss = F.smooth_l1_loss(predicted, activity, beta=1.0)
     else:
-        x0_hat, activity_loss = model(x_t, t, seed, emotion, audio, seed_null), 0.0
-    return F.smooth_l1_loss(x0_hat, x0, beta=1.0) + activity_loss
+        x0_hat, activity_loss = model(x_t, t, seed, emotion, audio, seed_null, performer=performer), 0.0
+    if channel_weight is None:
+        return F.smooth_l1_loss(x0_hat, x0, beta=1.0) + activity_loss
+    weight = channel_weight.to(x0.dtype)[:, None, :].expand_as(x0)
+    error = F.smooth_l1_loss(x0_hat, x0, beta=1.0, reduction="none")
+    return (error * weight).sum() / weight.sum().clamp_min(1.0) + activity_loss
 
 
 def _blend_weights(weights, num_conditions: int, frames: int, device) -> torch.Tensor:
@@ -196,6 +205,9 @@ def make_conditional_denoiser(
     guidance: float = 1.0,
     seed_null: torch.Tensor | None = None,
     activity_offset: float = 0.0,
+    performers: Sequence[int] | None = None,
+    lower_weights=None,
+    lower_channels: torch.Tensor | None = None,
 ) -> Denoise:
     """denoise(x_t (B,M,D), t (B,)) -> x0_hat blending K emotions with classifier-free guidance.
 
@@ -206,6 +218,11 @@ def make_conditional_denoiser(
     units, see generation.pipeline.activity_offset). All passes go through ONE batched model
     call per denoise() call. seed None means null seed for every sample. Runs under no_grad;
     put the model in eval() mode first.
+
+    A model with performers takes ``performers``, one per condition (the conditions are then
+    (emotion, performer) pairs); the unconditional pass has the null performer too. The motion
+    channels ``lower_channels`` (D,) bool are blended with ``lower_weights`` instead (shaped as
+    ``weights``): the legs and root, taken only from performers whose lower body was captured.
     """
     emotions = [int(e) for e in emotions]
     if not emotions:
@@ -219,6 +236,11 @@ def make_conditional_denoiser(
     device = audio.device
     num_k = len(emotions)
     w = _blend_weights(weights, num_k, frames, device)
+    if performers is not None and len(performers) != num_k:
+        raise ConditioningError("give one performer per emotion condition.")
+    lower = None
+    if lower_channels is not None:
+        lower = (_blend_weights(lower_weights, num_k, frames, device), lower_channels.to(device).bool())
     if seed is None:
         seed = torch.zeros(batch, model.config.n_seed, model.config.motion_dim, device=device, dtype=audio.dtype)
         seed_null = torch.ones(batch, dtype=torch.bool, device=device)
@@ -238,6 +260,10 @@ def make_conditional_denoiser(
     all_emotion = torch.cat(emotion_rows)
     all_seed_null = torch.cat(seed_null_rows)
     extra = {}
+    if performers is not None:
+        null_performer = model.null_performer
+        rows = [int(p) for p in performers] + ([null_performer] if use_uncond else [])
+        extra["performer"] = torch.cat([torch.full((batch,), p, dtype=torch.long, device=device) for p in rows])
     if getattr(getattr(model, "config", None), "activity_conditioning", False):
         with torch.no_grad():  # depends on audio and emotion only: once per window, not once per step
             extra["activity"] = model.activity_predictor(all_audio, all_emotion) + float(activity_offset)
@@ -249,6 +275,8 @@ def make_conditional_denoiser(
                     **extra)
         out = out.reshape(passes, batch, *out.shape[1:])
         x0_cond = (w.to(out.dtype) * out[:num_k]).sum(0)
+        if lower is not None:
+            x0_cond = torch.where(lower[1], (lower[0].to(out.dtype) * out[:num_k]).sum(0), x0_cond)
         if not use_uncond:
             return x0_cond
         x0_uncond = out[num_k]

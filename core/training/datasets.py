@@ -38,6 +38,8 @@ class Clip:
     label: str
     motion: np.ndarray  # (F, D) float32 motion features
     audio: np.ndarray  # (F, A) float32 audio features
+    performer: str = ""  # whose way of gesturing (GestureDataset.performers); "" for none
+    channel_weight: np.ndarray | None = None  # (D,) loss weight per motion channel; 0 = not captured
 
 
 @dataclass
@@ -51,10 +53,17 @@ class GestureDataset:
     license: str = "unknown"
     labels: list[str] = field(default_factory=list)
     held_out_takes: list[str] = field(default_factory=list)  # given: the split holds out exactly these
+    performers: list[str] = field(default_factory=list)  # the performer condition's classes ([] = none)
+    # performer -> what its take did not capture ("root" and joint names): generation takes those
+    # channels from the other performers (checkpoint metadata "performers_uncaptured")
+    uncaptured: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.clips:
             raise DatasetError("the dataset holds no clips")
+        unknown = sorted({c.performer for c in self.clips if c.performer} - set(self.performers))
+        if unknown:
+            raise DatasetError(f"clips name performers {unknown} the dataset does not list")
         if not self.labels:
             found = sorted({c.label for c in self.clips})
             self.labels = (["neutral"] if "neutral" in found else []) + [l for l in found if l != "neutral"]
@@ -188,7 +197,7 @@ class WindowSampler:
     def __init__(self, clips: list[Clip], labels: list[str], stats: NormStats, window: int, n_seed: int, seed: int = 0,
                  label_balance: float = 0.5, time_warp: float = 1.0, velocity_channels: tuple[int, ...] = (),
                  wrist_speeds: list[np.ndarray] | None = None, activity_norm: tuple[float, float] | None = None,
-                 silence: np.ndarray | None = None):
+                 silence: np.ndarray | None = None, performers: list[str] | None = None):
         """``label_balance`` 0 draws every frame equally often; 1 gives every label the same
         share of batches; in between, a label's share grows as (its frames) ** (1 - label_balance).
 
@@ -249,6 +258,14 @@ class WindowSampler:
         self._clip_length = np.array([len(m) for m in self.motion])
         self._clip_start = np.concatenate([[0], np.cumsum(self._clip_length)[:-1]])
         self.emotion = np.array([labels.index(c.label) for c in self.clips])
+        performers = list(performers or [])
+        # a clip without a performer gets the null performer (index len(performers))
+        self.performer = np.array([performers.index(c.performer) if c.performer else len(performers)
+                                   for c in self.clips]) if performers else None
+        dims = self.motion[0].shape[1]
+        self.channel_weight = (np.stack([np.ones(dims, np.float32) if c.channel_weight is None else
+                                         np.asarray(c.channel_weight, np.float32) for c in self.clips])
+                               if any(c.channel_weight is not None for c in self.clips) else None)
         per_label = {e: real_frames[self.emotion == e].sum() for e in set(self.emotion.tolist())}
         weights = real_frames / np.array([per_label[e] for e in self.emotion]) ** label_balance
         self.clip_weights = weights / weights.sum()
@@ -283,6 +300,10 @@ class WindowSampler:
             raw = x0[..., ch] * std[ch] + mean[ch]
             x0[..., ch] = (raw * rate[..., None] - mean[ch]) / std[ch]
         out = dict(x0=x0.astype(np.float32), seed=seed, audio=audio.astype(np.float32), emotion=self.emotion[idx])
+        if self.performer is not None:
+            out["performer"] = self.performer[idx]
+        if self.channel_weight is not None:
+            out["channel_weight"] = self.channel_weight[idx]
         if self._all_speed is not None:
             speed = read(self._all_speed) * (1.0 if rate is None else rate[..., None])
             smoothed = uniform_filter1d(speed, ACTIVITY_SMOOTH_FRAMES, axis=1, mode="nearest")
@@ -310,6 +331,10 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
     entries, stored, first_of_take = [], [], {}
     for i, c in enumerate(dataset.clips):
         entry = dict(name=c.name, take=c.take, label=c.label, frames=len(c.motion))
+        if c.performer:
+            entry["performer"] = c.performer
+        if c.channel_weight is not None:
+            entry["channel_weight"] = [float(v) for v in c.channel_weight]
         same = first_of_take.get(c.take)
         if same is not None and np.array_equal(dataset.clips[same].motion, c.motion):
             entry["motion_of"] = same
@@ -321,6 +346,7 @@ def save_pack(dataset: GestureDataset, path: Path, dtype=np.float32) -> None:
         skeleton=skeleton_to_dict(dataset.skeleton), layout=dataset.layout.to_dict(),
         audio_config=dataset.audio_config.to_dict(), fps=dataset.fps, source=dataset.source,
         license=dataset.license, labels=dataset.labels, clips=entries, held_out_takes=dataset.held_out_takes,
+        performers=dataset.performers, uncaptured=dataset.uncaptured,
     )
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
@@ -349,11 +375,14 @@ def load_pack(path: Path) -> GestureDataset:
             clip_audio, audio_start = audio[audio_start:audio_start + frames], audio_start + frames
             if len(clip_motion) != frames or len(clip_audio) != frames:
                 raise ValueError(f"clip {c['name']} has fewer frames than its header says")
-            clips.append(Clip(c["name"], c["take"], c["label"], clip_motion, clip_audio))
+            weight = c.get("channel_weight")
+            clips.append(Clip(c["name"], c["take"], c["label"], clip_motion, clip_audio, c.get("performer", ""),
+                              None if weight is None else np.asarray(weight, np.float32)))
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path} is not a readable OHGesture dataset pack ({exc})") from None
     return GestureDataset(
         clips, skeleton_from_dict(header["skeleton"]), FeatureLayout.from_dict(header["layout"]),
         AudioFeatureConfig.from_dict(header["audio_config"]), header["fps"], header["source"],
-        header["license"], header["labels"], header.get("held_out_takes", []),
+        header["license"], header["labels"], header.get("held_out_takes", []), header.get("performers", []),
+        header.get("uncaptured", {}),
     )

@@ -143,6 +143,53 @@ def split_held_out(frames: int, fps: float, seconds: float = HELD_OUT_SECONDS) -
     return max(1, frames - int(round(seconds * fps)))
 
 
+# Whose way of gesturing each real take shows: the performer condition the animator picks
+# (generation's --delivery), never the voice (issue 28).
+PERFORMERS = {"zeggs": "oration", "beat": "conversation"}
+# Not captured in the BEAT release (root rotation and translation zeroed, legs still): left out
+# of the loss on its windows, so the legs and the root are learnt from the ZEGGS take only.
+UNCAPTURED = {"beat": ("Hips", "RightUpLeg", "RightLeg", "RightFoot", "RightToeBase",
+                       "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase")}
+# Training voices: each take's speech also pitched by these semitones (librosa's pitch shift
+# moves the formants with the pitch, as a higher or lower voice does), and once with room noise,
+# so that no voice identifies a take.
+VOICE_SHIFTS = (-6.0, -3.0, 3.0, 6.0)
+NOISE_SNR_DB = 20.0
+
+
+def channel_weight(layout, skeleton: Skeleton, uncaptured) -> np.ndarray | None:
+    """(D,) 1 for every motion channel, 0 for the root's and for the ``uncaptured`` joints'."""
+    if not uncaptured:
+        return None
+    weight = np.ones(layout.D, np.float32)
+    slices = layout.slices
+    for name in ("root_velocity", "root_height", "heading_velocity"):
+        weight[slices[name]] = 0.0
+    for name in uncaptured:
+        weight[layout.joint_slice(skeleton.index(name))] = 0.0
+    return weight
+
+
+def voice_variants(wav: Path, shifts=VOICE_SHIFTS, noise_snr_db: float = NOISE_SNR_DB, seed: int = 0):
+    """[(suffix, samples, sample rate)]: the recording as it is, pitched by each of ``shifts``
+    semitones, and with noise ``noise_snr_db`` below its speech."""
+    import librosa
+
+    from ..audio.features import load_audio
+
+    samples, sr = load_audio(wav)
+    out = [("", samples, sr)]
+    for shift in shifts:
+        out.append((f"~voice{shift:+g}", librosa.effects.pitch_shift(samples, sr=sr, n_steps=shift), sr))
+    rng = np.random.default_rng(seed)
+    level = np.sqrt(np.mean(samples ** 2))
+    noise = rng.standard_normal(len(samples)).astype(np.float32)
+    noise = np.convolve(noise, np.ones(8) / 8, mode="same")  # duller than white, like a room
+    noise *= level / max(np.sqrt(np.mean(noise ** 2)), 1e-9) * 10 ** (-noise_snr_db / 20)
+    out.append(("~noise", (samples + noise).astype(np.float32), sr))
+    return out
+
+
 # The emotions the model offers and the Bandai Namco style each one is learnt from.
 SPEECH_STYLES = {"neutral": "normal", "happy": "happy", "sad": "sad", "angry": "angry", "old": "old",
                  "tired": "tired"}
@@ -152,34 +199,45 @@ def build_speech_styles(data_root: Path, fps: float = 30.0, styles: dict[str, st
                         audio_config=None, swing: tuple[float, float] | None = None):
     """The training set: every real take in every style of ``styles`` (label -> Bandai style),
     with the take's own speech; each take's last ``HELD_OUT_SECONDS`` form held-out takes.
-    ``swing``: the styles' swing ratios are held to (low, high) (styles.AMPLITUDE_RANGE)."""
-    from ..audio.features import AudioFeatureConfig, audio_features_from_file
+    ``swing``: the styles' swing ratios are held to (low, high) (styles.AMPLITUDE_RANGE).
+
+    Every take is a performer (PERFORMERS); its uncaptured joints weigh nothing in the loss
+    (UNCAPTURED); with a take-normalised ``audio_config`` (the default) its training windows also
+    hear the speech pitched and with noise (voice_variants), the held-out ones only the original."""
+    from ..audio.features import AudioFeatureConfig, audio_features, load_audio
     from ..motion.features import FeatureLayout, model_skeleton, motion_to_features
     from .datasets import Clip, GestureDataset
     from .styles import AMPLITUDE_RANGE, apply_style, learn_style_changes
 
     data_root = Path(data_root)
     styles = dict(styles or SPEECH_STYLES)
-    audio_config = audio_config or AudioFeatureConfig()
+    audio_config = audio_config or AudioFeatureConfig(take_normalised=True)
     changes = learn_style_changes(data_root / "bandai-namco", styles, swing=swing or AMPLITUDE_RANGE)
     takes = load_speech_takes(data_root, fps)
-    clips, held = [], []
-    for take in takes:
-        audio = audio_features_from_file(take.audio, fps, config=audio_config)
-        frames = min(take.motion.num_frames, len(audio))
-        cut = split_held_out(frames, fps)
-        for label in styles:
-            features = motion_to_features(apply_style(take.motion, changes[label]))[:frames]
-            for part, (a, b) in (("", (0, cut)), ("~heldout", (cut, frames))):
-                clips.append(Clip(f"{take.name}{part}:{label}", take.name + part, label,
-                                  features[a:b].astype(np.float32), audio[a:b].astype(np.float32)))
-        held.append(take.name + "~heldout")
     skeleton = model_skeleton(takes[0].motion)
+    layout = FeatureLayout.for_skeleton(skeleton)
+    clips, held = [], []
+    for key, take in zip(("zeggs", "beat"), takes):
+        variants = voice_variants(take.audio) if audio_config.take_normalised else [("", *load_audio(take.audio))]
+        voices = [(suffix, audio_features(y, sr, fps, n_frames=take.motion.num_frames, config=audio_config))
+                  for suffix, y, sr in variants]
+        frames = min(take.motion.num_frames, len(voices[0][1]))
+        cut = split_held_out(frames, fps)
+        weight = channel_weight(layout, skeleton, UNCAPTURED.get(key))
+        for label in styles:
+            features = motion_to_features(apply_style(take.motion, changes[label]))[:frames].astype(np.float32)
+            for suffix, audio in voices:
+                parts = (("", (0, cut)), ("~heldout", (cut, frames))) if not suffix else (("", (0, cut)),)
+                for part, (a, b) in parts:
+                    clips.append(Clip(f"{take.name}{part}:{label}{suffix}", take.name + part, label, features[a:b],
+                                      audio[a:b].astype(np.float32), PERFORMERS[key], weight))
+        held.append(take.name + "~heldout")
     labels = list(styles)
     return GestureDataset(
-        clips, skeleton, FeatureLayout.for_skeleton(skeleton), audio_config, fps,
+        clips, skeleton, layout, audio_config, fps,
         source="; ".join(t.source for t in takes) + f"; styles learnt from the Bandai Namco Research Motion "
                f"Dataset 1 ({', '.join(f'{k}<-{v}' for k, v in styles.items())})",
         license="non-commercial: " + "; ".join(f"{t.name}: {t.license}" for t in takes) + "; Bandai Namco: CC BY-NC 4.0",
-        labels=labels, held_out_takes=held,
+        labels=labels, held_out_takes=held, performers=list(PERFORMERS.values()),
+        uncaptured={PERFORMERS[key]: ["root", *joints] for key, joints in UNCAPTURED.items()},
     )

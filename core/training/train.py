@@ -72,7 +72,7 @@ def _distributed() -> tuple[int, int]:
 
 
 def _batch_tensors(batch: dict, device) -> dict[str, torch.Tensor]:
-    return {k: torch.as_tensor(v, dtype=torch.long if k == "emotion" else torch.float32, device=device)
+    return {k: torch.as_tensor(v, dtype=torch.long if k in ("emotion", "performer") else torch.float32, device=device)
             for k, v in batch.items()}
 
 
@@ -100,6 +100,8 @@ def checkpoint_metadata(dataset: GestureDataset, model_config: DenoiserConfig, t
         "kind": "ohgesture-denoiser",
         "model_config": model_config.to_dict(),
         "emotions": list(dataset.labels),
+        "performers": list(dataset.performers),
+        "performers_uncaptured": dict(dataset.uncaptured),
         "skeleton": skeleton_to_dict(dataset.skeleton),
         "feature_layout": dataset.layout.to_dict(),
         "audio_config": dataset.audio_config.to_dict(),
@@ -144,13 +146,14 @@ def _window_samplers(dataset: GestureDataset, config: TrainConfig, model_config:
     silence = audio_features(np.zeros(cfg.sample_rate, np.float32), cfg.sample_rate, dataset.fps, config=cfg)[0]
     sampler = WindowSampler(train_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                             seed=config.seed * 1000 + rank, time_warp=config.time_warp, label_balance=config.label_balance,
-                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence)
+                            velocity_channels=velocity_channels, wrist_speeds=speeds.get("train"), silence=silence,
+                            performers=dataset.performers)
     held = None
     if held_clips:
         try:
             held = WindowSampler(held_clips, dataset.labels, stats, model_config.window, model_config.n_seed,
                                  velocity_channels=velocity_channels, wrist_speeds=speeds.get("held"),
-                                 activity_norm=sampler.activity_norm, silence=silence)
+                                 activity_norm=sampler.activity_norm, silence=silence, performers=dataset.performers)
         except ValueError:
             held = None
     return sampler, held
@@ -187,7 +190,9 @@ def _held_out_loss(ema, held_batch: dict | None, schedule: CosineSchedule, devic
         for i in range(0, len(held_batch["x0"]), 256):
             part = {k: v[i:i + 256] for k, v in held_batch.items()}
             losses.append(float(diffusion_loss(ema, part["x0"], part["seed"], part["emotion"], part["audio"],
-                                               schedule, generator=g, activity=part.get("activity")))
+                                               schedule, generator=g, activity=part.get("activity"),
+                                               performer=part.get("performer"),
+                                               channel_weight=part.get("channel_weight")))
                           * len(part["x0"]))
     return sum(losses) / len(held_batch["x0"])
 
@@ -198,9 +203,14 @@ def _optimise(wrapped, model, ema, optimizer, batch: dict, step: int, config: Tr
     seed_null = torch.zeros(len(batch["x0"]), dtype=torch.bool, device=device)
     seed_null, emotion = drop_conditions(seed_null, batch["emotion"], COND_DROP_P, generator,
                                          null_emotion=model.null_emotion, p_seed=config.seed_drop)
+    performer = batch.get("performer")
+    if performer is not None:  # the unconditional [empty, empty, a] has no performer either
+        performer = torch.where(emotion == model.null_emotion, torch.full_like(performer, model.null_performer),
+                                performer)
     loss = diffusion_loss(wrapped, batch["x0"], batch["seed"], emotion, batch["audio"], schedule,
                           seed_null=seed_null, generator=generator, activity=batch.get("activity"),
-                          predicted_activity_share=config.predicted_activity_share)
+                          predicted_activity_share=config.predicted_activity_share, performer=performer,
+                          channel_weight=batch.get("channel_weight"))
     lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup))
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -260,7 +270,7 @@ def train(
     stats = NormStats.from_clips(train_clips)
     model_config = DenoiserConfig(
         motion_dim=dataset.layout.D, audio_dim=dataset.audio_config.feature_dim,
-        num_emotions=len(dataset.labels), **config.model,
+        num_emotions=len(dataset.labels), **{"num_performers": len(dataset.performers), **config.model},
     )
     # after the statistics, so a resumed run keeps the normalisation it was trained with
     span = window_span(model_config.window, model_config.n_seed, config.time_warp)

@@ -244,3 +244,38 @@ def test_bad_arguments():
         audio_features(np.zeros((2, 3, 4), dtype=np.float32), SR, fps=30)
     stereo = np.stack([_speechlike(1.0), _speechlike(1.0)])
     assert audio_features(stereo, SR, fps=30).shape == (30, 17)
+
+
+def test_take_normalised_features_do_not_tell_the_voice_apart():
+    """Issue 28: the same speech louder, quieter or pitched gives the same kind of features; the
+    earlier absolute features put the pitched voice 6 semitones (a whole unit of log2 f0 / 2) away."""
+    import librosa
+
+    from ohgesture.core.audio.features import AudioFeatureConfig, audio_features, load_audio
+    from support import SAMPLES
+
+    y, sr = load_audio(SAMPLES / "speech_en_talk.flac")
+    y = y[: sr * 10]
+    cfg = AudioFeatureConfig(take_normalised=True)
+    base = audio_features(y, sr, 30.0, config=cfg)
+    quiet = audio_features(y * 0.1, sr, 30.0, config=cfg)
+    n = cfg.n_mfcc
+    speech = base[:, n + 1] > -3.0  # within 30 dB of the take's own speech level
+    assert np.abs(quiet[speech, 1:n] - base[speech, 1:n]).mean() < 0.05  # 20 dB quieter: the same spectrum
+    assert np.abs(quiet[speech, n + 1] - base[speech, n + 1]).mean() < 0.05  # and the same relative level
+    up = audio_features(librosa.effects.pitch_shift(y, sr=sr, n_steps=6), sr, 30.0, config=cfg)
+    raw_base = audio_features(y, sr, 30.0)
+    raw_up = audio_features(librosa.effects.pitch_shift(y, sr=sr, n_steps=6), sr, 30.0)
+    voiced = (base[:, -1] > 0.5) & (up[:, -1] > 0.5)
+    assert np.median(raw_up[voiced, -2] - raw_base[voiced, -2]) > 0.4  # absolute: half an octave up
+    assert abs(np.median(up[voiced, -2] - base[voiced, -2])) < 0.1  # take-normalised: the same
+
+
+def test_silence_stays_silence_when_take_normalised():
+    from ohgesture.core.audio.features import AudioFeatureConfig, audio_features
+
+    cfg = AudioFeatureConfig(take_normalised=True)
+    silent = audio_features(np.zeros(16000 * 3, np.float32), 16000, 30.0, config=cfg)
+    n = cfg.n_mfcc
+    assert np.all(silent[:, n + 1] <= -5.0)  # far below any speech level
+    assert np.all(silent[:, 0] <= -4.0) and np.all(silent[:, n + 3] == 0) and np.all(silent[:, n + 2] == 0)

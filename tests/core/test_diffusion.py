@@ -452,3 +452,59 @@ def test_drop_conditions_rates_and_independence():
     new_null, new_emotion = drop_conditions(seed_null, emotion, 0.1, g, null_emotion=5, p_seed=0.5)
     assert abs(new_null.float().mean().item() - 0.5) < 0.015
     assert abs((new_emotion == 5).float().mean().item() - 0.1) < 0.01  # the emotion keeps its own rate
+
+
+def _with_performer(model, c, emotion, performer):
+    batch = c["x_t"].shape[0]
+    with torch.no_grad():
+        return model(c["x_t"], c["t"], c["seed"], torch.full((batch,), emotion), c["audio"],
+                     torch.zeros(batch, dtype=torch.bool), performer=torch.full((batch,), performer))
+
+
+def test_performers_blend_like_emotions_and_uncaptured_channels_come_from_the_other():
+    """Issue 28: the performer (delivery) is a second label blended inside the sampler; the
+    channels one performer's take did not capture (legs, root) come only from the other's."""
+    model = tiny_model(num_performers=2)
+    c = conditioning()
+    a, b = _with_performer(model, c, 1, 0), _with_performer(model, c, 1, 1)
+    assert (a - b).abs().max() > 1e-2  # the denoiser really depends on the performer
+    lower = torch.tensor([True, True, False, False, False, False])
+    den = make_conditional_denoiser(model, seed=c["seed"], audio=c["audio"], emotions=[1, 1], weights=[0.25, 0.75],
+                                    performers=[0, 1], lower_weights=[1.0, 0.0], lower_channels=lower)
+    out = den(c["x_t"], c["t"])
+    torch.testing.assert_close(out[..., 2:], 0.25 * a[..., 2:] + 0.75 * b[..., 2:])
+    torch.testing.assert_close(out[..., :2], a[..., :2])
+    guided = make_conditional_denoiser(model, seed=c["seed"], audio=c["audio"], emotions=[1], weights=[1.0],
+                                       performers=[1], guidance=2.0)(c["x_t"], c["t"])
+    with torch.no_grad():  # the unconditional pass has the null emotion, seed and performer
+        batch = c["x_t"].shape[0]
+        uncond = model(c["x_t"], c["t"], c["seed"], torch.full((batch,), model.null_emotion), c["audio"],
+                       torch.ones(batch, dtype=torch.bool), performer=torch.full((batch,), model.null_performer))
+    torch.testing.assert_close(guided, uncond + 2.0 * (b - uncond))
+    with pytest.raises(ConditioningError, match="one performer per emotion"):
+        make_conditional_denoiser(model, seed=c["seed"], audio=c["audio"], emotions=[1], weights=[1.0],
+                                  performers=[0, 1])
+
+
+def test_a_channel_weight_leaves_uncaptured_channels_out_of_the_loss():
+    prediction = torch.zeros(2, 12, 6)
+
+    def predict(*args, **kwargs):  # a denoiser whose prediction does not depend on x_t
+        return prediction
+
+    c = conditioning(batch=2)
+    x0 = torch.randn(2, 12, 6, generator=torch.Generator().manual_seed(3))
+    weight = torch.tensor([[1.0] * 6, [0, 0, 1, 1, 1, 1]])
+
+    def loss(target):
+        return diffusion_loss(predict, target, c["seed"], torch.tensor([0, 1]), c["audio"], SCHEDULE,
+                              generator=torch.Generator().manual_seed(5), channel_weight=weight)
+
+    expected = (torch.nn.functional.smooth_l1_loss(prediction, x0, reduction="none") * weight[:, None]).sum() / (
+        12 * weight.sum())
+    torch.testing.assert_close(loss(x0), expected)
+    changed = x0.clone()
+    changed[1, :, :2] += 100.0  # what the second window did not capture
+    torch.testing.assert_close(loss(changed), loss(x0))
+    changed[0, :, :2] += 100.0  # the first did
+    assert loss(changed) > loss(x0) + 1
