@@ -9,7 +9,7 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from ..core.generation.settings import DEFAULT_ENERGY, DEFAULT_GUIDANCE
+from ..core.generation.settings import DEFAULT_DELIVERY, DEFAULT_ENERGY, DEFAULT_GUIDANCE
 from . import common
 from .emotion_mix import on_mix_toggled
 
@@ -79,6 +79,11 @@ class OHGestureSettings(bpy.types.PropertyGroup):
     blend: FloatProperty(
         name="Share of Emotion 2", min=0.0, max=1.0, default=0.0, subtype="FACTOR",
         description="0 = only emotion 1, 1 = only emotion 2; may be animated over the strip")
+    delivery: FloatProperty(
+        name="Delivery", min=0.0, max=1.0, default=DEFAULT_DELIVERY, subtype="FACTOR",
+        description="The repertoire of gestures, whatever the voice: 0 = conversation (smaller, closer to the body), "
+                    "1 = oration (wide and high, weight shifting); may be animated over the strip (models with "
+                    "performers, like the shipped one)")
     guidance: FloatProperty(name="Guidance Strength", min=0.0, soft_max=5.0, default=DEFAULT_GUIDANCE,
                             description="How strongly the emotion conditions the motion (classifier-free guidance)")
     energy: FloatProperty(

@@ -79,7 +79,7 @@ def panel_settings(context, settings, labels) -> GenerationSettings:
         blend=(emotion_2, share) if emotion_2 is not None else None, mix=mix,
         guidance=_panel_number(settings.guidance), energy=_panel_number(settings.energy), sampler=sampler,
         steps=None if sampler == "ddpm" else steps, seed=int(settings.seed), retime=bool(settings.follow_speech),
-        foot_lock=bool(settings.lock_feet), device=common.device(context))
+        foot_lock=bool(settings.lock_feet), delivery=_panel_number(settings.delivery), device=common.device(context))
 
 
 @dataclass
@@ -105,6 +105,7 @@ class GenerationRequest:
     notes: list = field(default_factory=list)
     packed_sound: list | None = None  # preflight.packed_sound_key: the generator reads its packed data
     cover_take: bool = False  # Sound File source: the scene's frame range is widened to the take
+    delivery_curve: np.ndarray | None = None  # the animated Delivery, sampled as gamma_curve is
     add_sound_strip: bool = False  # Sound File source: the audio becomes a sound strip at the take's start
 
     @property
@@ -132,10 +133,11 @@ def _fcurve_for(id_data, data_path: str):
     return action.fcurves.find(data_path)
 
 
-def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, motion_fps):
-    """The animated blend sampled at the motion's frame times (evenly spread over the clip,
-    as ``generate --gamma-curve`` reads it), or None when the blend is not animated."""
-    fcurve = _fcurve_for(scene, "ohgesture.blend")
+def _gamma_curve(scene, frame_start: int, frame_count: int, scene_fps: float, motion_fps, prop: str = "blend"):
+    """The animated blend (or another panel value ``prop``) sampled at the motion's frame times
+    (evenly spread over the clip, as ``generate --gamma-curve`` and ``--delivery-curve`` read
+    it), or None when it is not animated."""
+    fcurve = _fcurve_for(scene, f"ohgesture.{prop}")
     if fcurve is None or frame_count <= 0:
         return None
     duration = frame_count / scene_fps
@@ -254,6 +256,10 @@ def build_request(context, *, generation: GenerationSettings | None = None, plac
     if generation.blend is not None and placement.animated_blend:
         gamma_curve = _gamma_curve(scene, source["frame_start"], source["max_frames"] or 0, scene_fps,
                                    common.model_fps(metadata))
+    delivery_curve = None
+    if placement.animated_blend:
+        delivery_curve = _gamma_curve(scene, source["frame_start"], source["max_frames"] or 0, scene_fps,
+                                      common.model_fps(metadata), prop="delivery")
     action_name = _action_name(source["label"], generation, labels, gamma_curve)
     if generation.blend is not None and gamma_curve is None and not generation.blend[1] > 0:
         generation = replace(generation, blend=None)  # a share of 0 is the first emotion alone
@@ -265,7 +271,7 @@ def build_request(context, *, generation: GenerationSettings | None = None, plac
         frame_start=source["frame_start"], scene_fps=scene_fps, max_frames=source["max_frames"],
         start_seconds=source["start_seconds"], duration_seconds=source["duration_seconds"], gamma_curve=gamma_curve,
         python=python, entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=action_name,
-        packed_sound=source["packed_sound"])
+        packed_sound=source["packed_sound"], delivery_curve=delivery_curve)
     if animator:
         request.layer_upper_body = placement.layer_upper_body
         request.layer_blend_frames = int(placement.layer_blend_frames)
@@ -285,7 +291,7 @@ def _placed_like_the_take(request, info: dict, action_name: str, arm_obj) -> Non
     """The take decides audio and placement (``_take_source``); the panel decides emotions,
     seed and quality."""
     request.scene_fps = info["scene_fps"]
-    request.gamma_curve = None
+    request.gamma_curve = request.delivery_curve = None
     request.action_name = action_name
     request.armature_name = arm_obj.name
 
@@ -332,15 +338,19 @@ def build_regenerate_request(context, *, entry_script: str = "", python: str = "
 def generation_argv(request: GenerationRequest, workdir: str, out_path: str) -> list[str]:
     """The generator's arguments (``core.cli.protocol.generate_argv``), its input files (the
     gamma curve, the constraints, a packed sound's data) written into ``workdir``."""
-    gamma_path = constraints_path = None
+    gamma_path = constraints_path = delivery_path = None
     if request.gamma_curve is not None:
         gamma_path = os.path.join(workdir, "gamma_curve.npy")
         np.save(gamma_path, request.gamma_curve.astype(np.float32))
+    if request.delivery_curve is not None:
+        delivery_path = os.path.join(workdir, "delivery_curve.npy")
+        np.save(delivery_path, request.delivery_curve.astype(np.float32))
     if request.constraints is not None:
         constraints_path = os.path.join(workdir, "constraints.npz")
         write_constraints(constraints_path, request.constraints)
     regenerate = request.regenerate or {}
     return generate_argv(request.settings, _audio_input(request, workdir), out_path, gamma_curve=gamma_path,
+                         delivery_curve=delivery_path,
                          constraints=constraints_path, keep=regenerate.get("take"),
                          frame_range=(regenerate["start"], regenerate["end"]) if regenerate else None,
                          start_seconds=request.start_seconds, duration_seconds=request.duration_seconds)

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     gen.add_argument("--out", required=True, help="OUT.bvh or OUT.npz (written atomically)")
     gen.add_argument("--gamma-curve", metavar="FILE.npy",
                      help="per-frame share of the --blend emotion, spread evenly over the clip (animated blend)")
+    gen.add_argument("--delivery-curve", metavar="FILE.npy",
+                     help="per-frame delivery, 0 (conversation) to 1 (oration), spread evenly over the clip "
+                          "(animated delivery; replaces --delivery)")
     GenerationSettings.add_arguments(gen)
     gen.add_argument("--fps", type=float, help="output frame rate (default: the model's)")
     gen.add_argument("--start-seconds", type=float, help="generate from this time in the audio")
@@ -48,8 +51,8 @@ def _check_inputs(args, settings: GenerationSettings) -> None:
     if args.keep or args.range:
         if not (args.keep and args.range):
             raise UsageError("--keep and --range go together: the take to keep and the frames to regenerate.")
-        if any(v is not None for v in (args.fps, args.gamma_curve)):
-            raise UsageError("--keep/--range cannot be combined with --fps or --gamma-curve.")
+        if any(v is not None for v in (args.fps, args.gamma_curve, args.delivery_curve)):
+            raise UsageError("--keep/--range cannot be combined with --fps, --gamma-curve or --delivery-curve.")
         _parse_range(args.range)
 
 
@@ -109,6 +112,7 @@ def parse_request(args) -> tuple[Path, GenerationSettings, TakeInputs]:
         _check_audio(Path(args.audio), float(metadata.get("fps") or 0))
     inputs = TakeInputs(audio=Path(args.audio), start_seconds=args.start_seconds,
                         duration_seconds=args.duration_seconds, gamma_curve=args.gamma_curve,
+                        delivery_curve=args.delivery_curve,
                         constraints=args.constraints, keep=args.keep,
                         frame_range=_parse_range(args.range) if args.range else None, fps=args.fps)
     return out, settings, inputs

@@ -18,12 +18,15 @@ NOTE_PREFIX = "note: "
 
 
 def generate_argv(settings: GenerationSettings, audio: str, out: str, *, gamma_curve: str | None = None,
+                  delivery_curve: str | None = None,
                   constraints: str | None = None, keep: str | None = None, frame_range: tuple[int, int] | None = None,
                   start_seconds: float | None = None, duration_seconds: float | None = None) -> list[str]:
     """``generate AUDIO --out OUT --progress-lines`` with every setting and the given inputs."""
     argv = ["generate", str(audio), "--out", str(out), "--progress-lines", *settings.to_argv()]
     if gamma_curve is not None:
         argv += ["--gamma-curve", str(gamma_curve)]
+    if delivery_curve is not None:
+        argv += ["--delivery-curve", str(delivery_curve)]
     if start_seconds is not None:
         argv += ["--start-seconds", f"{start_seconds:.6f}", "--duration-seconds", f"{duration_seconds:.6f}"]
     if constraints is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..audio.features import AudioFeatureConfig
@@ -56,6 +57,25 @@ class LoadedModel:
     @property
     def n_seed(self) -> int:
         return self.model.config.n_seed
+
+    @property
+    def performers(self) -> list[str]:
+        """The performer condition's classes (models from the any-voice rebuild), else []."""
+        return list(self.metadata.get("performers") or []) if self.model.config.num_performers else []
+
+    def uncaptured_channels(self, performer: str):
+        """(D,) bool: the motion channels ``performer``'s take did not capture (its root and the
+        joints the checkpoint's "performers_uncaptured" names), taken from the others."""
+        names = (self.metadata.get("performers_uncaptured") or {}).get(performer, [])
+        mask = np.zeros(self.layout.D, dtype=bool)
+        slices = self.layout.slices
+        for name in names:
+            if name == "root":
+                for part in ("root_velocity", "root_height", "heading_velocity"):
+                    mask[slices[part]] = True
+            elif name in self.skeleton.joint_names:
+                mask[self.layout.joint_slice(self.skeleton.index(name))] = True
+        return mask
 
     def emotion_index(self, label: str) -> int:
         if label not in self.labels:

@@ -10,6 +10,7 @@ finished take is re-timed and finished by core.generation.finishing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ from ..model.samplers import SAMPLERS
 from ..motion.features import crossfade_features
 from .finishing import finish, follow_activity, speech_loudness
 from .model_loading import GenerationError, LoadedModel
-from .settings import DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ, default_steps
+from .settings import (DEFAULT_DELIVERY, DEFAULT_ENERGY, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_SMOOTHING_HZ,
+                       DELIVERIES, default_steps)
 
 Progress = Callable[[float, str], None] | None
 
@@ -61,6 +63,7 @@ def generate_features(
     energy: float = DEFAULT_ENERGY,
     energy_reference: np.ndarray | None = None,
     energy_offset: float | None = None,
+    delivery=DEFAULT_DELIVERY,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -78,6 +81,8 @@ def generate_features(
     audio features it is measured on (default ``audio_features``: a regenerated range passes
     the whole take's, so it moves like the rest); ``energy_offset``: that offset measured
     already (a warm worker's, take.AudioCache), so it is not measured again.
+    ``delivery``: 0 (conversation) .. 1 (oration), a number or a (F,) curve, for models with
+    performers (``performer_conditions``); others have one repertoire and ignore it.
     """
     frames = len(audio_features)
     if frames < 1:
@@ -89,13 +94,18 @@ def generate_features(
     if weights.ndim == 1:
         weights = np.repeat(weights[:, None], frames, axis=1)
     starts = window_starts(frames, lm.window, lm.n_seed)
+    conditions = performer_conditions(lm, emotion_ids, weights, delivery)
+    emotion_ids, weights = conditions.emotions, conditions.weights
     audio, weights = _padded_inputs(lm, audio_features, weights, starts[-1] + lm.window)
+    if conditions.lower_weights is not None:
+        conditions.lower_weights = _padded_inputs(lm, audio_features, conditions.lower_weights, len(audio))[1]
     inpaint = None if known is None else _known_normalised(lm, known, known_mask, len(audio))
     steps = default_steps(sampler, lm.schedule.T) if steps is None else steps
     offset = energy_offset if energy_offset is not None else activity_offset(
         lm, audio_features if energy_reference is None else energy_reference, energy)
     out = _sample_windows(lm, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
-                          dict(guidance=guidance, sampler=sampler, steps=steps, seed=seed, activity_offset=offset))
+                          dict(guidance=guidance, sampler=sampler, steps=steps, seed=seed, activity_offset=offset),
+                          conditions)
     motion = out[:frames] * lm.stats.motion_std + lm.stats.motion_mean
     loudness = speech_loudness(lm, audio_features[:frames])
     if inpaint is None and retime and frames > 1:
@@ -105,6 +115,68 @@ def generate_features(
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion
+
+
+@dataclass
+class Conditions:
+    """What the sampler blends: one row per (emotion, performer) condition."""
+
+    emotions: list[int]
+    weights: np.ndarray  # (K, F)
+    performers: list[int] | None = None  # None: a model without performers
+    lower_weights: np.ndarray | None = None  # (K, F) for the channels lower_channels
+    lower_channels: np.ndarray | None = None  # (D,) bool
+
+    def window(self, start: int, frames: int) -> dict:
+        """make_conditional_denoiser's performer arguments for one window."""
+        if self.performers is None:
+            return {}
+        out = dict(performers=self.performers)
+        if self.lower_channels is not None:
+            out.update(lower_weights=torch.from_numpy(self.lower_weights[:, start:start + frames]),
+                       lower_channels=torch.from_numpy(self.lower_channels))
+        return out
+
+
+def performer_conditions(lm: LoadedModel, emotion_ids: list[int], weights: np.ndarray, delivery) -> Conditions:
+    """The emotions (K, F weights) crossed with the model's performers, shared out by
+    ``delivery`` (settings.DELIVERIES: each performer's place on the 0..1 axis); the channels a
+    performer's take did not capture (LoadedModel.uncaptured_channels) are blended from the
+    performers that captured them. Rows that weigh nothing anywhere are left out."""
+    performers = lm.performers
+    if not performers:
+        return Conditions(list(emotion_ids), weights)
+    unknown = [p for p in performers if p not in DELIVERIES]
+    if unknown:
+        raise GenerationError(f"the model's performer {unknown[0]!r} has no place on the delivery axis.")
+    frames = weights.shape[1]
+    d = np.broadcast_to(np.asarray(delivery, np.float64), (frames,))
+    if not np.all((d >= 0) & (d <= 1)):
+        raise GenerationError("delivery must lie between 0 (conversation) and 1 (oration).")
+    share = np.stack([np.clip(1.0 - np.abs(d - DELIVERIES[p]), 0.0, 1.0) for p in performers])  # (P, F)
+    share /= share.sum(0, keepdims=True)
+    missing = np.stack([lm.uncaptured_channels(p) for p in performers])  # (P, D)
+    lower_channels = missing.any(0)
+    captured = (~missing[:, lower_channels]).all(1).astype(np.float64) if lower_channels.any() else None
+    rows, upper, lower = [], [], []
+    for k, e in enumerate(emotion_ids):
+        if captured is not None:
+            lower_share = share * captured[:, None]
+            total = lower_share.sum(0, keepdims=True)
+            fallback = np.repeat(captured[:, None] / max(captured.sum(), 1.0), frames, 1)
+            lower_share = np.where(total > 0, lower_share / np.maximum(total, 1e-12), fallback)
+        for p in range(len(performers)):
+            up = weights[k] * share[p]
+            low = weights[k] * lower_share[p] if captured is not None else np.zeros(frames)
+            if np.any(up > 0) or np.any(low > 0):
+                rows.append((e, p))
+                upper.append(up)
+                lower.append(low)
+    conditions = Conditions([e for e, _ in rows], np.stack(upper).astype(np.float32), [p for _, p in rows])
+    if captured is not None:
+        conditions.lower_weights = np.stack(lower).astype(np.float32)
+        conditions.lower_channels = lower_channels
+    return conditions
 
 
 def _padded_inputs(lm: LoadedModel, audio_features: np.ndarray, weights: np.ndarray, padded: int):
@@ -142,7 +214,7 @@ def _window_seed(lm: LoadedModel, out: np.ndarray, k: int, start: int, first_see
 
 
 def _sample_windows(lm: LoadedModel, audio, emotion_ids, weights, starts, inpaint, first_seed, progress,
-                    settings: dict) -> np.ndarray:
+                    settings: dict, conditions: Conditions | None = None) -> np.ndarray:
     """Normalised motion (P, D): each window sampled in turn, seeded by the one before and
     cross-faded over the seed overlap."""
     M, overlap, device = lm.window, lm.n_seed, lm.device
@@ -156,6 +228,7 @@ def _sample_windows(lm: LoadedModel, audio, emotion_ids, weights, starts, inpain
             lm.model, seed=seed_frames, audio=torch.from_numpy(audio[start:start + M])[None].to(device),
             emotions=emotion_ids, weights=torch.from_numpy(weights[:, start:start + M]),
             guidance=settings["guidance"], seed_null=seed_null, activity_offset=settings["activity_offset"],
+            **({} if conditions is None else conditions.window(start, M)),
         )
 
         def report(i, n, k=k):

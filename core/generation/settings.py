@@ -69,6 +69,28 @@ DEFAULT_SMOOTHING_HZ = 5.0
 
 DEVICES = ("auto", "cpu", "cuda")
 
+# The repertoire the animator picks (models trained with performers, issue 28): 0 gestures as
+# the BEAT speaker does in conversation (smaller, lower, closer to the body), 1 as the ZEGGS
+# speaker does in oration (wide, high, weight shifting); in between the two are blended inside
+# the sampler like emotions. The legs and the root always follow oration's, the only take whose
+# lower body was captured. The voice never picks it. Older models have one repertoire and
+# ignore it.
+DELIVERIES = {"conversation": 0.0, "oration": 1.0}
+DEFAULT_DELIVERY = 0.5
+
+
+def parse_delivery(text) -> float:
+    """``--delivery conversation|oration|0..1`` -> a number from 0 (conversation) to 1 (oration)."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    named = DELIVERIES.get(str(text).strip().lower())
+    if named is not None:
+        return named
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingError(f"--delivery must be conversation, oration or a number from 0 to 1, got {text!r}.") from None
+
 
 def default_steps(sampler: str, total_steps: int) -> int:
     """The step count a front end uses when the user names none (``total_steps``: the model's T)."""
@@ -131,6 +153,7 @@ class GenerationSettings:
     retime: bool = True  # core/generation/retiming.py
     smooth_hz: float = DEFAULT_SMOOTHING_HZ  # 0: off
     foot_lock: bool = True  # core/generation/root_anchor.py, footlock.py
+    delivery: float = DEFAULT_DELIVERY  # 0 conversation .. 1 oration (DELIVERIES)
     device: str = "auto"
     threads: int = 1  # torch CPU threads; 0: torch's default
 
@@ -166,6 +189,9 @@ class GenerationSettings:
             "foot_lock": (["--no-foot-lock"], dict(action="store_false", help=(
                 "leave planted feet where the sampler put them; by default a foot that rests on the floor is pinned "
                 "there by leg IK"))),
+            "delivery": (["--delivery"], dict(metavar="conversation|oration|0..1", help=(
+                f"the repertoire of gestures: conversation (0: smaller, closer to the body), oration (1: wide and "
+                f"high) or a blend between them (default {DEFAULT_DELIVERY:g}); the voice never picks it"))),
             "device": (["--device"], dict(help="auto, cpu or cuda")),
             "threads": (["--threads"], dict(type=int, help=(
                 "torch CPU threads (default 1: this small model gains little from more, and extra threads spin "
@@ -173,7 +199,7 @@ class GenerationSettings:
         }
         for name, (names, kwargs) in flags.items():
             if only is None or name in only:
-                if name in ("blend", "mix"):  # text, parsed by from_args into one sentence on a mistake
+                if name in ("blend", "mix", "delivery"):  # text, parsed by from_args into one sentence on a mistake
                     parser.add_argument(*names, dest=name, default=None, **kwargs)
                 else:
                     parser.add_argument(*names, dest=name, default=d[name], **kwargs)
@@ -187,6 +213,10 @@ class GenerationSettings:
             values["blend"] = parse_blend(values["blend"])
         if isinstance(values.get("mix"), str):
             values["mix"] = parse_mix(values["mix"])
+        if values.get("delivery") is None:
+            values.pop("delivery", None)
+        else:
+            values["delivery"] = parse_delivery(values["delivery"])
         return cls(**values)
 
     def to_argv(self) -> list[str]:
@@ -204,7 +234,8 @@ class GenerationSettings:
                  "--sampler", self.sampler]
         if self.steps is not None:
             argv += ["--steps", str(self.steps)]
-        argv += ["--seed", str(self.seed), "--smooth-hz", format_number(self.smooth_hz), "--device", self.device,
+        argv += ["--seed", str(self.seed), "--smooth-hz", format_number(self.smooth_hz),
+                 "--delivery", format_number(self.delivery), "--device", self.device,
                  "--threads", str(self.threads)]
         if not self.retime:
             argv.append("--no-retime")
@@ -234,6 +265,9 @@ class GenerationSettings:
         device = self.device.lower()
         if device not in DEVICES and not device.startswith("cuda:"):
             raise SettingError(f"unknown device {self.device!r} for --device; use auto, cpu or cuda.")
+        if not 0.0 <= self.delivery <= 1.0:  # also refuses nan
+            raise SettingError(f"--delivery must be conversation, oration or a number from 0 to 1, got "
+                               f"{self.delivery:g}.")
         if self.blend is not None and self.mix is not None:
             raise SettingError("use either --blend or --mix, not both.")
         for label, weight in (self.mix or ()) + ((self.blend,) if self.blend else ()):
@@ -276,4 +310,5 @@ class GenerationSettings:
     def pipeline_arguments(self, total_steps: int) -> dict:
         """The keyword arguments of ``generate_features`` and ``regenerate_range`` these settings fill."""
         return dict(guidance=self.guidance, sampler=self.sampler, steps=self.sampling_steps(total_steps),
-                    seed=self.seed, smoothing_hz=self.smooth_hz, foot_lock=self.foot_lock, energy=self.energy)
+                    seed=self.seed, smoothing_hz=self.smooth_hz, foot_lock=self.foot_lock, energy=self.energy,
+                    delivery=self.delivery)

@@ -25,6 +25,7 @@ class TakeInputs:
     start_seconds: float | None = None  # where the take starts in the audio
     duration_seconds: float | None = None
     gamma_curve: str | None = None  # .npy: the share of the --blend emotion over the clip
+    delivery_curve: str | None = None  # .npy: the delivery (0 conversation .. 1 oration) over the clip
     constraints: str | None = None  # .npz: poses to pass through
     keep: str | None = None  # an earlier take (.bvh or .npz) to keep outside ``frame_range``
     frame_range: tuple[int, int] | None = None  # model frames [start, end) of ``keep`` to regenerate
@@ -119,6 +120,19 @@ def _selected_audio(lm, inputs: TakeInputs, cache) -> tuple:
     return features, note
 
 
+def _curve(path: str, flag: str, frames: int):
+    """(F,) values of a .npy curve of values 0..1 spread evenly over the clip (an animated panel value)."""
+    import numpy as np
+
+    try:
+        curve = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64).reshape(-1)
+    except (OSError, ValueError) as exc:
+        raise TakeError(f"{flag} {path} is not a readable .npy array ({exc}).") from None
+    if curve.size == 0 or not np.all(np.isfinite(curve)) or curve.min() < 0 or curve.max() > 1:
+        raise TakeError(f"{flag} values must lie between 0 and 1.")
+    return np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, curve.size), curve)
+
+
 def _frame_weights(gamma_curve: str | None, mix, frames: int) :
     """(K, F) emotion weights per frame: constant, or the --gamma-curve spread over the clip."""
     import numpy as np
@@ -127,13 +141,7 @@ def _frame_weights(gamma_curve: str | None, mix, frames: int) :
 
     if not gamma_curve:
         return emotion_weights(mix)[:, None].repeat(frames, axis=1)
-    try:
-        curve = np.asarray(np.load(gamma_curve, allow_pickle=False), dtype=np.float64).reshape(-1)
-    except (OSError, ValueError) as exc:
-        raise TakeError(f"--gamma-curve {gamma_curve} is not a readable .npy array ({exc}).") from None
-    if curve.size == 0 or not np.all(np.isfinite(curve)) or curve.min() < 0 or curve.max() > 1:
-        raise TakeError("--gamma-curve values must lie between 0 and 1.")
-    share = np.interp(np.linspace(0, 1, frames), np.linspace(0, 1, curve.size), curve)
+    share = _curve(gamma_curve, "--gamma-curve", frames)
     return np.stack([1.0 - share, share])
 
 
@@ -160,16 +168,20 @@ def _new_take(lm, settings: GenerationSettings, inputs: TakeInputs, mix, progres
     known, known_mask = _load_constraints(inputs.constraints, lm, len(features))
     offset = None if cache is None else cache.energy_offset(
         lm, inputs.audio, ("take", inputs.start_seconds, inputs.duration_seconds), settings.energy, features)
+    sampling = settings.pipeline_arguments(lm.schedule.T)
+    if inputs.delivery_curve:
+        sampling["delivery"] = _curve(inputs.delivery_curve, "--delivery-curve", len(features))
     motion_features = generate_with_constraints(
         lm, features, [label for label, _ in mix], weights, None if known is None else (known, known_mask),
         progress=lambda f, msg: progress(0.05 + 0.9 * f, msg), retime=settings.retime, energy_offset=offset,
-        **settings.pipeline_arguments(lm.schedule.T))
+        **sampling)
     motion = features_to_output(lm, motion_features)
     if inputs.fps is not None and abs(inputs.fps - lm.fps) > 1e-6:
         motion = resample_motion(motion, inputs.fps)
     meta = dict(emotions=mix, guidance=settings.guidance, energy=settings.energy, sampler=settings.sampler,
                 steps=settings.sampling_steps(lm.schedule.T), seed=settings.seed, smoothing_hz=settings.smooth_hz,
                 foot_lock=settings.foot_lock, retimed=bool(known is None and settings.retime),
+                delivery="animated" if inputs.delivery_curve else settings.delivery,
                 model=str(lm.path.name), audio=Path(inputs.audio).name, start_seconds=inputs.start_seconds or 0.0,
                 note=note)
     return Take(motion, meta, notes=[note] if note else [])

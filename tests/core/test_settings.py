@@ -22,7 +22,8 @@ CHECKSUMS = json.loads((Path(__file__).with_name("generation_checksums.json")).r
 # Every setting away from its default, so a flag that is lost on the way shows.
 CHANGED = GenerationSettings(model="/models/m.safetensors", emotion="angry", blend=("sad", 0.30000001192092896),
                              guidance=1.2345678901234567, energy=-0.1, sampler="ddim", steps=7, seed=12345,
-                             retime=False, smooth_hz=0.0, foot_lock=False, device="cuda:1", threads=0)
+                             retime=False, smooth_hz=0.0, foot_lock=False, delivery=0.30000001192092896,
+                             device="cuda:1", threads=0)
 
 
 def _parse(argv):
@@ -53,6 +54,7 @@ def test_numbers_are_written_short_and_exact():
     (dict(energy=5.5), "--energy"), (dict(energy=float("nan")), "--energy"), (dict(guidance=-1.0), "--guidance"),
     (dict(steps=0), "--steps"), (dict(threads=-1), "--threads"), (dict(smooth_hz=-2.0), "--smooth-hz"),
     (dict(device="tpu"), "--device"), (dict(blend=("sad", 0.5), mix=(("a", 1.0),)), "--blend or --mix"),
+    (dict(delivery=1.5), "--delivery"), (dict(delivery=float("nan")), "--delivery"),
 ])
 def test_bad_values_are_one_sentence_naming_the_flag(change, flag):
     with pytest.raises(SettingError, match=flag) as info:
@@ -67,6 +69,14 @@ def test_model_limits_need_only_the_metadata():
                       (dict(sampler="ddpm", steps=20), "all 1000 steps")):
         with pytest.raises(SettingError, match=text):
             GenerationSettings(**bad).check_model(metadata)
+
+
+def test_delivery_is_named_or_a_number():
+    assert _parse(["--delivery", "oration"]).delivery == 1.0
+    assert _parse(["--delivery", "Conversation"]).delivery == 0.0
+    assert _parse(["--delivery", "0.25"]).delivery == 0.25
+    with pytest.raises(SettingError, match="--delivery must be conversation, oration or a number"):
+        _parse(["--delivery", "loud"])
 
 
 def test_emotions_from_blend_and_mix():
