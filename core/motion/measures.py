@@ -1,5 +1,5 @@
 """Measurements of motion used by generation, training and evaluation: the wrists and their speed,
-and the height the feet stand at."""
+the height the feet stand at and how the fingers bend."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from .kinematics import forward_kinematics
 from .skeleton import Motion, Skeleton
 
 WRIST_NAMES = (("Hand_L", "Hand_R"), ("LeftHand", "RightHand"), ("LeftWrist", "RightWrist"))
+# Finger segments are named as the ZEGGS and BEAT takes name them: RightHandThumb1..3, ..., LeftHandPinky1..3.
+FINGER_KINDS = ("Thumb", "Index", "Middle", "Ring", "Pinky")
+SIDES = ("Right", "Left")
 
 
 class MotionMeasureError(ValueError):
@@ -58,3 +61,32 @@ def floor_height(positions: np.ndarray, contacts: list[int], up_axis: int = 1) -
 def wrist_speed(motion: Motion) -> np.ndarray:
     """Per-frame speed (file units per second) of the faster wrist."""
     return wrist_speeds(motion).max(axis=-1)
+
+
+def finger_chains(skeleton: Skeleton) -> list[list[int]]:
+    """Every finger found by name: its three segments' joints (``LeftHandIndex1``..``3``) and,
+    where there is one, the joint below the third (the take's end joint ``...4``)."""
+    parents = np.asarray(skeleton.parents)
+    chains = []
+    for side in SIDES:
+        for finger in FINGER_KINDS:
+            names = [f"{side}Hand{finger}{k}" for k in (1, 2, 3)]
+            if not all(n in skeleton.joint_names for n in names):
+                continue
+            chain = [skeleton.index(n) for n in names]
+            chains.append(chain + [int(j) for j in np.flatnonzero(parents == chain[-1])[:1]])
+    return chains
+
+
+def finger_flexion(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """(F, A) degrees between consecutive segments of every finger chain (``finger_chains``),
+    from world positions (F, J, 3): two angles per finger with an end joint, one without;
+    (F, 0) when the skeleton has no fingers. 0 is a straight finger."""
+    positions = np.asarray(positions, dtype=np.float64)
+    angles = []
+    for chain in finger_chains(skeleton):
+        segments = np.diff(positions[:, chain], axis=1)
+        segments /= np.maximum(np.linalg.norm(segments, axis=-1, keepdims=True), 1e-12)
+        cosines = np.sum(segments[:, :-1] * segments[:, 1:], axis=-1)
+        angles.append(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))))
+    return np.concatenate(angles, axis=1) if angles else np.zeros((len(positions), 0))
