@@ -80,6 +80,8 @@ def parse_args(argv):
     parser.add_argument("--layer-upper-body", action="store_true",
                         help="key only spine, neck, head and arms, as an NLA layer over the existing animation")
     parser.add_argument("--layer-blend-frames", type=int, default=6, help="fade in/out of the layer, in frames")
+    parser.add_argument("--no-finger-keys", action="store_true",
+                        help="leave the rig's finger bones unkeyed (for hands you pose yourself)")
     parser.add_argument("--ignore-hand-keys", action="store_true",
                         help="do not pass through the rotation keys already on the armature")
     args = parser.parse_args(argv)
@@ -173,6 +175,7 @@ def _placement(args, arm_obj):
     return _addon_module("session").Placement(
         armature=arm_obj, sound_strip=args.strip, frame_start=args.frame_start,
         use_hand_keys=not args.ignore_hand_keys, layer_upper_body=args.layer_upper_body,
+        key_fingers=not args.no_finger_keys,
         layer_blend_frames=args.layer_blend_frames,
         add_sound_strip=not (args.no_sound_strip or args.sound_dir))  # a folder's takes share their frames
 

@@ -19,6 +19,9 @@ CENTRE_SLOTS = ("hips", "spine", "chest", "upper_chest", "neck", "head")
 LIMB_SLOTS = ("shoulder", "upper_arm", "forearm", "hand", "thigh", "shin", "foot", "toe")
 SLOTS = CENTRE_SLOTS + tuple(f"{limb}.{side}" for side in "LR" for limb in LIMB_SLOTS)
 SPINE_SLOTS = ("spine", "chest", "upper_chest")
+# The fingers: three segments each (no metacarpals, no end joints), "index1.L" .. "pinky3.R".
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+FINGER_SLOTS = tuple(f"{finger}{k}.{side}" for side in "LR" for finger in FINGERS for k in (1, 2, 3))
 
 
 def _sided(left: dict, right_of) -> dict:
@@ -77,6 +80,30 @@ PRESETS = {
             "Shoulder", "UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes"])},
     }, lambda n: "right" + n[4:]),
 }
+
+
+def _finger_preset(name_of, right_of) -> dict:
+    """A preset's finger names, ``name_of(finger, segment)`` naming the left hand's."""
+    return _sided({f"{finger}{k}.L": name_of(finger, k) for finger in FINGERS for k in (1, 2, 3)}, right_of)
+
+
+def _rigify_finger(finger: str, k: int) -> str:
+    return f"{'thumb' if finger == 'thumb' else 'f_' + finger}.0{k}.L"
+
+
+_VRM_FINGER = {"thumb": "Thumb", "index": "Index", "middle": "Middle", "ring": "Ring", "pinky": "Little"}
+_VRM_SEGMENT = {1: "Proximal", 2: "Intermediate", 3: "Distal"}
+# Finger names by preset, apart from ``PRESETS`` so a rig without fingers still matches its preset.
+FINGER_PRESETS = {
+    "ZEGGS": _finger_preset(lambda f, k: f"LeftHand{f.title()}{k}", lambda n: "Right" + n[4:]),
+    "MIXAMO": _finger_preset(lambda f, k: f"LeftHand{f.title()}{k}", lambda n: "Right" + n[4:]),
+    "RIGIFY_DEF": _finger_preset(lambda f, k: "DEF-" + _rigify_finger(f, k), lambda n: n[:-2] + ".R"),
+    "RIGIFY_METARIG": _finger_preset(_rigify_finger, lambda n: n[:-2] + ".R"),
+    "UNREAL": _finger_preset(lambda f, k: f"{f}_0{k}_l", lambda n: n[:-2] + "_r"),
+    "VRM": _finger_preset(lambda f, k: f"J_Bip_L_{_VRM_FINGER[f]}{k}", lambda n: n.replace("J_Bip_L_", "J_Bip_R_")),
+    "VRM_HUMANOID": _finger_preset(lambda f, k: f"left{_VRM_FINGER[f]}{_VRM_SEGMENT[k]}",
+                                   lambda n: "right" + n[4:]),
+}
 PRESET_LABELS = {
     "BANDAI": "Bandai Namco", "ZEGGS": "ZEGGS", "MIXAMO": "Mixamo", "RIGIFY_DEF": "Rigify (DEF bones)",
     "RIGIFY_METARIG": "Rigify metarig", "UNREAL": "Unreal mannequin", "VRM": "VRoid / VRM (J_Bip)",
@@ -103,6 +130,12 @@ _SYNONYMS = {
     "toe": {"toe", "toes", "toebase", "ball"},
 }
 _SLOT_OF_CORE = {core: slot for slot, cores in _SYNONYMS.items() for core in cores}
+# A finger segment's core: LeftHandIndex1 -> "handindex1", DEF-f_index.01.L -> "findex01", index_01_l -> "index01",
+# leftLittleProximal -> "littleproximal"; metacarpals (BEAT's RightHandIndex) and end joints (...4) do not match.
+_FINGER_CORE = re.compile(r"^(?:hand|finger|f)?(thumb|index|middle|ring|pinky|little)(?:finger)?"
+                          r"(?:0*([123])|(proximal|intermediate|distal))$")
+_FINGER_OF_WORD = {"little": "pinky"}
+_SEGMENT_OF_WORD = {"proximal": "1", "intermediate": "2", "distal": "3"}
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
@@ -171,6 +204,22 @@ def _generic_slots(names, parents) -> dict:
     return {slot: name for slot, (_, name) in best.items()}
 
 
+def _generic_finger_slots(names, parents) -> dict:
+    depth = _depths(parents)
+    best: dict = {}
+    for i, name in enumerate(names):
+        side, core, penalty = normalise(name)
+        found = _FINGER_CORE.match(core) if side is not None else None
+        if found is None:
+            continue
+        finger, digit, word = found.groups()
+        key = f"{_FINGER_OF_WORD.get(finger, finger)}{digit or _SEGMENT_OF_WORD[word]}.{side}"
+        rank = (penalty, depth[i], i)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, name)
+    return {slot: name for slot, (_, name) in best.items()}
+
+
 def preset_scores(names) -> dict:
     present = {strip_namespace(n) for n in names}
     return {key: sum(n in present for n in preset.values()) / len(preset) for key, preset in PRESETS.items()}
@@ -189,11 +238,18 @@ def detect_slots(names, parents, preset: str | None = None) -> dict:
         best = max(scores, key=scores.get)
         preset = best if scores[best] >= PRESET_MIN_SHARE else None
     if preset is not None:
-        slots = {slot: by_plain[n] for slot, n in PRESETS[preset].items() if n in by_plain}
-    for slot, name in _generic_slots(names, parents).items():
+        slots = {slot: by_plain[n] for slot, n in (PRESETS[preset] | FINGER_PRESETS.get(preset, {})).items()
+                 if n in by_plain}
+    for slot, name in (_generic_slots(names, parents) | _generic_finger_slots(names, parents)).items():
         if slot not in slots and name not in slots.values():
             slots[slot] = name
     return slots
+
+
+def finger_names(names, parents) -> set[str]:
+    """The joints or bones of ``names`` that are finger segments (``FINGER_SLOTS``)."""
+    slots = detect_slots(names, parents)
+    return {slots[slot] for slot in FINGER_SLOTS if slot in slots}
 
 
 def slot_indices(names, parents, preset: str | None = None) -> dict:
@@ -246,7 +302,7 @@ def auto_map(source_names, source_parents, target_names, target_parents,
     source_slots = detect_slots(source_names, source_parents, source_preset)
     target_slots = detect_slots(target_names, target_parents, target_preset)
     pairs = []
-    for slot in SLOTS:
+    for slot in SLOTS + FINGER_SLOTS:
         if slot in SPINE_SLOTS:
             continue
         if slot in source_slots and slot in target_slots:

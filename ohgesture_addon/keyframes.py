@@ -249,10 +249,11 @@ def _key_switches(arm_obj, switches: dict, new_fcurve, frame: float) -> None:
 
 
 def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, reset_unkeyed: bool = False,
-                   assign: bool = True):
+                   assign: bool = True, keep_pose=frozenset()):
     """Key ``pose_channels``-style channels into a new action (bulk foreach_set, never
     keyframe_insert). ``reset_unkeyed`` puts bones without keys back to their rest pose,
-    which the channels of their keyed children assume. ``assign=False`` leaves the
+    which the channels of their keyed children assume, but for the bones named in
+    ``keep_pose`` (the fingers with Key Fingers off: no keyed bone below them). ``assign=False`` leaves the
     armature's animation data alone (the caller puts the action in an NLA strip)."""
     names, basis_q, basis_loc, keyed, keyed_location, count = channels
     buffers = _KeyBuffers(frame_start + np.arange(count, dtype=np.float64))
@@ -261,7 +262,7 @@ def write_channels(arm_obj, channels, *, frame_start: float, action_name: str, r
     for b, name in enumerate(names):
         pose_bone = arm_obj.pose.bones[name]
         if not keyed[b]:
-            if reset_unkeyed:
+            if reset_unkeyed and name not in keep_pose:
                 pose_bone.location = (0.0, 0.0, 0.0)
                 pose_bone.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
                 pose_bone.rotation_euler = (0.0, 0.0, 0.0)

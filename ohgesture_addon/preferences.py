@@ -36,6 +36,9 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         name="Keep Generator Warm (min)", min=0, soft_max=120, default=10,
         description="How long the generator stays loaded after the last Generate, so the next one starts at once; "
                     "0 starts a new one for every Generate")
+    key_fingers: BoolProperty(
+        name="Key Fingers", default=True,
+        description="Key the rig's finger bones when the take has fingers; off leaves the hands as you pose them")
     warm_up_with_panel: BoolProperty(
         name="Start Generator With the Panel", default=False,
         description="Start the generator when the OHGesture panel is first drawn, so even the first Generate "
@@ -57,6 +60,7 @@ class OHGesturePreferences(bpy.types.AddonPreferences):
         row = layout.row()
         row.prop(self, "generator_idle_minutes")
         row.prop(self, "warm_up_with_panel")
+        layout.prop(self, "key_fingers")
         row = layout.row()
         status = getattr(context.window_manager, "ohgesture_status", None)
         if status is not None and status.running:

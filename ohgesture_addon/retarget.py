@@ -133,7 +133,7 @@ def retarget_channels(arm_obj, motion: dict, pairs, *, scene_fps: float, max_fra
     its controls (``rigify.control_channels``)."""
     motion = validate_motion(motion)
     joint_names, parents = skeleton_hierarchy(motion)
-    body = rigify.rig_body(arm_obj) if rigify.is_generated_rig(arm_obj) else None
+    body = rigify.rig_body(arm_obj, _clean_pairs(pairs)) if rigify.is_generated_rig(arm_obj) else None
     rig = body.rest if body is not None else rig_rest(arm_obj)
     pairs = _clean_pairs(pairs) if body is None else body.deforming_pairs(_clean_pairs(pairs))
     bone_joint = retarget_maths.bone_joints_from_pairs(joint_names, rig.names, pairs)
@@ -156,28 +156,40 @@ def write_retargeted_motion(arm_obj, motion: dict, pairs, *, frame_start: float,
                                     reset_unkeyed=True)
 
 
-def motion_channels(arm_obj, motion: dict, *, scene_fps: float, max_frames=None):
+def _channels(arm_obj, motion: dict, pairs, *, scene_fps: float, max_frames, fingers: bool):
+    """(channels, finger bones left unkeyed): ``pose_channels`` for the model's own armature
+    (``pairs`` None), else ``retarget_channels``; ``fingers=False`` (Key Fingers off) keys
+    no finger bone."""
+    finger_joints = set() if fingers else bone_presets.finger_names(*skeleton_hierarchy(motion))
+    if pairs is not None:
+        left = {t for s, t in pairs if s in finger_joints}
+        pairs = [(s, t) for s, t in pairs if s not in finger_joints]
+        return retarget_channels(arm_obj, motion, pairs, scene_fps=scene_fps, max_frames=max_frames), left
+    names, basis_q, basis_loc, keyed, keyed_location, count = keyframes.pose_channels(
+        arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
+    return (names, basis_q, basis_loc, [k and n not in finger_joints for k, n in zip(keyed, names)],
+            [k and n not in finger_joints for k, n in zip(keyed_location, names)], count), finger_joints
+
+
+def motion_channels(arm_obj, motion: dict, *, scene_fps: float, max_frames=None, fingers: bool = True):
     """``pose_channels`` for the model's own armature, ``retarget_channels`` for any other
     rig (through its stored map), the same choice ``apply_motion`` makes."""
     pairs, _, _ = resolve_map(arm_obj, motion, store=False)
-    if pairs is None:
-        return keyframes.pose_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
-    return retarget_channels(arm_obj, motion, pairs, scene_fps=scene_fps, max_frames=max_frames)
+    return _channels(arm_obj, motion, pairs, scene_fps=scene_fps, max_frames=max_frames, fingers=fingers)[0]
 
 
 def apply_motion(arm_obj, motion: dict, *, frame_start: float, scene_fps: float, action_name: str,
-                 max_frames=None, store_map: bool = True):
+                 max_frames=None, store_map: bool = True, fingers: bool = True):
     """Key the motion onto any armature: the exact path for the model's own armature, the
-    retargeting path (stored or automatic map) otherwise. Returns (action, message)."""
+    retargeting path (stored or automatic map) otherwise; ``fingers=False`` (Key Fingers
+    off) leaves the finger bones as the animator posed them. Returns (action, message)."""
     motion = validate_motion(motion)
     pairs, mapped, total = resolve_map(arm_obj, motion, store=store_map)
-    if pairs is None:
-        action = keyframes.write_motion_to_armature(arm_obj, motion, frame_start=frame_start, scene_fps=scene_fps,
-                                                    action_name=action_name, max_frames=max_frames)
-    else:
-        if mapped == 0:
-            raise BoneMapError(f"No bone of '{arm_obj.name}' could be matched to the model's skeleton; "
-                               f"edit the bone map in the OHGesture panel.")
-        action = write_retargeted_motion(arm_obj, motion, pairs, frame_start=frame_start, scene_fps=scene_fps,
-                                         action_name=action_name, max_frames=max_frames)
+    if pairs is not None and mapped == 0:
+        raise BoneMapError(f"No bone of '{arm_obj.name}' could be matched to the model's skeleton; "
+                           f"edit the bone map in the OHGesture panel.")
+    channels, fingers_left = _channels(arm_obj, motion, pairs, scene_fps=scene_fps, max_frames=max_frames,
+                                       fingers=fingers)
+    action = keyframes.write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name,
+                                      reset_unkeyed=pairs is not None, keep_pose=fingers_left)
     return action, f"Mapped {mapped} of {total} bones"

@@ -9,8 +9,10 @@ that carry them in FK are solved through the rig's own parents and copy constrai
 (``core.motion.control_rig``): ``torso`` (the hips' turn and travel), the FK spine
 (``spine_fk*``), ``neck``, ``head``, the shoulders and the FK arms and legs
 (``upper_arm_fk``, ``forearm_fk``, ``hand_fk``, ``thigh_fk``, ``shin_fk``, ``foot_fk``,
-``toe_fk``), with ``hips`` and ``chest`` keyed at rest and each limb's ``IK_FK`` switch keyed
-to FK (1.0). The bone map names the controls.
+``toe_fk``) and the fingers (``thumb.01``.., ``f_index.01``..: the deforming finger bones
+stretch from each finger control to the next, so a control turned is its bone turned), with
+``hips`` and ``chest`` keyed at rest and each limb's ``IK_FK`` switch keyed to FK (1.0). The
+bone map names the controls.
 """
 
 from __future__ import annotations
@@ -89,18 +91,24 @@ class RigBody:
         return [(s, deforming.get(t, t)) for s, t in pairs]
 
 
-def rig_body(arm_obj) -> RigBody:
+def rig_body(arm_obj, pairs=None) -> RigBody:
     """The body of a generated rig: the ``DEF-`` bones of the body slots (Rigify's names,
-    else the generic matcher) and of the spine between hips and neck that have a control."""
+    else the generic matcher) and of the spine between hips and neck that have a control;
+    with ``pairs`` (the bone map), the finger bones only where the map names them or their
+    controls, so a take without fingers leaves the fingers unkeyed."""
     names, parents = armature_hierarchy(arm_obj)
     slots = bone_presets.detect_slots(names, parents, preset="RIGIFY_DEF")
     slot_of = {name: slot.partition(".")[0] for slot, name in slots.items()}
     for name in bone_presets.spine_chain(names, parents, slots):
         slot_of.setdefault(name, "spine")
+    fingers = {slots[slot] for slot in bone_presets.FINGER_SLOTS if slot in slots}
+    mapped = None if pairs is None else {target for _, target in pairs}
     bones = arm_obj.data.bones
     members, controls = [], []
     for name in names:  # parents first
         control = _control(name, slot_of.get(name), bones) if name in slot_of else None
+        if name in fingers and mapped is not None and not {name, control} & mapped:
+            continue
         if control is not None and control not in controls:
             members.append(name)
             controls.append(control)

@@ -105,7 +105,7 @@ def hand_key_constraints(arm_obj, action, skeleton: dict, pairs, *, frame_start:
     """{frames, joints, rotations, scene_frames, bones} (model frames, local rotations, the
     keys' scene frames and controls) for the animator's keys on the controls of ``action``, or None when there are none; ``reference``: channels of the
     ``take`` (its motion), when the action was generated from it."""
-    body = rigify.rig_body(arm_obj)
+    body = rigify.rig_body(arm_obj, pairs)
     joint_names, parents = skeleton_hierarchy(skeleton)
     bone_joint = bone_joints_from_pairs(joint_names, body.rest.names, body.deforming_pairs(pairs))
     joint_of = {c: bone_joint[b] for b, c in enumerate(body.controls) if bone_joint[b] >= 0}

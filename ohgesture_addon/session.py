@@ -47,6 +47,7 @@ class Placement:
     layer_upper_body: bool = False
     layer_blend_frames: int = 6
     add_sound_strip: bool = True
+    key_fingers: bool = True  # and the preference's Key Fingers (batch: --no-finger-keys turns it off)
     animated_blend: bool = False  # the panel's Blend may be keyed on the scene (``_gamma_curve``)
 
 
@@ -107,6 +108,7 @@ class GenerationRequest:
     cover_take: bool = False  # Sound File source: the scene's frame range is widened to the take
     delivery_curve: np.ndarray | None = None  # the animated Delivery, sampled as gamma_curve is
     add_sound_strip: bool = False  # Sound File source: the audio becomes a sound strip at the take's start
+    key_fingers: bool = True  # keys on the rig's finger bones when the take has fingers
 
     @property
     def model(self) -> str:
@@ -271,7 +273,8 @@ def build_request(context, *, generation: GenerationSettings | None = None, plac
         frame_start=source["frame_start"], scene_fps=scene_fps, max_frames=source["max_frames"],
         start_seconds=source["start_seconds"], duration_seconds=source["duration_seconds"], gamma_curve=gamma_curve,
         python=python, entry_script=entry_script or str(common.ENTRY_SCRIPT), action_name=action_name,
-        packed_sound=source["packed_sound"], delivery_curve=delivery_curve)
+        packed_sound=source["packed_sound"], delivery_curve=delivery_curve,
+        key_fingers=placement.key_fingers and getattr(common.preferences(context), "key_fingers", True))
     if animator:
         request.layer_upper_body = placement.layer_upper_body
         request.layer_blend_frames = int(placement.layer_blend_frames)
@@ -387,7 +390,7 @@ def _apply_regenerated(request, arm_obj, motion: dict, motion_path: str):
                                            scene_fps=info["scene_fps"], max_frames=info.get("max_frames"))
     else:
         channels = retarget.motion_channels(arm_obj, motion, scene_fps=info["scene_fps"],
-                                            max_frames=info.get("max_frames"))
+                                            max_frames=info.get("max_frames"), fingers=info.get("fingers", True))
     takes.rewrite_keys(action, channels, frame_start=info["frame_start"], first=regenerate["first"],
                        last=regenerate["last"], modes={b.name: b.rotation_mode for b in arm_obj.pose.bones})
     info.update(take=takes.keep_take(motion_path), seed=request.seed, emotions=_emotion_record(request))
@@ -404,14 +407,15 @@ def _apply_new_action(request, arm_obj, motion: dict, motion_path: str):
         action, message = layering.key_upper_body_layer(arm_obj, motion, blend_frames=request.layer_blend_frames,
                                                         **timing)
     else:
-        action, message = retarget.apply_motion(arm_obj, motion, **timing)
+        action, message = retarget.apply_motion(arm_obj, motion, fingers=request.key_fingers, **timing)
     takes.deselect_keys(action)  # so Regenerate Selection starts from nothing selected, not from every key
     takes.mark_generated(action, {
         "take": takes.keep_take(motion_path), "audio": request.audio, "frame_start": request.frame_start,
         "scene_fps": request.scene_fps, "model": request.model, "model_fps": float(motion["fps"]),
         "max_frames": request.max_frames, "start_seconds": request.start_seconds,
         "duration_seconds": request.duration_seconds, "emotions": _emotion_record(request), "seed": request.seed,
-        "layer": bool(request.layer_upper_body), "packed_sound": request.packed_sound})
+        "layer": bool(request.layer_upper_body), "packed_sound": request.packed_sound,
+        "fingers": bool(request.key_fingers)})
     return action, message
 
 
