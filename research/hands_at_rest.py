@@ -2,7 +2,9 @@
 core/generation/hand_roll.py; docs/experiments/hand-roll.md).
 
     .venv/bin/python research/hands_at_rest.py real
-    .venv/bin/python research/hands_at_rest.py takes TAKE.bvh[:SPEECH] ...
+    .venv/bin/python research/hands_at_rest.py takes TAKE.bvh[:SPEECH] ... [--silent-from S]
+    .venv/bin/python research/hands_at_rest.py pauses SPEECH ...
+    .venv/bin/python research/hands_at_rest.py depth TAKE_WITHOUT_REST.bvh:SPEECH ...
 
 ``real``: on the two real co-speech takes on the model body (core.training.speech_takes): each
 hand's twist about the forearm-to-hand direction (percentiles, the left hand's sign mirrored so
@@ -11,7 +13,11 @@ rest.py bakes), and what the pause detector finds in the takes' own speech (trai
 ``takes``: per generated take, the hand roll range, the wrists' height above the hips, the hips'
 horizontal drift, and with its speech the mean wrist speed and the loudness-wrist r
 (core.evaluation.takes, as docs/evaluation.md measures them); with ``--silent-from S`` only the
-frames from S seconds on count for height, roll and drift.
+frames from S seconds on count for height, roll and drift, and the wrists' fastest step in the
+ramp in (S to S + 1.5 s) is set beside the 99th percentile of their steps before S.
+``pauses``: how much of each speech file the pause detector rests in (core.generation.rest).
+``depth``: how deep short pauses rest (rest.SHORT_PAUSE_DEPTH, FULL_REST_SECONDS), on takes made
+without the rest step, against how far the real performers lower their hands in the same pauses.
 """
 
 import argparse
@@ -44,6 +50,14 @@ def wrist_above_hips(motion) -> np.ndarray:
     return np.stack([positions[:, sk.index(f"{s}Hand"), 1] - hips for s in ("Left", "Right")], axis=1)
 
 
+def in_pauses(height: np.ndarray, weight: np.ndarray) -> str:
+    """The wrists' mean height (F, 2) in the pauses (rest ``weight`` > 0) and elsewhere."""
+    inside = weight > 0
+    there = np.round(height[inside].mean(axis=0), 1) if inside.any() else "-"
+    return (f"pauses: {inside.mean():.1%} of frames; wrists there {there} cm above the hips, elsewhere "
+            f"{np.round(height[~inside].mean(axis=0), 1)}")
+
+
 def mean_quaternion(q: np.ndarray) -> np.ndarray:
     """The principal eigenvector of sum q q^T (sign-free mean of unit quaternions (N, 4))."""
     _, vectors = np.linalg.eigh(np.einsum("ni,nj->ij", q, q))
@@ -51,8 +65,34 @@ def mean_quaternion(q: np.ndarray) -> np.ndarray:
     return mean if mean[0] >= 0 else -mean
 
 
+def speech_loudness_of(path, frames: int | None = None) -> np.ndarray:
+    """The loudness generation's re-timing and rest follow (finishing.speech_loudness), with the
+    shipped checkpoint's audio settings, read without torch."""
+    from types import SimpleNamespace
+
+    from ohgesture.core.audio.features import AudioFeatureConfig, audio_features_from_file
+    from ohgesture.core.generation.finishing import speech_loudness
+    from ohgesture.core.model.checkpoint import read_metadata
+
+    meta = read_metadata(Path(__file__).resolve().parent.parent / "core" / "weights" / "default.safetensors")
+    config = AudioFeatureConfig.from_dict(meta["audio_config"])
+    features = audio_features_from_file(path, float(meta["fps"]), config=config, n_frames=frames)
+    return speech_loudness(SimpleNamespace(audio_config=config), features)
+
+
+def pauses(paths: list[str]) -> None:
+    from ohgesture.core.generation.rest import pause_weight
+
+    for path in paths:
+        weight = pause_weight(speech_loudness_of(path), 30.0)
+        starts = np.flatnonzero(np.diff(np.r_[0.0, weight > 0].astype(int)) == 1)
+        print(f"{Path(path).name}: {len(starts)} pauses, {np.mean(weight > 0):.1%} of frames resting, "
+              f"{np.mean(weight > 0.99):.1%} at full rest")
+
+
 def real() -> None:
-    from ohgesture.core.audio.features import load_audio, loudness_envelope
+    from scipy.ndimage import label
+
     from ohgesture.core.generation.rest import pause_weight
     from ohgesture.core.training.speech_takes import load_speech_takes
 
@@ -69,11 +109,13 @@ def real() -> None:
         print(f"  lowest {LOWEST_SHARE:.0%} frames: wrists {np.round(height[low].mean(axis=0), 1)} cm above the hips "
               f"(take mean {np.round(height.mean(axis=0), 1)})")
         chosen.append(m.rotations[low])
-        samples, sr = load_audio(take.audio)
-        weight = pause_weight(loudness_envelope(samples, sr, m.fps, m.num_frames), m.fps)
-        inside = weight > 0.99
-        print(f"  pauses: {inside.mean():.1%} of frames at full rest; wrists there {np.round(height[inside].mean(axis=0), 1) if inside.any() else '-'} cm "
-              f"above the hips, elsewhere {np.round(height[~inside].mean(axis=0), 1)}")
+        weight = pause_weight(speech_loudness_of(take.audio, m.num_frames), m.fps)
+        runs, count = label(weight > 0)
+        for k in range(1, count + 1):
+            where = runs == k
+            print(f"  pause of {where.sum() / m.fps:.1f} s at {np.flatnonzero(where)[0] / m.fps:.1f} s: wrists "
+                  f"{np.round(height[where].mean(axis=0), 1)} cm above the hips")
+        print(f"  {in_pauses(height, weight)}")
         rolls.append(roll.ravel())
     pooled = [np.percentile(r, [2.5, 97.5]) for r in rolls]
     print(f"hand roll range (both hands, 2.5th-97.5th percentiles): {min(p[0] for p in pooled):.1f} .. "
@@ -108,25 +150,67 @@ def takes(paths: list[str], silent_from: float | None) -> None:
         first = 0 if silent_from is None else int(round(silent_from * m.fps))
         roll = hand_roll_degrees(m)[first:]
         height = wrist_above_hips(m)[first:]
-        hips = forward_kinematics(m)[0][first:, m.skeleton.index("Hips")][:, [0, 2]]
+        positions, _ = forward_kinematics(m)
+        hips = positions[first:, m.skeleton.index("Hips")][:, [0, 2]]
         drift = float(np.linalg.norm(hips - hips[0], axis=1).max())
+        wrists = positions[:, [m.skeleton.index("LeftHand"), m.skeleton.index("RightHand")]]
+        steps = np.linalg.norm(np.diff(wrists, axis=0), axis=-1) * m.fps
+        ramp = "" if not first else (f"; wrist speed in the ramp in {steps[first - 1:first + int(1.5 * m.fps)].max():.0f} "
+                                     f"cm/s, speaking p99 {np.percentile(steps[:first - 1], 99):.0f}")
         row = (f"{Path(bvh).name}: roll left {roll[:, 0].min():.0f}..{roll[:, 0].max():.0f}, right "
                f"{roll[:, 1].min():.0f}..{roll[:, 1].max():.0f} deg; wrists above hips {height.mean():.1f} cm "
-               f"(max {height.max():.1f}); hips drift {drift:.1f} cm")
+               f"(max {height.max():.1f}); hips drift {drift:.1f} cm{ramp}")
         if speech:
+            from ohgesture.core.generation.rest import pause_weight
+
+            weight = pause_weight(speech_loudness_of(speech, m.num_frames), m.fps)
+            row += f"; {in_pauses(wrist_above_hips(m), weight)}"
             take = read_reference(bvh, speech)
             row += (f"; wrist speed {liveliness(take)['mean_speed']:.1f} cm/s; loudness r "
                     f"{take_coupling(take)['true']:.3f}")
         print(row)
 
 
+DEPTHS = [(0.5, 4.0), (0.35, 5.0), (0.25, 6.0), (0.2, 6.0), (0.15, 8.0)]
+
+
+def depth(paths: list[str]) -> None:
+    """How far the rest lowers the wrists in the pauses of takes made without it (SHORT_PAUSE_DEPTH,
+    FULL_REST_SECONDS): the arms slerped as rest.rest_arms does, measured as in ``real``."""
+    from dataclasses import replace
+
+    from ohgesture.core.generation import rest
+    from ohgesture.core.motion.rotations import slerp
+
+    for spec in paths:
+        bvh, _, speech = spec.partition(":")
+        m = read_bvh(bvh)
+        loudness = speech_loudness_of(speech, m.num_frames)
+        print(f"{Path(bvh).name}: without rest, {in_pauses(wrist_above_hips(m), rest.pause_weight(loudness, m.fps))}")
+        for short, full in DEPTHS:
+            rest.SHORT_PAUSE_DEPTH, rest.FULL_REST_SECONDS = short, full
+            weight = rest.pause_weight(loudness, m.fps)
+            rotations = m.rotations.copy()
+            for name, q in rest.REST_POSE.items():
+                j = m.skeleton.index(name)
+                rotations[:, j] = slerp(rotations[:, j], np.asarray(q), rest.REST_SHARE * weight)
+            print(f"  depth {short} up to {full} s: {in_pauses(wrist_above_hips(replace(m, rotations=rotations)), weight)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("real", "takes"))
+    parser.add_argument("mode", choices=("real", "takes", "pauses", "depth"))
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--silent-from", type=float, default=None)
-    args = parser.parse_args()
-    real() if args.mode == "real" else takes(args.paths, args.silent_from)
+    args = parser.parse_intermixed_args()
+    if args.mode == "real":
+        real()
+    elif args.mode == "pauses":
+        pauses(args.paths)
+    elif args.mode == "depth":
+        depth(args.paths)
+    else:
+        takes(args.paths, args.silent_from)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ follows, core.generation.finishing.speech_loudness) more than PAUSE_BELOW_DB und
 speech level (its SPEECH_LEVEL_PERCENTILE-th percentile; a take whose level is under SILENT_DB
 is silent throughout); loud blips shorter than BLIP_SECONDS do not end a pause. Inside a pause
 the weight rises with a smoothstep over RAMP_SECONDS from its start and falls to 0 by its end,
-so the hands are back in the sampled motion when the voice returns. Each arm's shoulder, arm,
+so the hands are back in the sampled motion when the voice returns; it peaks at
+SHORT_PAUSE_DEPTH in the shortest pauses and at 1 in those of FULL_REST_SECONDS or more (the
+real performers lower their hands only 0-5 cm in their 1.2-3.6-s pauses, often one hand only:
+a short pause is not a rest). Each arm's shoulder, arm,
 forearm and hand local rotations are slerped by REST_SHARE x weight towards REST_POSE (the
 rest keeps a little of the motion, and the spine, neck and head move as sampled, so the
 character breathes rather than freezes), and the root's horizontal travel is scaled by
@@ -33,6 +36,11 @@ SPEECH_LEVEL_PERCENTILE = 90.0
 SILENT_DB = -60.0
 BLIP_SECONDS = 0.2
 RAMP_SECONDS = 0.6
+# How deep a MIN_PAUSE_SECONDS pause rests; from FULL_REST_SECONDS on, all the way. Chosen on the
+# training speech (research/hands_at_rest.py depth): in its pauses the real performers' wrists are
+# 0-5 cm lower than elsewhere, the shipped model's with these settings 1.5-8 cm (0.5 and 4 s: 5-17 cm).
+SHORT_PAUSE_DEPTH = 0.15
+FULL_REST_SECONDS = 8.0
 REST_SHARE = 0.85
 
 # Local rotations (w, x, y, z) of the relaxed arms on the ZEGGS body (T-pose rest): the sign-free
@@ -64,13 +72,15 @@ def pause_weight(loudness: np.ndarray, fps: float) -> np.ndarray:
     blip = max(1, int(round(BLIP_SECONDS * fps)))
     if blip > 1:
         loud = binary_opening(np.pad(loud, blip, mode="edge"), np.ones(blip, bool))[blip:-blip]
-    runs, count = label(~loud)
-    lengths = np.bincount(runs.ravel())
-    long_runs = np.flatnonzero(lengths >= MIN_PAUSE_SECONDS * fps)
-    pause = np.isin(runs, long_runs[long_runs > 0])
+    runs, _ = label(~loud)
+    seconds = np.bincount(runs.ravel()) / fps
+    seconds[0] = 0.0  # label 0: the loud frames
+    pause = seconds[runs] >= MIN_PAUSE_SECONDS
+    depth = SHORT_PAUSE_DEPTH + (1.0 - SHORT_PAUSE_DEPTH) * smoothstep(
+        (seconds[runs] - MIN_PAUSE_SECONDS) / (FULL_REST_SECONDS - MIN_PAUSE_SECONDS))
     if pause.all() or not pause.any():
-        return pause.astype(np.float64)
-    return smoothstep(distance_transform_edt(pause) / max(RAMP_SECONDS * fps, 1.0))
+        return pause * depth
+    return smoothstep(distance_transform_edt(pause) / max(RAMP_SECONDS * fps, 1.0)) * depth * pause
 
 
 def rest_joints(skeleton: Skeleton) -> list[int]:

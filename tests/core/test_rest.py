@@ -20,6 +20,7 @@ from ohgesture.core.motion.skeleton import skeleton_from_dict
 from support import ROOT, SAMPLES, run_cli
 
 FPS = 30.0
+SILENT = (4.0, 13.0)  # seconds: a silence long enough to rest all the way (rest.FULL_REST_SECONDS)
 ARMS = ("RightArm", "LeftArm")
 
 
@@ -75,17 +76,17 @@ def _wrists_above_hips(skeleton, features) -> np.ndarray:
 def test_a_silence_between_loud_speech_rests_the_arms_and_holds_the_hips_smoothly():
     skeleton = _skeleton()
     layout = feature_layout(skeleton)
-    features = _gesturing(skeleton, 14.0, quiet=(5.0, 9.0))
-    weight = rest.take_pauses(_loudness(14.0, (5.0, 9.0)), len(features), FPS)
+    features = _gesturing(skeleton, 18.0, quiet=SILENT)
+    weight = rest.take_pauses(_loudness(18.0, SILENT), len(features), FPS)
     rested = rest.hold_root(rest.rest_arms(features, weight, skeleton, layout), weight, skeleton, layout)
 
     loud = weight == 0
-    assert loud[: int(5 * FPS)].all() and loud[int(9 * FPS):].all()
+    assert loud[: int(SILENT[0] * FPS)].all() and loud[int(SILENT[1] * FPS):].all()
     assert np.array_equal(rested[loud], features[loud])  # speech stays exactly as it was
 
     height, wrists, hips = _wrists_above_hips(skeleton, features)
     rested_height, rested_wrists, rested_hips = _wrists_above_hips(skeleton, rested)
-    middle = slice(int(6.5 * FPS), int(7.5 * FPS))
+    middle = slice(int(8 * FPS), int(9 * FPS))
     assert height[middle].mean() > 25.0  # gesturing at chest height ...
     assert rested_height[middle].max() < 12.0  # ... and low in the silence, not at the hips' exact height:
     assert np.ptp(rested_height[middle]) > 0.2  # a little of the motion is kept
@@ -99,16 +100,18 @@ def test_a_silence_between_loud_speech_rests_the_arms_and_holds_the_hips_smoothl
 
 def test_what_counts_as_a_pause():
     ramp = rest.RAMP_SECONDS * FPS
-    weight = rest.pause_weight(_loudness(14.0, (5.0, 9.0)), FPS)
-    assert weight[int(7 * FPS)] == 1.0 and weight[int(5 * FPS)] < 0.05
+    weight = rest.pause_weight(_loudness(18.0, SILENT), FPS)
+    assert weight[int(8.5 * FPS)] == 1.0 and weight[int(SILENT[0] * FPS)] < 0.05
     assert np.abs(np.diff(weight)).max() <= 1.5 / ramp + 1e-9  # the smoothstep's steepest slope
+    shorter = rest.pause_weight(_loudness(14.0, (5.0, 6.5)), FPS)  # a short pause rests part of the way
+    assert rest.SHORT_PAUSE_DEPTH - 0.01 < shorter.max() < 0.6
     short = _loudness(14.0, (5.0, 5.0 + 0.8 * rest.MIN_PAUSE_SECONDS))
     assert not rest.pause_weight(short, FPS).any()
-    quiet_speech = _loudness(14.0, (5.0, 9.0)) * 0.03  # a quiet recording (-50 dB): pauses relative to its own level
+    quiet_speech = _loudness(18.0, SILENT) * 0.03  # a quiet recording (-50 dB): pauses relative to its own level
     assert np.array_equal(rest.pause_weight(quiet_speech, FPS), weight)
-    blip = _loudness(14.0, (5.0, 9.0))
-    blip[int(7 * FPS):int(7 * FPS) + 3] = 0.1  # a click in the pause does not end it
-    assert rest.pause_weight(blip, FPS)[int(7 * FPS)] == 1.0
+    blip = _loudness(18.0, SILENT)
+    blip[int(8 * FPS):int(8 * FPS) + 3] = 0.1  # a click in the pause does not end it
+    assert rest.pause_weight(blip, FPS)[int(8.5 * FPS)] == 1.0
     assert rest.pause_weight(np.zeros(100), FPS).tolist() == [1.0] * 100  # digital silence throughout
     assert not rest.pause_weight(_loudness(14.0, (0.0, 0.0)), FPS).any()
 
