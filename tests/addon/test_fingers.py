@@ -15,7 +15,7 @@ from ohgesture.core.motion.skeleton import Motion
 from ohgesture.core.training.speech_takes import body_joints
 from ohgesture.ohgesture_addon import batch, bone_presets, retarget, rigify
 from support import SHARED_DATA
-from test_retarget import mixamo_rig, scene  # noqa: F401 (a fixture)
+from test_retarget import mixamo_finger_bones, mixamo_rig, scene  # noqa: F401 (a fixture)
 from test_rigify import rig, rig_blend  # noqa: F401 (fixtures)
 
 ZEGGS = SHARED_DATA / "zeggs-sample" / "067_Speech_2_x_1_0.bvh"
@@ -40,20 +40,6 @@ def capture(tmp_path_factory) -> tuple[Motion, dict]:
     path = tmp_path_factory.mktemp("fingers") / "zeggs.npz"
     write_motion(path, take, 0, {})
     return take, read_motion_arrays(path)
-
-
-def mixamo_finger_bones() -> list:
-    """Three segments per finger after each hand, spread front to back (metres, Z up)."""
-    extra = []
-    for side, sign in (("Left", 1), ("Right", -1)):
-        for f, finger in enumerate(FINGER_NAMES):
-            parent = f"mixamorig:{side}Hand"
-            for k in range(1, 4):
-                name = f"mixamorig:{side}Hand{finger}{k}"
-                x0 = sign * (0.77 + 0.03 * (k - 1))
-                extra.append((name, parent, (x0, 0.02 * f - 0.04, 1.45), (x0 + sign * 0.03, 0.02 * f - 0.04, 1.45)))
-                parent = name
-    return extra
 
 
 def rig_flexion(scene, arm_obj, chains) -> np.ndarray:

@@ -409,7 +409,8 @@ def test_real_bandai_clip_on_a_t_pose_rig_keeps_torso_and_hips_facing(scene, ban
 
 # --- (4) long motion, big rig: the bulk keyframe path ----------------------------------
 
-def test_sixty_seconds_onto_a_sixty_bone_rig_uses_bulk_keys(scene, monkeypatch):
+def mixamo_finger_bones() -> list:
+    """Three segments per finger after each hand, spread front to back (metres, Z up)."""
     extra = []
     for side, sign in (("Left", 1), ("Right", -1)):
         for f, finger in enumerate(("Thumb", "Index", "Middle", "Ring", "Pinky")):
@@ -419,6 +420,12 @@ def test_sixty_seconds_onto_a_sixty_bone_rig_uses_bulk_keys(scene, monkeypatch):
                 x0 = sign * (0.77 + 0.03 * (k - 1))
                 extra.append((name, parent, (x0, 0.02 * f - 0.04, 1.45), (x0 + sign * 0.03, 0.02 * f - 0.04, 1.45)))
                 parent = name
+    return extra
+
+
+def test_sixty_seconds_onto_a_sixty_bone_rig_uses_bulk_keys(scene, monkeypatch):
+    extra = mixamo_finger_bones()
+    for side, sign in (("Left", 1), ("Right", -1)):
         for k in range(4):
             extra.append((f"{side}Twist{k}", f"mixamorig:{side}Arm", (sign * 0.2, 0, 1.45), (sign * 0.3, 0, 1.45)))
     obj = mixamo_rig(extra=extra)
