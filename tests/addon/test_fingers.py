@@ -13,7 +13,7 @@ from ohgesture.core.motion.measures import finger_flexion
 from ohgesture.core.motion.motion_file import read_motion_arrays, write_motion
 from ohgesture.core.motion.skeleton import Motion
 from ohgesture.core.training.speech_takes import body_joints
-from ohgesture.ohgesture_addon import batch, bone_presets, retarget, rigify
+from ohgesture.ohgesture_addon import armature, batch, bone_presets, retarget, rigify
 from support import SHARED_DATA
 from test_retarget import mixamo_finger_bones, mixamo_rig, scene  # noqa: F401 (a fixture)
 from test_rigify import rig, rig_blend  # noqa: F401 (fixtures)
@@ -167,6 +167,22 @@ def test_key_fingers_off_keeps_the_animators_hands(scene, capture):  # noqa: F81
     assert batch._placement(args, obj).key_fingers is False
     assert batch._placement(batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]),
                             obj).key_fingers is True
+
+
+@needs_data
+def test_the_models_own_armature_keys_its_fingers_unless_key_fingers_is_off(scene, capture):  # noqa: F811
+    """The exact path (an armature made from the take's skeleton, as --create-armature makes
+    one for a model with fingers)."""
+    take, motion = capture
+    obj = armature.create_matching_armature(bpy.context, motion)
+    assert retarget.resolve_map(obj, motion, store=False)[0] is None
+    segments = [f"{side}Hand{f}{k}" for side, _ in SIDES for f in FINGER_NAMES for k in (1, 2, 3)]
+    retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="own")
+    assert finger_keys(obj, segments) == set(segments)
+    chains = [segments[k:k + 3] for k in range(0, 30, 3)]
+    check_bends_like_the_capture(rig_flexion(scene, obj, chains), take, "the model's own armature", 1.0)
+    retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="own, no fingers", fingers=False)
+    assert finger_keys(obj, segments) == set() and finger_keys(obj, ["LeftHand"]) == {"LeftHand"}
 
 
 def retarget_body_motion() -> dict:
