@@ -11,7 +11,7 @@ hand's twist about the forearm-to-hand direction (percentiles, the left hand's s
 both sides read alike), the relaxed arms of the frames where the hands hang lowest (the table
 rest.py bakes), and what the pause detector finds in the takes' own speech (training speech).
 ``takes``: per generated take, the hand roll range, the wrists' height above the hips, the hips'
-horizontal drift, and with its speech the mean wrist speed and the loudness-wrist r
+horizontal drift, foot sliding, and with its speech the mean wrist speed and the loudness-wrist r
 (core.evaluation.takes, as docs/evaluation.md measures them); with ``--silent-from S`` only the
 frames from S seconds on count for height, roll and drift, and the wrists' fastest step in the
 ramp in (S to S + 1.5 s) is set beside the 99th percentile of their steps before S.
@@ -142,7 +142,9 @@ def real() -> None:
 
 
 def takes(paths: list[str], silent_from: float | None) -> None:
+    from ohgesture.core.evaluation.measures import foot_sliding
     from ohgesture.core.evaluation.takes import liveliness, read_reference, take_coupling
+    from ohgesture.core.motion.measures import contact_joints
 
     for spec in paths:
         bvh, _, speech = spec.partition(":")
@@ -159,7 +161,8 @@ def takes(paths: list[str], silent_from: float | None) -> None:
                                      f"cm/s, speaking p99 {np.percentile(steps[:first - 1], 99):.0f}")
         row = (f"{Path(bvh).name}: roll left {roll[:, 0].min():.0f}..{roll[:, 0].max():.0f}, right "
                f"{roll[:, 1].min():.0f}..{roll[:, 1].max():.0f} deg; wrists above hips {height.mean():.1f} cm "
-               f"(max {height.max():.1f}); hips drift {drift:.1f} cm{ramp}")
+               f"(max {height.max():.1f}); hips drift {drift:.1f} cm; foot sliding "
+               f"{foot_sliding(positions[first:], m.fps, contact_joints(m.skeleton)):.2f} cm/s{ramp}")
         if speech:
             from ohgesture.core.generation.rest import pause_weight
 

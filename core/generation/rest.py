@@ -14,8 +14,9 @@ real performers lower their hands only 0-5 cm in their 1.2-3.6-s pauses, often o
 a short pause is not a rest). Each arm's shoulder, arm,
 forearm and hand local rotations are slerped by REST_SHARE x weight towards REST_POSE (the
 rest keeps a little of the motion, and the spine, neck and head move as sampled, so the
-character breathes rather than freezes), and the root's horizontal travel is scaled by
-1 - weight, so the hips hold still. Skeletons without the ZEGGS body's arm joints are left as
+character breathes rather than freezes); the root's horizontal travel is scaled by 1 - weight
+and the legs slerp by the weight towards their mean pose over the pause, so the hips hold still
+and the feet do not skate (the sampled legs shuffle in silence). Skeletons without the ZEGGS body's arm joints are left as
 they are. The settings were chosen on the training speech (research/hands_at_rest.py real,
 docs/experiments/hand-roll.md).
 """
@@ -42,6 +43,7 @@ RAMP_SECONDS = 0.6
 SHORT_PAUSE_DEPTH = 0.15
 FULL_REST_SECONDS = 8.0
 REST_SHARE = 0.85
+LEGS = ("RightUpLeg", "RightLeg", "RightFoot", "RightToeBase", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase")
 
 # Local rotations (w, x, y, z) of the relaxed arms on the ZEGGS body (T-pose rest): the sign-free
 # mean over the 5 % of frames of each real co-speech take where the wrists hang lowest
@@ -107,12 +109,23 @@ def rest_arms(features: np.ndarray, weight: np.ndarray, skeleton: Skeleton, layo
 
 def hold_root(features: np.ndarray, weight: np.ndarray, skeleton: Skeleton, layout: FeatureLayout) -> np.ndarray:
     """Motion features (F, D) whose root travels horizontally by 1 - ``weight`` (F,) of its sampled
-    velocity (on a skeleton with the REST_POSE joints; the root anchored over planted feet would
-    otherwise carry the legs' drift back into the hips)."""
-    if not rest_joints(skeleton) or not np.any(weight):
+    velocity and whose legs (LEGS) slerp by ``weight`` towards their mean pose over each pause, so
+    the feet stay where they stand (on a skeleton with the REST_POSE joints; called after the root
+    is anchored over planted feet, which would otherwise carry the legs' drift back into the hips)."""
+    weight = np.asarray(weight, np.float64)
+    if not rest_joints(skeleton) or not weight.any():
         return features
     out = np.array(features, copy=True)
-    out[:, layout.slices["root_velocity"]] *= (1.0 - np.asarray(weight))[:, None]
+    out[:, layout.slices["root_velocity"]] *= (1.0 - weight)[:, None]
+    runs, count = label(weight > 0)
+    for joint in [skeleton.index(name) for name in LEGS if name in skeleton.joint_names]:
+        columns = layout.joint_slice(joint)
+        for run in range(1, count + 1):
+            frames = np.flatnonzero(runs == run)
+            sampled = matrix_to_quat(sixd_to_matrix(features[frames, columns]))
+            aligned = sampled * np.where(sampled @ sampled[0] < 0, -1.0, 1.0)[:, None]
+            held = slerp(sampled, aligned.mean(axis=0), weight[frames])
+            out[frames, columns] = matrix_to_6d(quat_to_matrix(held))
     return out
 
 

@@ -1,5 +1,5 @@
 """Hands at rest in pauses (core.generation.rest): a long silence between loud speech brings the
-wrists down and holds the hips, the loud parts stay exactly as they were, the ramps in and out
+wrists down and holds the hips and feet, the loud parts stay exactly as they were, the ramps in and out
 are no faster than the motion itself, short pauses and skeletons without the ZEGGS arms are left
 alone; and the shipped model's take of 14 s of speech and 10 s of silence rests its hands low,
 rolled within real capture, in the silence."""
@@ -98,6 +98,21 @@ def test_a_silence_between_loud_speech_rests_the_arms_and_holds_the_hips_smoothl
     assert steps.max() <= own_step, (steps.max(), own_step)
 
 
+def test_the_legs_stand_still_in_a_pause():
+    skeleton = _skeleton()
+    layout = feature_layout(skeleton)
+    features = _gesturing(skeleton, 18.0, quiet=SILENT)
+    knee = layout.joint_slice(skeleton.index("RightLeg"))
+    t = np.arange(len(features)) / FPS
+    features[:, knee] = matrix_to_6d(quat_to_matrix(_about([1, 0, 0], np.radians(10 + 8 * np.sin(t)))))
+    weight = rest.take_pauses(_loudness(18.0, SILENT), len(features), FPS)
+    held = rest.hold_root(features, weight, skeleton, layout)
+    middle = slice(int(8 * FPS), int(9 * FPS))
+    assert np.ptp(features[middle, knee], axis=0).max() > 0.05  # the sampled knee shuffles ...
+    assert np.ptp(held[middle, knee], axis=0).max() < 1e-6  # ... and stands in the pause
+    assert np.array_equal(held[weight == 0], features[weight == 0])
+
+
 def test_what_counts_as_a_pause():
     ramp = rest.RAMP_SECONDS * FPS
     weight = rest.pause_weight(_loudness(18.0, SILENT), FPS)
@@ -137,7 +152,9 @@ def _speech_then_silence(path) -> None:
 
 @pytest.mark.parametrize("emotion", ["neutral", "sad"])
 def test_the_shipped_model_rests_its_hands_in_ten_seconds_of_silence(tmp_path, emotion):
+    from ohgesture.core.evaluation.measures import foot_sliding
     from ohgesture.core.motion.bvh import read_bvh
+    from ohgesture.core.motion.measures import contact_joints
 
     wav, take = tmp_path / "speech_then_silence.wav", tmp_path / "take.bvh"
     _speech_then_silence(wav)
@@ -152,6 +169,8 @@ def test_the_shipped_model_rests_its_hands_in_ten_seconds_of_silence(tmp_path, e
     roll = np.degrees(R.hand_roll(motion.rotations, skeleton))[silent]
     assert roll.min() >= R.LOW_DEGREES - 1e-6 and roll.max() <= R.HIGH_DEGREES + 1e-6
     assert np.ptp(hips[silent][:, [0, 2]], axis=0).max() < 2.0
+    # the hips held, the feet stand (foot sliding within real capture's 1.4-1.6 cm/s)
+    assert foot_sliding(positions[silent], motion.fps, contact_joints(skeleton)) < 1.4
     steps = np.linalg.norm(np.diff(wrists, axis=0), axis=-1)
     speaking = slice(0, int(14 * motion.fps))
     ramp = slice(int(14 * motion.fps) - 1, int(15.5 * motion.fps))
