@@ -157,8 +157,10 @@ def takes(paths: list[str], silent_from: float | None) -> None:
         drift = float(np.linalg.norm(hips - hips[0], axis=1).max())
         wrists = positions[:, [m.skeleton.index("LeftHand"), m.skeleton.index("RightHand")]]
         steps = np.linalg.norm(np.diff(wrists, axis=0), axis=-1) * m.fps
-        ramp = "" if not first else (f"; wrist speed in the ramp in {steps[first - 1:first + int(1.5 * m.fps)].max():.0f} "
-                                     f"cm/s, speaking p99 {np.percentile(steps[:first - 1], 99):.0f}")
+        ramp = ""
+        if first:
+            ramp = (f"; wrist speed in the ramp in {steps[first - 1:first + int(1.5 * m.fps)].max():.0f} cm/s, "
+                    f"speaking p99 {np.percentile(steps[:first - 1], 99):.0f}")
         row = (f"{Path(bvh).name}: roll left {roll[:, 0].min():.0f}..{roll[:, 0].max():.0f}, right "
                f"{roll[:, 1].min():.0f}..{roll[:, 1].max():.0f} deg; wrists above hips {height.mean():.1f} cm "
                f"(max {height.max():.1f}); hips drift {drift:.1f} cm; foot sliding "
@@ -189,7 +191,8 @@ def depth(paths: list[str]) -> None:
         bvh, _, speech = spec.partition(":")
         m = read_bvh(bvh)
         loudness = speech_loudness_of(speech, m.num_frames)
-        print(f"{Path(bvh).name}: without rest, {in_pauses(wrist_above_hips(m), rest.pause_weight(loudness, m.fps))}")
+        weight = rest.pause_weight(loudness, m.fps)
+        print(f"{Path(bvh).name}: without rest, {in_pauses(wrist_above_hips(m), weight)}")
         for short, full in DEPTHS:
             rest.SHORT_PAUSE_DEPTH, rest.FULL_REST_SECONDS = short, full
             weight = rest.pause_weight(loudness, m.fps)
@@ -197,7 +200,8 @@ def depth(paths: list[str]) -> None:
             for name, q in rest.REST_POSE.items():
                 j = m.skeleton.index(name)
                 rotations[:, j] = slerp(rotations[:, j], np.asarray(q), rest.REST_SHARE * weight)
-            print(f"  depth {short} up to {full} s: {in_pauses(wrist_above_hips(replace(m, rotations=rotations)), weight)}")
+            rested = wrist_above_hips(replace(m, rotations=rotations))
+            print(f"  depth {short} up to {full} s: {in_pauses(rested, weight)}")
 
 
 def main() -> None:

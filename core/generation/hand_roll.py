@@ -80,11 +80,11 @@ def limit_hand_roll(features: np.ndarray, skeleton: Skeleton, layout: FeatureLay
     hands = hand_joints(skeleton)
     if not hands or len(features) == 0:
         return features
-    out = np.array(features, copy=True)
-    columns = np.concatenate([np.arange(layout.joint_slice(j).start, layout.joint_slice(j).stop) for j, _ in hands])
     rotations = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (len(features), skeleton.num_joints, 1))
     for j, _ in hands:
         rotations[:, j] = matrix_to_quat(sixd_to_matrix(features[:, layout.joint_slice(j)]))
     limited = limit_hand_roll_rotations(rotations, skeleton)
-    out[:, columns] = np.concatenate([matrix_to_6d(quat_to_matrix(limited[:, j])) for j, _ in hands], axis=1)
+    out = np.array(features, copy=True)
+    for j, _ in hands:
+        out[:, layout.joint_slice(j)] = matrix_to_6d(quat_to_matrix(limited[:, j]))
     return out

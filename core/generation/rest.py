@@ -11,13 +11,13 @@ the weight rises with a smoothstep over RAMP_SECONDS from its start and falls to
 so the hands are back in the sampled motion when the voice returns; it peaks at
 SHORT_PAUSE_DEPTH in the shortest pauses and at 1 in those of FULL_REST_SECONDS or more (the
 real performers lower their hands only 0-5 cm in their 1.2-3.6-s pauses, often one hand only:
-a short pause is not a rest). Each arm's shoulder, arm,
-forearm and hand local rotations are slerped by REST_SHARE x weight towards REST_POSE (the
-rest keeps a little of the motion, and the spine, neck and head move as sampled, so the
-character breathes rather than freezes); the root's horizontal travel is scaled by 1 - weight
-and the legs slerp by the weight towards their mean pose over the pause, so the hips hold still
-and the feet do not skate (the sampled legs shuffle in silence). Skeletons without the ZEGGS body's arm joints are left as
-they are. The settings were chosen on the training speech (research/hands_at_rest.py real,
+a short pause is not a rest). Each arm's shoulder, arm, forearm and hand local rotations are
+slerped by REST_SHARE x weight towards REST_POSE (the rest keeps a little of the motion, and
+the spine, neck and head move as sampled, so the character breathes rather than freezes); the
+root's horizontal travel is scaled by 1 - weight and the legs slerp by the weight towards their
+mean pose over the pause, so the hips hold still and the feet do not skate (the sampled legs
+shuffle in silence). Skeletons without the ZEGGS body's arm joints are left as they are. The
+settings were chosen on the training speech (research/hands_at_rest.py real, depth;
 docs/experiments/hand-roll.md).
 """
 

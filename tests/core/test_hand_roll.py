@@ -28,7 +28,8 @@ def _about(axis, degrees) -> np.ndarray:
 
 
 def _rotations(skeleton: Skeleton, twist_degrees: np.ndarray, swing_degrees: float = 35.0) -> np.ndarray:
-    """(F, J, 4): the right hand swung ``swing_degrees`` about +Z (across its forearm axis) after a twist about that axis."""
+    """(F, J, 4): the right hand swung ``swing_degrees`` about +Z (across its forearm axis) after a
+    twist about that axis."""
     frames = len(twist_degrees)
     rotations = np.tile([1.0, 0.0, 0.0, 0.0], (frames, skeleton.num_joints, 1))
     twist = _about(skeleton.offsets[HAND], twist_degrees)
