@@ -1,7 +1,7 @@
 """Finishing a sampled take: re-timing to the speech's loudness, then a low-pass, the heading
 held, the arms at rest in pauses, the hands' roll kept within real capture, the root anchored
-over planted feet, foot locking and grounding (docs/architecture.md, finishing); next to known
-frames each fades out so they stay exactly as they were."""
+over planted feet and its sway calmed, foot locking and grounding (docs/architecture.md,
+finishing); next to known frames each fades out so they stay exactly as they were."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .model_loading import LoadedModel
 from .rest import REST_IN_PAUSES, hold_root, rest_arms, take_pauses
 from .retiming import activity_time_map, retime_features
 from .root_anchor import anchor_root
+from .sway import CALM_SWAY, calm_sway
 
 FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
@@ -65,6 +66,8 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
         finished = limit_hand_roll(finished, lm.skeleton, lm.layout)
     if foot_lock and mask is None:
         finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
+    if mask is None and CALM_SWAY:
+        finished = calm_sway(finished, lm.fps, lm.layout)
     if pauses is not None:  # after the anchoring, which moves the hips with the feet
         finished = hold_root(finished, pauses, lm.skeleton, lm.layout)
     if foot_lock:
