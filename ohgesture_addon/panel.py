@@ -35,7 +35,7 @@ class OHGESTURE_PT_main(bpy.types.Panel):
             layout.label(text=str(exc), icon="ERROR")
         layout.label(text=install.device_sentence(context), icon="PREFERENCES")
         _draw_emotions(layout, settings)
-        for name in ("delivery", "energy", "guidance", "quality", "follow_speech", "lock_feet"):
+        for name in ("delivery", "energy", "guidance", "quality", "follow_speech", "rest_in_pauses", "lock_feet"):
             layout.prop(settings, name)
         row = layout.row(align=True)
         row.prop(settings, "seed")

@@ -101,6 +101,10 @@ class OHGestureSettings(bpy.types.PropertyGroup):
         name="Follow Speech Timing", default=True,
         description="Re-time the generated motion so the hands move when the model expects from the speech "
                     "(models with an activity encoder, like the shipped one); off keeps the sampler's own timing")
+    rest_in_pauses: BoolProperty(
+        name="Rest in Pauses", default=True,
+        description="In long pauses of the speech the arms come to rest low and relaxed; off keeps the sampler's arms "
+                    "(--no-rest)")
     lock_feet: BoolProperty(
         name="Lock Feet", default=True,
         description="Pin feet that rest on the floor there (leg IK), so they do not skate; "

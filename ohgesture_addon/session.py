@@ -80,7 +80,8 @@ def panel_settings(context, settings, labels) -> GenerationSettings:
         blend=(emotion_2, share) if emotion_2 is not None else None, mix=mix,
         guidance=_panel_number(settings.guidance), energy=_panel_number(settings.energy), sampler=sampler,
         steps=None if sampler == "ddpm" else steps, seed=int(settings.seed), retime=bool(settings.follow_speech),
-        foot_lock=bool(settings.lock_feet), delivery=_panel_number(settings.delivery), device=common.device(context))
+        foot_lock=bool(settings.lock_feet), rest=bool(settings.rest_in_pauses), delivery=_panel_number(settings.delivery),
+        device=common.device(context))
 
 
 @dataclass

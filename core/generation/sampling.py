@@ -64,6 +64,7 @@ def generate_features(
     energy_reference: np.ndarray | None = None,
     energy_offset: float | None = None,
     delivery=DEFAULT_DELIVERY,
+    rest: bool = True,
 ) -> np.ndarray:
     """Motion features (F, D), denormalised, for raw audio features (F, A).
 
@@ -83,6 +84,7 @@ def generate_features(
     already (a warm worker's, take.AudioCache), so it is not measured again.
     ``delivery``: 0 (conversation) .. 1 (oration), a number or a (F,) curve, for models with
     performers (``performer_conditions``); others have one repertoire and ignore it.
+    ``rest``: the arms come to rest in long pauses (core.generation.rest).
     """
     frames = len(audio_features)
     if frames < 1:
@@ -111,7 +113,7 @@ def generate_features(
     if inpaint is None and retime and frames > 1:
         motion = follow_activity(lm, motion, loudness)
     motion = finish(lm, motion, None if inpaint is None else inpaint[1][:frames], known, smoothing_hz, foot_lock,
-                    loudness=loudness)
+                    loudness=loudness, rest=rest)
     if not np.all(np.isfinite(motion)):
         raise GenerationError("the model produced non-finite motion; the checkpoint may be damaged.")
     return motion

@@ -153,6 +153,7 @@ class GenerationSettings:
     retime: bool = True  # core/generation/retiming.py
     smooth_hz: float = DEFAULT_SMOOTHING_HZ  # 0: off
     foot_lock: bool = True  # core/generation/root_anchor.py, footlock.py
+    rest: bool = True  # core/generation/rest.py
     delivery: float = DEFAULT_DELIVERY  # 0 conversation .. 1 oration (DELIVERIES)
     device: str = "auto"
     threads: int = 1  # torch CPU threads; 0: torch's default
@@ -192,6 +193,8 @@ class GenerationSettings:
             "delivery": (["--delivery"], dict(metavar="conversation|oration|0..1", help=(
                 f"the repertoire of gestures: conversation (0: smaller, closer to the body), oration (1: wide and "
                 f"high) or a blend between them (default {DEFAULT_DELIVERY:g}); the voice never picks it"))),
+            "rest": (["--no-rest"], dict(action="store_false", help=(
+                "keep the sampler's arms in long pauses; by default they come to rest low and relaxed (docs/cli.md)"))),
             "device": (["--device"], dict(help="auto, cpu or cuda")),
             "threads": (["--threads"], dict(type=int, help=(
                 "torch CPU threads (default 1: this small model gains little from more, and extra threads spin "
@@ -241,6 +244,8 @@ class GenerationSettings:
             argv.append("--no-retime")
         if not self.foot_lock:
             argv.append("--no-foot-lock")
+        if not self.rest:
+            argv.append("--no-rest")
         return argv
 
     def replace(self, **changes) -> "GenerationSettings":
@@ -311,4 +316,4 @@ class GenerationSettings:
         """The keyword arguments of ``generate_features`` and ``regenerate_range`` these settings fill."""
         return dict(guidance=self.guidance, sampler=self.sampler, steps=self.sampling_steps(total_steps),
                     seed=self.seed, smoothing_hz=self.smooth_hz, foot_lock=self.foot_lock, energy=self.energy,
-                    delivery=self.delivery)
+                    delivery=self.delivery, rest=self.rest)

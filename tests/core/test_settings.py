@@ -22,7 +22,7 @@ CHECKSUMS = json.loads((Path(__file__).with_name("generation_checksums.json")).r
 # Every setting away from its default, so a flag that is lost on the way shows.
 CHANGED = GenerationSettings(model="/models/m.safetensors", emotion="angry", blend=("sad", 0.30000001192092896),
                              guidance=1.2345678901234567, energy=-0.1, sampler="ddim", steps=7, seed=12345,
-                             retime=False, smooth_hz=0.0, foot_lock=False, delivery=0.30000001192092896,
+                             retime=False, smooth_hz=0.0, foot_lock=False, rest=False, delivery=0.30000001192092896,
                              device="cuda:1", threads=0)
 
 
