@@ -56,11 +56,11 @@ def upper_body_channels(arm_obj, channels):
     return names, basis_q, basis_loc, keyed, keyed_location, count
 
 
-def layer_channels(arm_obj, motion: dict, *, frame_start: float, scene_fps: float, max_frames):
+def layer_channels(arm_obj, motion: dict, *, frame_start: float, scene_fps: float, max_frames, fingers=True):
     """The motion's channels for a layer starting on scene frame ``frame_start``: the upper
     body's, the first spine bone standing on the hips of the animation below
     (``_stand_on_the_base_hips``; Generate and Regenerate Selection of a layered take)."""
-    channels = motion_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames)
+    channels = motion_channels(arm_obj, motion, scene_fps=scene_fps, max_frames=max_frames, fingers=fingers)
     if not rigify.is_generated_rig(arm_obj):
         channels = _stand_on_the_base_hips(arm_obj, channels, frame_start)
     return upper_body_channels(arm_obj, channels)
@@ -87,10 +87,11 @@ def layer_over(arm_obj, action, *, frame_start: float, blend_frames: int):
 
 
 def key_upper_body_layer(arm_obj, motion: dict, *, frame_start: float, scene_fps: float, max_frames,
-                         action_name: str, blend_frames: int):
+                         action_name: str, blend_frames: int, fingers: bool = True):
     """Key the motion's upper body into a new action layered over the armature's
-    animation. Returns (action, message)."""
-    channels = layer_channels(arm_obj, motion, frame_start=frame_start, scene_fps=scene_fps, max_frames=max_frames)
+    animation (the fingers only with ``fingers``, Key Fingers). Returns (action, message)."""
+    channels = layer_channels(arm_obj, motion, frame_start=frame_start, scene_fps=scene_fps, max_frames=max_frames,
+                              fingers=fingers)
     action = write_channels(arm_obj, channels, frame_start=frame_start, action_name=action_name, assign=False)
     layer_over(arm_obj, action, frame_start=frame_start, blend_frames=blend_frames)
     return action, f"Layered the upper body over the animation of '{arm_obj.name}'"

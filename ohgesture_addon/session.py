@@ -388,7 +388,8 @@ def _apply_regenerated(request, arm_obj, motion: dict, motion_path: str):
         raise common.SettingsError("The action to regenerate was removed while generating.")
     if info.get("layer"):  # the spine stands on the hips below the layer, as Generate keyed it
         channels = layering.layer_channels(arm_obj, motion, frame_start=info["frame_start"],
-                                           scene_fps=info["scene_fps"], max_frames=info.get("max_frames"))
+                                           scene_fps=info["scene_fps"], max_frames=info.get("max_frames"),
+                                           fingers=info.get("fingers", True))
     else:
         channels = retarget.motion_channels(arm_obj, motion, scene_fps=info["scene_fps"],
                                             max_frames=info.get("max_frames"), fingers=info.get("fingers", True))
@@ -406,7 +407,7 @@ def _apply_new_action(request, arm_obj, motion: dict, motion_path: str):
                   action_name=request.action_name)
     if request.layer_upper_body:
         action, message = layering.key_upper_body_layer(arm_obj, motion, blend_frames=request.layer_blend_frames,
-                                                        **timing)
+                                                        fingers=request.key_fingers, **timing)
     else:
         action, message = retarget.apply_motion(arm_obj, motion, fingers=request.key_fingers, **timing)
     takes.deselect_keys(action)  # so Regenerate Selection starts from nothing selected, not from every key

@@ -13,7 +13,8 @@ from ohgesture.core.motion.measures import finger_flexion
 from ohgesture.core.motion.motion_file import read_motion_arrays, write_motion
 from ohgesture.core.motion.skeleton import Motion
 from ohgesture.core.training.speech_takes import body_joints
-from ohgesture.ohgesture_addon import armature, batch, bone_presets, retarget, rigify
+from ohgesture.ohgesture_addon import armature, batch, bone_presets, layering, retarget, rigify
+from ohgesture.ohgesture_addon.takes import action_fcurves
 from support import SHARED_DATA
 from test_retarget import mixamo_finger_bones, mixamo_rig, scene  # noqa: F401 (a fixture)
 from test_rigify import rig, rig_blend  # noqa: F401 (fixtures)
@@ -63,9 +64,9 @@ def capture_flexion(take: Motion) -> np.ndarray:
     return finger_flexion(positions[np.array(FRAMES) - 1], take.skeleton)
 
 
-def finger_keys(arm_obj, names) -> set:
-    action = arm_obj.animation_data.action
-    from ohgesture.ohgesture_addon.takes import action_fcurves
+def finger_keys(arm_obj, names, action=None) -> set:
+    """The bones of ``names`` with F-curves in ``action`` (default: the active one)."""
+    action = action or arm_obj.animation_data.action
     return {fc.data_path.split('"')[1] for fc in action_fcurves(action)} & set(names)
 
 
@@ -161,8 +162,14 @@ def test_key_fingers_off_keeps_the_animators_hands(scene, capture):  # noqa: F81
     obj.pose.bones["mixamorig:LeftHandIndex2"].rotation_quaternion = (0.9, 0.43, 0.0, 0.0)  # the animator's pose
     retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="no fingers", fingers=False)
     assert finger_keys(obj, names) == set() and finger_keys(obj, ["mixamorig:LeftHand"]) == {"mixamorig:LeftHand"}
+    assert tuple(obj.pose.bones["mixamorig:LeftHandIndex2"].rotation_quaternion) == pytest.approx((0.9, 0.43, 0, 0))
     channels = retarget.motion_channels(obj, motion, scene_fps=30.0, fingers=False)
     assert not any(k for n, k in zip(channels[0], channels[3]) if n in names)
+    for fingers in (True, False):  # the Upper Body Layer keys the fingers with the arms, or not
+        layer, _ = layering.key_upper_body_layer(obj, motion, frame_start=1, scene_fps=30.0, max_frames=60,
+                                                 action_name="layer", blend_frames=6, fingers=fingers)
+        assert finger_keys(obj, names, layer) == (set(names) if fingers else set())
+        assert finger_keys(obj, ["mixamorig:LeftHand"], layer) == {"mixamorig:LeftHand"}
     args = batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend", "--no-finger-keys"])
     assert batch._placement(args, obj).key_fingers is False
     assert batch._placement(batch.parse_args(["--sound", "a.wav", "--armature", "Rig", "--out", "a.blend"]),
