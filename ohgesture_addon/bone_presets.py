@@ -9,6 +9,10 @@ Slot detection tries the built-in presets first (exact names after dropping a
 ``namespace:``), then a generic matcher that normalises names: prefixes such as
 ``mixamorig:``, ``DEF-``, ``ORG-``, ``MCH-``, ``J_Bip_``, ``Bip01``; side markers Left/L/.L/
 _l/l_/Right/...; case and camelCase; synonyms (clavicle = shoulder, calf = shin, ...).
+
+The fingers have slots of their own (``FINGER_SLOTS``, three segments per finger, thumb to
+little finger) with presets apart from the body's (``FINGER_PRESETS``), so a rig or a
+take without fingers still matches its preset and simply pairs no finger.
 """
 
 from __future__ import annotations
