@@ -16,7 +16,7 @@ from ohgesture.core.training.speech_takes import body_joints
 from ohgesture.ohgesture_addon import armature, batch, bone_presets, layering, retarget, rigify
 from ohgesture.ohgesture_addon.takes import action_fcurves
 from support import SHARED_DATA
-from test_retarget import mixamo_finger_bones, mixamo_rig, scene  # noqa: F401 (a fixture)
+from test_retarget import build_rig, humanoid_bones, mixamo_finger_bones, mixamo_rig, scene  # noqa: F401 (a fixture)
 from test_rigify import rig, rig_blend  # noqa: F401 (fixtures)
 
 ZEGGS = SHARED_DATA / "zeggs-sample" / "067_Speech_2_x_1_0.bvh"
@@ -190,6 +190,21 @@ def test_the_models_own_armature_keys_its_fingers_unless_key_fingers_is_off(scen
     check_bends_like_the_capture(rig_flexion(scene, obj, chains), take, "the model's own armature", 1.0)
     retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="own, no fingers", fingers=False)
     assert finger_keys(obj, segments) == set() and finger_keys(obj, ["LeftHand"]) == {"LeftHand"}
+
+
+@needs_data
+@pytest.mark.parametrize("preset", ["UNREAL", "VRM", "VRM_HUMANOID", "RIGIFY_METARIG"])
+def test_unreal_vrm_and_metarig_finger_names_bend_as_the_capture(scene, capture, preset):  # noqa: F811
+    take, motion = capture
+    names = bone_presets.PRESETS[preset]
+    obj = build_rig(preset, humanoid_bones(names["hips"], [names[s] for s in bone_presets.SPINE_SLOTS],
+                                           [names["neck"]], names["head"],
+                                           {s: names[s] for s in bone_presets.SLOTS if "." in s},
+                                           extra=mixamo_finger_bones(preset, prefix="")))
+    retarget.apply_motion(obj, motion, frame_start=1, scene_fps=30.0, action_name="fingers")
+    fingers = bone_presets.FINGER_PRESETS[preset]
+    chains = [[fingers[f"{f}{k}.{s}"] for k in (1, 2, 3)] for _, s in SIDES for f in bone_presets.FINGERS]
+    check_bends_like_the_capture(rig_flexion(scene, obj, chains), take, f"{preset} fingers", 1.0)
 
 
 def retarget_body_motion() -> dict:

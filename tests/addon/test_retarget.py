@@ -409,14 +409,16 @@ def test_real_bandai_clip_on_a_t_pose_rig_keeps_torso_and_hips_facing(scene, ban
 
 # --- (4) long motion, big rig: the bulk keyframe path ----------------------------------
 
-def mixamo_finger_bones() -> list:
-    """Three segments per finger after each hand, spread front to back (metres, Z up)."""
+def mixamo_finger_bones(preset: str = "MIXAMO", prefix: str = "mixamorig:") -> list:
+    """Three segments per finger after each hand, spread front to back (metres, Z up),
+    named as ``preset`` names them (bone_presets.FINGER_PRESETS)."""
+    body, fingers = bone_presets.PRESETS[preset], bone_presets.FINGER_PRESETS[preset]
     extra = []
-    for side, sign in (("Left", 1), ("Right", -1)):
-        for f, finger in enumerate(("Thumb", "Index", "Middle", "Ring", "Pinky")):
-            parent = f"mixamorig:{side}Hand"
+    for side, sign in (("L", 1), ("R", -1)):
+        for f, finger in enumerate(bone_presets.FINGERS):
+            parent = prefix + body[f"hand.{side}"]
             for k in range(1, 4):
-                name = f"mixamorig:{side}Hand{finger}{k}"
+                name = prefix + fingers[f"{finger}{k}.{side}"]
                 x0 = sign * (0.77 + 0.03 * (k - 1))
                 extra.append((name, parent, (x0, 0.02 * f - 0.04, 1.45), (x0 + sign * 0.03, 0.02 * f - 0.04, 1.45)))
                 parent = name
