@@ -92,18 +92,22 @@ def _segment_child(skeleton: Skeleton, j: int) -> int | None:
 
 def rest_alignments(source: Skeleton, target: Skeleton) -> dict:
     """{target finger joint: G (3, 3)}, the smallest rotation taking the target's rest
-    segment (its offset to its child) onto the source's, for the finger joints both name
-    with a child of the same name."""
+    segment (its offset to its child) onto the source's, for the finger joints both name;
+    a last segment without its end joint in the target is aligned along its own offset
+    (the direction a retargeted rig's last finger bone takes from it)."""
     alignments = {}
     for name in FINGERS:
         if name not in source.joint_names or name not in target.joint_names:
             continue
         t_child = _segment_child(target, target.index(name))
-        if t_child is None or target.joint_names[t_child] not in source.joint_names:
+        if t_child is None:
+            target_vec, source_vec = target.offsets[target.index(name)], source.offsets[source.index(name)]
+        elif target.joint_names[t_child] in source.joint_names:
+            target_vec, source_vec = target.offsets[t_child], source.offsets[source.index(target.joint_names[t_child])]
+        else:
             continue
-        alignments[name] = rotation_between(np.asarray(target.offsets[t_child], dtype=np.float64),
-                                            np.asarray(source.offsets[source.index(target.joint_names[t_child])],
-                                                       dtype=np.float64))
+        alignments[name] = rotation_between(np.asarray(target_vec, dtype=np.float64),
+                                            np.asarray(source_vec, dtype=np.float64))
     return alignments
 
 

@@ -11,9 +11,11 @@ from scipy.spatial.transform import Rotation
 from ohgesture.core.motion.bvh import read_bvh
 from ohgesture.core.motion.kinematics import forward_kinematics
 from ohgesture.core.motion.measures import finger_chains, finger_flexion
+from ohgesture.core.motion.rotations import quat_rotate
 from ohgesture.core.motion.skeleton import Motion, Skeleton
 from ohgesture.core.training.hands import (FINGERS, HandLayoutError, fold_metacarpals, hands_on_layout,
                                            rest_misalignment)
+from ohgesture.core.training.speech_takes import SPEECH_BODY, body_joints
 from support import ROOT
 
 DATA = ROOT.parent / "shared" / "data"
@@ -120,6 +122,20 @@ def test_real_beat_fingers_on_the_zeggs_layout_keep_flexion_and_directions():
     assert np.abs(after - before).max() < 0.5
     assert abs(after.std(axis=0).mean() - before.std(axis=0).mean()) < 0.5
     assert turned < 0.5
+    # The model's skeleton of the next rebuild: the body and FINGERS, no end joints; each last
+    # segment turns so its own offset points where BEAT's does.
+    model = body_joints(zeggs, SPEECH_BODY + FINGERS).skeleton
+    on_model = hands_on_layout(beat, model)
+    shorter = finger_flexion(forward_kinematics(on_model)[0], model)
+    assert shorter.shape == (beat.num_frames, 10) and np.abs(shorter - before[:, ::2]).max() < 0.5
+    _, beat_world = forward_kinematics(beat)
+    _, model_world = forward_kinematics(on_model)
+    for name in FINGERS[2::3]:
+        b, m = beat.skeleton.index(name), model.index(name)
+        want = quat_rotate(beat_world[:, b], np.broadcast_to(beat.skeleton.offsets[b], (beat.num_frames, 3)))
+        got = quat_rotate(model_world[:, m], np.broadcast_to(model.offsets[m], (beat.num_frames, 3)))
+        want, got = (v / np.linalg.norm(v, axis=-1, keepdims=True) for v in (want, got))
+        assert _angles(want, got).max() < 0.5, name
     zeggs_flexion = finger_flexion(forward_kinematics(zeggs)[0], zeggs.skeleton)
     # The two captures' hands differ as issue 32 says: ZEGGS's bend far more over the take.
     print("flexion std/mean (deg): ZEGGS %.1f/%.1f, BEAT %.1f/%.1f, BEAT on the ZEGGS layout %.1f/%.1f" % (
