@@ -94,7 +94,8 @@ def hand_roll(take) -> np.ndarray | None:
     """(F, 2) left/right hand roll about the forearm in degrees, relative to the rest pose: the twist
     (rotations.swing_twist) of the hand's rotation relative to the forearm (elbow) joint about the
     forearm-to-wrist axis, so twist joints between the two count with the hand; right-hand rule
-    about the axis pointing from elbow to wrist. None without world rotations."""
+    about the axis pointing from elbow to wrist, unwrapped over time (a hand that turns on past
+    180 degrees reads 190, not -170). None without world rotations."""
     from ..motion.rotations import quat_conjugate, quat_multiply, quat_rotate, swing_twist
 
     if take.rotations is None:
@@ -105,7 +106,7 @@ def hand_roll(take) -> np.ndarray | None:
         inverse = quat_conjugate(take.rotations[:, elbow])
         relative = quat_multiply(inverse, take.rotations[:, wrist])
         axis = quat_rotate(inverse, take.positions[:, wrist] - take.positions[:, elbow])
-        out.append(np.degrees(swing_twist(relative, axis)[1]))
+        out.append(np.degrees(np.unwrap(swing_twist(relative, axis)[1])))
     return np.stack(out, axis=1)
 
 
@@ -290,7 +291,7 @@ def voice_changes(rows: list[dict], variant_rows: list[dict], bar: dict = REPERT
         entry = dict(takes=len(pairs), height_change=float(np.mean(height)),
                      height_change_max=float(max(height, key=abs)), speed_change_pct=float(np.mean(speed)),
                      speed_change_pct_max=float(max(speed, key=abs)),
-                     **{k: v for k, v in repertoire_summary([v for v, _ in pairs]).items()},
+                     **repertoire_summary([v for v, _ in pairs]),
                      passed=None)
         if variant == f"{bar['voice_semitones']:+d} st":
             entry["passed"] = bool(abs(entry["height_change_max"]) <= bar["voice_height"]
@@ -330,21 +331,35 @@ def silence_rows(variant_rows: list[dict]) -> dict:
 
 def repertoire_result(rows: list[dict], real_rows: list[dict], variant_rows: list[dict], takes: list,
                       grid_dir=None, bar: dict = REPERTOIRE_BAR) -> dict:
-    """Every repertoire measure: per emotion (hands, legs, roll; pass/fail), per real take, tempo ratios
+    """Every repertoire measure: per emotion and per recording (hands, legs, roll; pass/fail, judged on each
+    emotion's takes of each recording), per real take, tempo ratios
     (beside the grid's when ``grid_dir`` is given), re-roll variety over ``takes`` (those of the speech as
     given), and the takes of altered speech (``variant_rows``: voices, silence, without re-timing).
     ``all``: hands and legs in every emotion, tempo, re-rolls and the +6-semitone voice within the bar
     (an unmeasured part is not counted)."""
     labels = list(dict.fromkeys(r["label"] for r in rows))
+    speeches = list(dict.fromkeys(r["speech"] for r in rows))
     emotions = {label: repertoire_summary([r for r in rows if r["label"] == label]) for label in labels}
-    passes = {label: repertoire_passes(s, bar) for label, s in emotions.items()}
+    recordings = {speech: repertoire_summary([r for r in rows if r["speech"] == speech]) for speech in speeches}
+    # judged per recording ("on male and female voices alike"): an emotion passes where it passes on every
+    # recording, a recording where every emotion passes on it
+    by_recording = {(label, speech): repertoire_summary(chosen) for label in labels for speech in speeches
+                    if (chosen := [r for r in rows if r["label"] == label and r["speech"] == speech])}
+    each = {key: repertoire_passes(summary, bar) for key, summary in by_recording.items()}
+    passes = {label: {part: all(p[part] for (lab, _), p in each.items() if lab == label) for part in ("hands", "legs")}
+              for label in labels}
+    recording_passes = {speech: {part: all(p[part] for (_, s), p in each.items() if s == speech)
+                                 for part in ("hands", "legs")} for speech in speeches}
     tempo = tempo_ratios(rows)
     tempo_ok = tempo_passes(tempo, bar)
     reroll = reroll_variety(takes, bar)
     voices = voice_changes(rows, variant_rows, bar)
     checks = [v for p in passes.values() for v in p.values()] + list(tempo_ok.values())
     checks += [c for c in [reroll["passed"], *(v["passed"] for v in voices.values())] if c is not None]
-    return dict(bar=bar, emotions=emotions, passes=passes, real={r["name"]: repertoire_summary([r]) for r in real_rows},
+    return dict(bar=bar, emotions=emotions, passes=passes, recordings=recordings, recording_passes=recording_passes,
+                by_recording={label: {speech: by_recording[label, speech] for speech in speeches
+                                      if (label, speech) in by_recording} for label in labels},
+                real={r["name"]: repertoire_summary([r]) for r in real_rows},
                 tempo=tempo, grid_tempo=grid_tempo(grid_dir, labels) if grid_dir else {}, tempo_passes=tempo_ok,
                 reroll=reroll, voices=voices, silence=silence_rows(variant_rows),
                 retime=retime_comparison(rows, variant_rows), all=bool(all(checks)))

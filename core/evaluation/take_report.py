@@ -113,8 +113,8 @@ def _repertoire_cells(s: dict) -> list[str]:
 
 
 def repertoire_table(result: dict) -> list[str]:
-    """Hands in the gesture space, legs, hand roll and tempo per emotion, beside each real take's
-    (take_repertoire; issue 28's bar)."""
+    """Hands in the gesture space, legs, hand roll and tempo per emotion (pass: on every recording), then
+    per recording over the emotions, beside each real take's (take_repertoire; issue 28's bar)."""
     rep = result["repertoire"]
     b = rep["bar"]
     tempo_bar = {label: f"{side} {limit:g}" for label, (side, limit) in b["tempo"].items()}
@@ -132,8 +132,25 @@ def repertoire_table(result: dict) -> list[str]:
         lines.append("| " + " | ".join([label, *_repertoire_cells(s), ratio, real,
                                          f"{_mark(p['hands'])} / {_mark(p['legs'])} / "
                                          f"{_mark(rep['tempo_passes'].get(label))}"]) + " |")
+    for speech, s in rep["recordings"].items():
+        p = rep["recording_passes"][speech]
+        lines.append("| " + " | ".join([f"recording: {speech}", *_repertoire_cells(s), "", "",
+                                         f"{_mark(p['hands'])} / {_mark(p['legs'])} /"]) + " |")
     for name, s in rep["real"].items():
         lines.append("| " + " | ".join([f"real: {name}", *_repertoire_cells(s), "", "", ""]) + " |")
+    return lines
+
+
+def recording_table(result: dict) -> list[str]:
+    """Per emotion and recording: wrist height above the hips, share of high-wrist frames, knee std."""
+    by_recording = result["repertoire"]["by_recording"]
+    speeches = list(result["repertoire"]["recordings"])
+    lines = ["| wrist above the hips (cm) / higher wrist > 25 cm (%) / knee std (deg) | " + " | ".join(speeches) + " |",
+             "|---|" + "---|" * len(speeches)]
+    for label, cells in by_recording.items():
+        lines.append(f"| {label} | " + " | ".join(
+            "" if speech not in cells else f"{_f(cells[speech]['wrist_above_hips'])} / "
+            f"{_f(cells[speech]['high_wrist_pct'], 0)} / {_f(cells[speech]['knee_std'])}" for speech in speeches) + " |")
     return lines
 
 
@@ -243,7 +260,7 @@ def write_take_report(result: dict, generated: list[T.Take], references: list[T.
     lines = ["# Whole takes", "", f"Command: `{result.get('command', '')}`", "", *main_table(result), "",
              *clip_table(result), "", *fgd_table(result), "", *plausibility_table(result), "",
              *summary_lines(result), "", "## Repertoire (issue 28)", "", *repertoire_table(result), "",
-             *variant_tables(result), *repertoire_lines(result), ""]
+             *recording_table(result), "", *variant_tables(result), *repertoire_lines(result), ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
     path = out / "takes.md"
     with atomic_path(path) as tmp:

@@ -419,11 +419,21 @@ def test_whole_take_mode_end_to_end_on_the_shipped_model(tmp_path, capsys):
     real = _reference_bvh(tmp_path / "real.bvh")
     out = tmp_path / "report"
     assert _evaluate("--model", DEFAULT_MODEL, "--takes", speech, "--reference", real, "--emotions", "neutral,sad",
-                     "--seeds", "0,1", "--min-seconds", "10", "--out", out, "--save-takes") == 0
+                     "--seeds", "0,1", "--min-seconds", "10", "--out", out, "--save-takes", "--voice-variants",
+                     "--silence", "--also-no-retime") == 0
     printed = capsys.readouterr().out
     assert "| neutral | 2 |" in printed and "| sad | 2 |" in printed and "Quality bar" in printed
-    assert (out / "takes.md").exists() and len(list((out / "takes").glob("*.bvh"))) == 4
-    assert "--emotions neutral,sad --seeds 0,1" in (out / "takes.md").read_text()
+    assert "| pitched +6 semitones | 2 |" in printed and "| pitched -6 semitones | 2 |" in printed
+    assert "Repertoire bar (issue 28)" in printed and "| loudness r, not re-timed |" in printed
+    # 4 takes, 2 per pitch (first seed), 2 of silence, 4 without re-timing
+    assert (out / "takes.md").exists() and len(list((out / "takes").glob("*.bvh"))) == 14
+    text = (out / "takes.md").read_text()
+    assert "--emotions neutral,sad --seeds 0,1" in text and "--voice-variants --silence --also-no-retime" in text
+    assert (out / "sheet_speech_side.png").stat().st_size > 1000
+    import json
+
+    repertoire = json.loads((out / "takes.json").read_text())["repertoire"]
+    assert repertoire["retime"]["speech.wav"]["not_retimed"]["takes"] == 4 and set(repertoire["silence"]) == {"neutral", "sad"}
 
 
 # ------------------------------------------------------------------ the real takes (../shared/data)
