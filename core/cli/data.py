@@ -18,7 +18,10 @@ def add_parsers(sub) -> None:
                              "(the shipped model's recipe); pairs: a folder with labels.csv; pack: prepare's .npz")
         sp.add_argument("--style-swing", type=_swing, default=None, metavar="LOW:HIGH",
                         help="--format speech: hold each style's swing ratio to LOW..HIGH times normal "
-                             "(default 0.95:1.25; docs/model-card.md)")
+                             "(default 0.45:1.4; docs/model-card.md)")
+        sp.add_argument("--fingers", action="store_true",
+                        help="--format speech: the model also learns the fingers (both takes' hands on the ZEGGS "
+                             "layout; docs/model-card.md)")
         sp.add_argument("--fps", type=float, default=30.0)
         sp.add_argument("--seed", type=int, default=0)
 
@@ -92,7 +95,7 @@ def load_dataset(args, log=print):
     if args.format == "speech":
         from ..training.speech_takes import build_speech_styles
 
-        return build_speech_styles(data, fps=args.fps, swing=args.style_swing)
+        return build_speech_styles(data, fps=args.fps, swing=args.style_swing, fingers=args.fingers)
     if args.format == "pairs":
         return build_pairs(data, fps=args.fps)
     raise CliError(f"unknown data format {args.format!r}.")

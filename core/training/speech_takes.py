@@ -96,16 +96,23 @@ def _on_reference_floor(motion: Motion, reference: Motion) -> Motion:
     return replace(motion, local_translations=translations)
 
 
-def load_speech_takes(data_root: Path, fps: float = 30.0) -> list[SpeechTake]:
-    """The ZEGGS and BEAT takes under ``data_root`` (``../shared/data``) on the ZEGGS body."""
+def load_speech_takes(data_root: Path, fps: float = 30.0, fingers: bool = False) -> list[SpeechTake]:
+    """The ZEGGS and BEAT takes under ``data_root`` (``../shared/data``) on the ZEGGS body
+    (with ``fingers``, the body and hands.FINGERS: the BEAT hands brought onto the ZEGGS layout)."""
     data_root = Path(data_root)
     paths = {key: data_root / folder / f"{stem}.bvh" for key, (folder, stem) in
              (("zeggs", ZEGGS_TAKE), ("beat", BEAT_TAKE))}
     for path in paths.values():
         if not path.is_file() or not path.with_suffix(".wav").is_file():
             raise SpeechTakeError(f"{path} (with its .wav) is missing; it is one of the two real co-speech takes.")
-    zeggs = body_joints(read_bvh(paths["zeggs"]))
-    beat = _on_reference_floor(body_joints(read_bvh(paths["beat"]), skeleton=zeggs.skeleton), zeggs)
+    if fingers:
+        from .hands import FINGERS, hands_on_layout
+
+        zeggs = body_joints(read_bvh(paths["zeggs"]), names=SPEECH_BODY + FINGERS)
+        beat = _on_reference_floor(hands_on_layout(read_bvh(paths["beat"]), zeggs.skeleton), zeggs)
+    else:
+        zeggs = body_joints(read_bvh(paths["zeggs"]))
+        beat = _on_reference_floor(body_joints(read_bvh(paths["beat"]), skeleton=zeggs.skeleton), zeggs)
     takes = []
     for key, motion, source, license in (
         ("zeggs", zeggs, "ZEGGS (Ubisoft La Forge), take 067_Speech_2_x_1_0, female speaker, oration",
@@ -154,18 +161,27 @@ UNCAPTURED = {"beat": ("Hips", "RightUpLeg", "RightLeg", "RightFoot", "RightToeB
 # moves the formants with the pitch, as a higher or lower voice does), and once with room noise,
 # so that no voice identifies a take.
 VOICE_SHIFTS = (-6.0, -3.0, 3.0, 6.0)
+# The fingers' share of the loss: 30 finger joints would otherwise outweigh the 24 body joints
+# the issue-28 measures are about (issue 32: the fingers must not hold the body back).
+FINGER_LOSS_WEIGHT = 0.3
 NOISE_SNR_DB = 20.0
 
 
 def channel_weight(layout, skeleton: Skeleton, uncaptured) -> np.ndarray | None:
-    """(D,) 1 for every motion channel, 0 for the root's and for the ``uncaptured`` joints'."""
-    if not uncaptured:
+    """(D,) 1 for every motion channel, FINGER_LOSS_WEIGHT for the fingers', 0 for the root's and
+    for the ``uncaptured`` joints'; None when all would be 1."""
+    from .hands import FINGERS
+
+    fingers = [skeleton.index(n) for n in FINGERS if n in skeleton.joint_names]
+    if not uncaptured and not fingers:
         return None
     weight = np.ones(layout.D, np.float32)
+    for joint in fingers:
+        weight[layout.joint_slice(joint)] = FINGER_LOSS_WEIGHT
     slices = layout.slices
-    for name in ("root_velocity", "root_height", "heading_velocity"):
+    for name in ("root_velocity", "root_height", "heading_velocity") if uncaptured else ():
         weight[slices[name]] = 0.0
-    for name in uncaptured:
+    for name in uncaptured or ():
         weight[layout.joint_slice(skeleton.index(name))] = 0.0
     return weight
 
@@ -196,7 +212,7 @@ SPEECH_STYLES = {"neutral": "normal", "happy": "happy", "sad": "sad", "angry": "
 
 
 def build_speech_styles(data_root: Path, fps: float = 30.0, styles: dict[str, str] | None = None,
-                        audio_config=None, swing: tuple[float, float] | None = None):
+                        audio_config=None, swing: tuple[float, float] | None = None, fingers: bool = False):
     """The training set: every real take in every style of ``styles`` (label -> Bandai style),
     with the take's own speech; each take's last ``HELD_OUT_SECONDS`` form held-out takes.
     ``swing``: the styles' swing ratios are held to (low, high) (styles.AMPLITUDE_RANGE).
@@ -213,7 +229,7 @@ def build_speech_styles(data_root: Path, fps: float = 30.0, styles: dict[str, st
     styles = dict(styles or SPEECH_STYLES)
     audio_config = audio_config or AudioFeatureConfig(take_normalised=True)
     changes = learn_style_changes(data_root / "bandai-namco", styles, swing=swing or AMPLITUDE_RANGE)
-    takes = load_speech_takes(data_root, fps)
+    takes = load_speech_takes(data_root, fps, fingers=fingers)
     skeleton = model_skeleton(takes[0].motion)
     layout = FeatureLayout.for_skeleton(skeleton)
     clips, held = [], []

@@ -159,3 +159,28 @@ def test_the_training_set_holds_every_style_of_every_take_with_its_speech(takes)
     for take in by_label.values():  # one speech, two styles of the same motion
         np.testing.assert_array_equal(take["neutral"].audio, take["sad"].audio)
         assert not np.allclose(take["neutral"].motion, take["sad"].motion)
+
+
+def test_with_fingers_both_takes_have_the_hands_on_one_layout():
+    """Issue 32: the model's skeleton gains both takes' fingers (the BEAT hands folded onto the
+    ZEGGS layout, core/training/hands.py); they weigh FINGER_LOSS_WEIGHT in the loss."""
+    from ohgesture.core.motion.measures import finger_flexion
+    from ohgesture.core.motion.bvh import read_bvh
+    from ohgesture.core.training.hands import FINGERS, hands_on_layout
+    from ohgesture.core.training.speech_takes import FINGER_LOSS_WEIGHT, channel_weight
+    from ohgesture.core.motion.features import FeatureLayout
+
+    takes = load_speech_takes(SHARED_DATA, fingers=True)
+    for take in takes:
+        assert take.motion.skeleton.joint_names == list(SPEECH_BODY) + list(FINGERS)
+    beat = takes[1].motion
+    flexion = finger_flexion(forward_kinematics(beat)[0], beat.skeleton)
+    raw = hands_on_layout(read_bvh(SHARED_DATA / "beat-sample" / "2_scott_0_1_1.bvh"), beat.skeleton)
+    raw_flexion = finger_flexion(forward_kinematics(raw)[0], raw.skeleton)
+    assert flexion.shape[1] == raw_flexion.shape[1] == 10  # the middle joint of each of ten fingers
+    assert abs(np.mean(flexion) - np.mean(raw_flexion)) < 1.0  # re-timed and resampled, the same hands
+    assert flexion.std(axis=0).mean() > 2.0
+    layout = FeatureLayout.for_skeleton(beat.skeleton)
+    weight = channel_weight(layout, beat.skeleton, ())
+    assert weight[layout.joint_slice(beat.skeleton.index("LeftHandIndex2"))].max() == np.float32(FINGER_LOSS_WEIGHT)
+    assert weight[layout.joint_slice(beat.skeleton.index("LeftHand"))].min() == 1.0
