@@ -79,6 +79,16 @@ def body_joints(motion: Motion, names=SPEECH_BODY, skeleton: Skeleton | None = N
     return Motion(skeleton, motion.rotations[:, index].copy(), translations, motion.fps)
 
 
+def with_fingers(body, fingers) -> tuple[str, ...]:
+    """The body's joint names with each hand's fingers right after the hand: depth-first, as
+    BVH files list their joints."""
+    out = []
+    for name in body:
+        out.append(name)
+        out.extend(f for f in fingers if f.startswith(name) and f != name)
+    return tuple(out)
+
+
 def _on_reference_floor(motion: Motion, reference: Motion) -> Motion:
     """``motion`` (its root fixed in place, as the BEAT take's is) with its hips over the
     reference take's first-frame hips and raised or lowered so its toes stand on the
@@ -108,7 +118,7 @@ def load_speech_takes(data_root: Path, fps: float = 30.0, fingers: bool = False)
     if fingers:
         from .hands import FINGERS, hands_on_layout
 
-        zeggs = body_joints(read_bvh(paths["zeggs"]), names=SPEECH_BODY + FINGERS)
+        zeggs = body_joints(read_bvh(paths["zeggs"]), names=with_fingers(SPEECH_BODY, FINGERS))
         beat = _on_reference_floor(hands_on_layout(read_bvh(paths["beat"]), zeggs.skeleton), zeggs)
     else:
         zeggs = body_joints(read_bvh(paths["zeggs"]))

@@ -172,7 +172,9 @@ def test_with_fingers_both_takes_have_the_hands_on_one_layout():
 
     takes = load_speech_takes(SHARED_DATA, fingers=True)
     for take in takes:
-        assert take.motion.skeleton.joint_names == list(SPEECH_BODY) + list(FINGERS)
+        names = take.motion.skeleton.joint_names
+        assert sorted(names) == sorted(SPEECH_BODY + FINGERS)
+        assert names.index("RightHandIndex1") == names.index("RightHand") + 1 + 3  # after the thumb: depth first
     beat = takes[1].motion
     flexion = finger_flexion(forward_kinematics(beat)[0], beat.skeleton)
     raw = hands_on_layout(read_bvh(SHARED_DATA / "beat-sample" / "2_scott_0_1_1.bvh"), beat.skeleton)
