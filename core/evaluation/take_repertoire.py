@@ -94,8 +94,7 @@ def hand_roll(take) -> np.ndarray | None:
     """(F, 2) left/right hand roll about the forearm in degrees, relative to the rest pose: the twist
     (rotations.swing_twist) of the hand's rotation relative to the forearm (elbow) joint about the
     forearm-to-wrist axis, so twist joints between the two count with the hand; right-hand rule
-    about the axis pointing from elbow to wrist, unwrapped over time (a hand that turns on past
-    180 degrees reads 190, not -170). None without world rotations."""
+    about the axis pointing from elbow to wrist, in [-180, 180]. None without world rotations."""
     from ..motion.rotations import quat_conjugate, quat_multiply, quat_rotate, swing_twist
 
     if take.rotations is None:
@@ -106,17 +105,22 @@ def hand_roll(take) -> np.ndarray | None:
         inverse = quat_conjugate(take.rotations[:, elbow])
         relative = quat_multiply(inverse, take.rotations[:, wrist])
         axis = quat_rotate(inverse, take.positions[:, wrist] - take.positions[:, elbow])
-        out.append(np.degrees(np.unwrap(swing_twist(relative, axis)[1])))
+        out.append(np.degrees(swing_twist(relative, axis)[1]))
     return np.stack(out, axis=1)
 
 
 def roll_summary(roll: np.ndarray | None) -> dict:
     """Per take: the 5th and 95th percentiles of both hands' roll pooled (degrees), the largest absolute
-    roll, and the spread (the wider hand's 5th-95th percentile range: the same whatever the rig's rest
-    pose); None without rotations."""
+    roll, and the spread: the wider hand's 5th-95th percentile range of its roll about its own circular
+    mean (the same whatever the rig's rest pose, and a hand rolling to and fro across 180 degrees
+    spreads by its swing, not by 360); None without rotations."""
+    from ..motion.rotations import wrap_angle
+
     if roll is None:
         return dict(roll_p5=None, roll_p95=None, roll_max_abs=None, roll_spread=None)
-    low, high = np.percentile(roll, 5, axis=0), np.percentile(roll, 95, axis=0)
+    angle = np.radians(roll)
+    about = np.degrees(wrap_angle(angle - np.arctan2(np.sin(angle).mean(axis=0), np.cos(angle).mean(axis=0))))
+    low, high = np.percentile(about, 5, axis=0), np.percentile(about, 95, axis=0)
     return dict(roll_p5=float(np.percentile(roll, 5)), roll_p95=float(np.percentile(roll, 95)),
                 roll_max_abs=float(np.abs(roll).max()), roll_spread=float((high - low).max()))
 

@@ -128,9 +128,13 @@ def test_hand_roll_is_the_twist_about_the_forearm_whatever_the_arm_does():
     assert summary["roll_max_abs"] == pytest.approx(30.0, abs=0.1)
     assert summary["roll_p5"] == pytest.approx(np.percentile(measured, 5))
     assert summary["roll_spread"] == pytest.approx(np.ptp(np.percentile(-np.degrees(roll), [5, 95])))
-    # a hand that turns on past 180 degrees is followed, not wrapped to the other side
-    motion.rotations[:, 7] = _about(1, np.linspace(0, np.radians(-200), n))
-    assert R.hand_roll(_take(motion))[-1, 0] == pytest.approx(200.0, abs=1e-6)
+    # a hand rolling to and fro across 180 degrees spreads by its swing, not by 360
+    across = np.radians(180 + 10 * np.sin(2 * np.pi * 0.3 * t))
+    motion.rotations[:, 7] = _about(1, across)
+    wrapped = R.roll_summary(R.hand_roll(_take(motion)))
+    assert wrapped["roll_max_abs"] == pytest.approx(180.0, abs=0.1)
+    assert wrapped["roll_spread"] == pytest.approx(np.ptp(np.percentile(10 * np.sin(2 * np.pi * 0.3 * t), [5, 95])),
+                                                   abs=1e-6)
     no_rotations = T.Take("x", motion.local_translations, FPS, {}, np.zeros(1))
     assert R.hand_roll(no_rotations) is None and R.roll_summary(None)["roll_max_abs"] is None
 
