@@ -1,5 +1,5 @@
 """Pictures of whole takes: stick-figure contact sheets, an animated GIF preview, and plots of
-wrist height and liveliness. Figures are drawn front-on or from the side (the figure's left): each
+wrist height and liveliness, and a close-up of the hands. Figures are drawn front-on or from the side (the figure's left): each
 frame is turned about the vertical so the shoulders' left-right axis is +X (as
 core.evaluation.take_pose.heading_aligned), around the hips' median place over the take, so the
 hips' sway shows."""
@@ -90,6 +90,41 @@ def contact_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 10,
             ax.set_title(f"{f / take.fps:.{0 if take.duration >= 20 else 1}f} s", fontsize=6, pad=1)
         axes[r, 0].set_ylabel(label, fontsize=7)
     fig.subplots_adjust(left=0.08, right=0.995, top=0.97, bottom=0.005, wspace=0.0, hspace=0.18)
+    return save_png(fig, path)
+
+
+def hand_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 6) -> Path:
+    """A close-up of both hands: one row per labelled take, ``columns`` frames evenly from its first to
+    its last frame, each the right hand (on the left, as seen) and the left hand from the front
+    (front_view), the forearm's end, the hand and every joint below it; a take without fingers
+    says so in its label."""
+    plt = pyplot()
+    fig, axes = plt.subplots(len(rows), 2 * columns, figsize=(0.75 * 2 * columns + 0.6, 1.3 * len(rows)),
+                             squeeze=False)
+    for r, (label, take) in enumerate(rows):
+        screen = front_view(take)
+        colour = "tab:gray" if take.label == "real" else "tab:blue"
+        for h, side in enumerate("rl"):
+            wrist, elbow = take.parts[f"wrist_{side}"], take.parts[f"elbow_{side}"]
+            below = sorted(_descendants(take.parents, [wrist]))
+            bones = [(elbow, wrist)] + [(int(take.parents[j]), j) for j in below]
+            hand = [wrist, *below]
+            reach = np.linalg.norm(take.positions[:, below] - take.positions[:, [wrist]], axis=-1).max() \
+                if below else 8.0
+            for c, f in enumerate(np.linspace(0, len(screen) - 1, columns).round().astype(int)):
+                ax = axes[r, 2 * c + h]
+                centre = screen[f, hand].mean(axis=0)
+                for a, b in bones:
+                    ax.plot(screen[f, [a, b], 0], screen[f, [a, b], 1], "-o", color=colour, lw=1.0, ms=1.5)
+                ax.set_xlim(centre[0] - 1.2 * reach, centre[0] + 1.2 * reach)
+                ax.set_ylim(centre[1] - 1.2 * reach, centre[1] + 1.2 * reach)
+                ax.set_aspect("equal")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if h == 0:
+                    ax.set_title(f"{f / take.fps:.{0 if take.duration >= 20 else 1}f} s", fontsize=6, pad=1, loc="left")
+        axes[r, 0].set_ylabel(label if take.fingers else f"{label}\n(no fingers)", fontsize=7)
+    fig.subplots_adjust(left=0.06, right=0.995, top=0.95, bottom=0.005, wspace=0.04, hspace=0.2)
     return save_png(fig, path)
 
 

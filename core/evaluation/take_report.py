@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from . import take_fingers as F
 from . import take_pictures as P
 from .measures import jsonable
 from . import take_pose
@@ -199,6 +200,43 @@ def repertoire_lines(result: dict) -> list[str]:
             f"- Repertoire bar (issue 28): {'passed' if rep['all'] else 'not passed'}."]
 
 
+def _backward(joints: dict | None) -> str:
+    if not joints:
+        return "n/a"
+    return " / ".join(_f(joints[j], 0) if j in joints else "-" for j in F.JOINTS)
+
+
+def _finger_cells(s: dict) -> list[str]:
+    """Chains, flexion and backward bending of one take or summary (take_fingers.finger_summary)."""
+    found = f"{s['finger_chains']} / {s['finger_segments']}"
+    if s["flexion_mean"] is None:
+        return [found, "no fingers", "", "", "", ""]
+    return [found, _f(s["flexion_mean"]), _f(s["flexion_std"]), _range(s["flexion_p5"], s["flexion_p95"]),
+            _f(s["backward_pct"]), _backward(s["backward_max"])]
+
+
+def finger_table(result: dict) -> list[str]:
+    """Finger chains, flexion and backward bending per emotion beside each real take's (take_fingers;
+    issue 32's bar)."""
+    fingers = result["fingers"]
+    b = fingers["bar"]
+    limit = "the real takes'" if b["backward_max"] is None else f"<= {_backward(b['backward_max'])}"
+    lines = [f"| takes | finger chains / segments found (segments >= {b['segments']}) | mean flexion (deg, "
+             f"{b['flexion_low']:g}-{b['flexion_high']:g}) | flexion std over the take (deg, >= {b['flexion_std']:g}) | "
+             f"flexion p5..p95 (deg) | frames with a finger bent backwards > {F.BACKWARD_DEG:g} deg (%) | largest "
+             f"backward bend, {' / '.join(F.JOINTS)} (deg, {limit}) | segments / variability / relaxed / backward |",
+             "|" + "---|" * 8]
+    for label, s in fingers["emotions"].items():
+        p = fingers["passes"][label]
+        marks = " / ".join(_mark(p[k]) for k in ("segments", "variability", "relaxed", "backward"))
+        lines.append("| " + " | ".join([label, *_finger_cells(s), marks]) + " |")
+    for name, s in fingers["real"].items():
+        lines.append("| " + " | ".join([f"real: {name}", *_finger_cells(s), ""]) + " |")
+    lines += ["", f"- Finger bar (issue 32): {'passed' if fingers['all'] else 'not passed'}"
+              + ("" if all(s["fingers"] for s in fingers["emotions"].values()) else " (no fingers)") + "."]
+    return lines
+
+
 def summary_lines(result: dict) -> list[str]:
     d, q = result["distances"], result["quality_bar"]
     failed = [label for label, v in q["emotions"].items() if not v["passed"]]
@@ -208,7 +246,7 @@ def summary_lines(result: dict) -> list[str]:
     real = [r for r in result["real_takes"] if r.get("jerk") is not None]
     if real:  # mean jerk is not judged (jitter is), but a reader should see where it is above real capture
         top, speed = max(r["jerk"] for r in real), result["real"]["mean_speed"]
-        above = [f"{label} ({_f(s['mean_speed'] / speed, 2)} times the real takes' wrist speed)"
+        above = [f"{label} ({_f(s['mean_speed'] / speed if speed else None, 2)} times the real takes' wrist speed)"
                  for label, s in result["emotions"].items() if s["jerk"] > top]
         if above:
             lines.append(f"- Mean jerk above the highest real take's ({_f(top, 0)} cm/s^3): {', '.join(above)}; "
@@ -222,7 +260,8 @@ def summary_lines(result: dict) -> list[str]:
 def picture_set(generated: list[T.Take], references: list[T.Take], result: dict, out: Path,
                 draw_references: bool = True) -> list[Path]:
     """Contact sheets per speech clip (front and side; the first emotion's pitched voices below the emotions),
-    wrist-height and liveliness plots, and a GIF of the first take.
+    wrist-height and liveliness plots, a close-up of the hands (each emotion's first take) and a GIF of the
+    first take.
     ``draw_references`` False leaves the real takes out of the pictures (a report to publish
     without the reference data in it); the tables keep them."""
     out = Path(out)
@@ -246,6 +285,9 @@ def picture_set(generated: list[T.Take], references: list[T.Take], result: dict,
     if shown:
         blocks["real"] = [r["blocks"] for r in result["real_takes"]]
     paths.append(P.liveliness_plot(blocks, result["quality_bar"]["bar"], out / "liveliness.png"))
+    firsts = {t.label: t for t in reversed(generated) if t.seed == first_seed}  # each emotion's first take
+    hands = [(label, firsts[label]) for label in result["emotions"]] + [(f"real: {r.name[:14]}", r) for r in shown]
+    paths.append(P.hand_sheet(hands, out / "hands.png"))
     take = generated[0]
     paths.append(P.preview_gif(take, out / f"preview_{take.name}.gif", start_s=min(20.0, take.duration / 3),
                                title=take.label))
@@ -260,7 +302,8 @@ def write_take_report(result: dict, generated: list[T.Take], references: list[T.
     lines = ["# Whole takes", "", f"Command: `{result.get('command', '')}`", "", *main_table(result), "",
              *clip_table(result), "", *fgd_table(result), "", *plausibility_table(result), "",
              *summary_lines(result), "", "## Repertoire (issue 28)", "", *repertoire_table(result), "",
-             *recording_table(result), "", *variant_tables(result), *repertoire_lines(result), ""]
+             *recording_table(result), "", *variant_tables(result), *repertoire_lines(result), "",
+             "## Fingers (issue 32)", "", *finger_table(result), ""]
     lines += [f"![{p.stem}]({p.name})" for p in pictures]
     path = out / "takes.md"
     with atomic_path(path) as tmp:
@@ -379,6 +422,6 @@ def run_take_evaluation_cli(args) -> int:
     path = write_take_report(result, generated, references, out, not args.pictures_without_reference)
     print("\n".join([*main_table(result), "", *clip_table(result), "", *fgd_table(result), "",
                      *summary_lines(result), "", *repertoire_table(result), "", *variant_tables(result),
-                     *repertoire_lines(result)]))
+                     *repertoire_lines(result), "", *finger_table(result)]))
     print(f"wrote {path} ({result['seconds']:.0f} s)", file=sys.stderr)
     return 0

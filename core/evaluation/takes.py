@@ -18,7 +18,8 @@ skeleton (ZEGGS, BEAT, Mixamo, Bandai Namco). Per take (a motion and its speech)
 6. plausibility: jitter (mean jerk of the body parts per unit of wrist speed; the mean
    jerk is reported too) and foot sliding of the ankles, both at POSE_FPS so takes of any
    frame rate compare, against the real takes' range;
-7. facing: how far the hips' heading turns away from where it faced at the first frame.
+7. facing: how far the hips' heading turns away from where it faced at the first frame;
+8. the fingers: chains found, flexion and backward bending (take_fingers.py, issue 32).
 
 Pure functions over :class:`Take`; :func:`generate_takes` runs a model, and
 :func:`evaluate_takes` combines everything into one result dict that
@@ -29,12 +30,13 @@ from __future__ import annotations
 
 import re
 from ..audio.features import loudness_envelope
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import measures as M
+from . import take_fingers as F
 from . import take_repertoire as R
 from .take_pose import POSE_FPS, REQUIRED_PARTS, TakeError, emotion_seed_distances, pose_fgd, resample_rows
 
@@ -123,6 +125,7 @@ class Take:
     speech: str = ""  # the speech file's name
     rotations: np.ndarray | None = None  # (F, J, 4) world rotations (w, x, y, z), where known
     variant: str = ""  # "" for a take of the speech as given; else what was changed (take_repertoire.VARIANTS)
+    fingers: dict = field(default_factory=dict)  # {"r_index": [joint indices, knuckle first], ...} (take_fingers)
 
     @property
     def duration(self) -> float:
@@ -136,10 +139,14 @@ def take_from_motion(motion, name: str, samples: np.ndarray | None = None, sr: i
     """A Take from a Motion (any skeleton) and optionally its speech samples."""
     from ..motion.kinematics import forward_kinematics
 
+    from ..motion.measures import finger_chains
+
     positions, rotations = forward_kinematics(motion)
     loudness = None if samples is None else loudness_envelope(samples, sr, motion.fps, len(positions))
-    return check_upright(Take(name, positions, float(motion.fps), find_body_parts(motion.skeleton.joint_names),
-                              np.asarray(motion.skeleton.parents), loudness, rotations=rotations, **kwargs))
+    skeleton = motion.skeleton
+    fingers = F.chain_names(skeleton.joint_names, finger_chains(skeleton))
+    return check_upright(Take(name, positions, float(motion.fps), find_body_parts(skeleton.joint_names),
+                              np.asarray(skeleton.parents), loudness, rotations=rotations, fingers=fingers, **kwargs))
 
 
 def read_reference(bvh_path, wav_path=None) -> Take:
@@ -299,7 +306,7 @@ def take_measures(take: Take, real_heights: np.ndarray | None = None) -> dict:
     out = dict(name=take.name, label=take.label, seed=take.seed, speech=take.speech, variant=take.variant,
                seconds=take.duration, fps=take.fps, **gesture_space(take), **liveliness(take),
                coupling=take_coupling(take), **plausibility(take), heading_drift=heading_drift(take),
-               **R.repertoire(take))
+               **R.repertoire(take), **F.finger_measures(take))
     if real_heights is not None:
         out.update(height_comparison(wrist_heights(take), real_heights))
     return out
@@ -504,5 +511,6 @@ def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict
     repertoire = R.repertoire_result(rows, real_rows, variant_rows, generated, grid_dir)
     return dict(takes=rows, real_takes=real_rows, variant_takes=variant_rows, emotions=summaries, real=real_summary,
                 clips=clips, fgd=fgd, distances=distances, repertoire=repertoire,
+                fingers=F.finger_result(generated, references),
                 quality_bar=quality_bar(summaries, clips, distances, bar, plausible(summaries, real_rows),
                                         repertoire["all"]))

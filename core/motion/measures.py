@@ -82,9 +82,15 @@ def finger_flexion(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """(F, A) degrees between consecutive segments of every finger chain (``finger_chains``),
     from world positions (F, J, 3): two angles per finger with an end joint, one without;
     (F, 0) when the skeleton has no fingers. 0 is a straight finger."""
+    return chain_flexion(positions, finger_chains(skeleton))
+
+
+def chain_flexion(positions: np.ndarray, chains) -> np.ndarray:
+    """(F, A) degrees between consecutive segments of each chain (joint indices, proximal first)
+    in world positions (F, J, 3); (F, 0) without chains."""
     positions = np.asarray(positions, dtype=np.float64)
     angles = []
-    for chain in finger_chains(skeleton):
+    for chain in chains:
         segments = np.diff(positions[:, chain], axis=1)
         segments /= np.maximum(np.linalg.norm(segments, axis=-1, keepdims=True), 1e-12)
         cosines = np.sum(segments[:, :-1] * segments[:, 1:], axis=-1)
