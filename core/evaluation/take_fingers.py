@@ -5,9 +5,10 @@ take was made, ``Take.fingers``):
 
 1. finger chains (fingers) found by name, and their segments (three a finger: issue 32's bar
    asks for at least 20);
-2. flexion: ``core.motion.measures.finger_flexion``'s angles between consecutive segments of
-   every finger (0 straight): their mean, their std over the take (the mean over the angles)
-   and the 5th-95th percentile range;
+2. flexion: the angle between each finger's first and second segments (its middle joint, 0
+   straight; ``core.motion.measures.finger_flexion`` on the three named joints, without the end
+   joint the model's skeleton lacks): its mean, its std over the take (the mean over the
+   fingers) and the 5th-95th percentile range;
 3. backward bending: each finger's bend at each of its joints (knuckle, middle and, where the
    take has the end joint, last), signed about the joint's hinge: positive towards the palm,
    negative backwards (hyperextension). The hand's frame comes from joint positions only:
@@ -51,9 +52,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def flexion(take) -> np.ndarray:
-    """(F, A) degrees between consecutive segments of every finger chain (as
-    ``core.motion.measures.finger_flexion``); (F, 0) without fingers."""
-    return chain_flexion(take.positions, take.fingers.values())
+    """(F, A) degrees between each finger's first and second segments (its middle joint), from its three
+    named joints only (``core.motion.measures.finger_flexion`` without the end joints), so a take
+    with end joints (real capture) and one without (the model's) compare alike; (F, 0) without fingers."""
+    return chain_flexion(take.positions, [chain[:3] for chain in take.fingers.values()])
 
 
 def hand_frames(take) -> dict[str, tuple[np.ndarray, np.ndarray]]:

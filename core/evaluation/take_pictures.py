@@ -116,13 +116,13 @@ def hand_sheet(rows: list[tuple[str, T.Take]], path: Path, columns: int = 6) -> 
                 centre = screen[f, hand].mean(axis=0)
                 for a, b in bones:
                     ax.plot(screen[f, [a, b], 0], screen[f, [a, b], 1], "-o", color=colour, lw=1.0, ms=1.5)
-                ax.set_xlim(centre[0] - 1.2 * reach, centre[0] + 1.2 * reach)
-                ax.set_ylim(centre[1] - 1.2 * reach, centre[1] + 1.2 * reach)
+                ax.set_xlim(centre[0] - 0.8 * reach, centre[0] + 0.8 * reach)
+                ax.set_ylim(centre[1] - 0.8 * reach, centre[1] + 0.8 * reach)
                 ax.set_aspect("equal")
                 ax.set_xticks([])
                 ax.set_yticks([])
-                if h == 0:
-                    ax.set_title(f"{f / take.fps:.{0 if take.duration >= 20 else 1}f} s", fontsize=6, pad=1, loc="left")
+                time = f"{f / take.fps:.{0 if take.duration >= 20 else 1}f} s, " if h == 0 else ""
+                ax.set_title(f"{time}{'right' if side == 'r' else 'left'}", fontsize=6, pad=1)
         axes[r, 0].set_ylabel(label if take.fingers else f"{label}\n(no fingers)", fontsize=7)
     fig.subplots_adjust(left=0.06, right=0.995, top=0.95, bottom=0.005, wspace=0.04, hspace=0.2)
     return save_png(fig, path)
