@@ -65,3 +65,21 @@ def unwritable_folder(tmp_path: Path) -> Path:
     locked.mkdir()
     locked.chmod(0o555)
     return locked if not folder_writable(locked) else Path("/proc")
+
+
+CHECKSUMS_FILE = ROOT / "tests" / "core" / "generation_checksums.json"
+
+
+def check_checksums(got: dict) -> None:
+    """The shipped model's motion, bit for bit (sha256 per output, recorded on this project's
+    2-core CPU machine with torch CPU; another platform's torch may round differently). When the
+    shipped model or the finishing changes on purpose, record them again with
+    ``OHGESTURE_RECORD_CHECKSUMS=1`` on the two tests that call this (test_settings, test_worker)."""
+    import json
+
+    recorded = json.loads(CHECKSUMS_FILE.read_text())
+    if os.environ.get("OHGESTURE_RECORD_CHECKSUMS") == "1":
+        recorded.update(got)
+        CHECKSUMS_FILE.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
+        return
+    assert got == {key: recorded[key] for key in got}
