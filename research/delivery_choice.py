@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ohgesture.core.audio.features import audio_features_from_file, load_audio
+from ohgesture.core.evaluation import take_fingers as H
 from ohgesture.core.evaluation import take_repertoire as R
-from ohgesture.core.evaluation.takes import block_means, take_from_motion, wrist_speeds
+from ohgesture.core.evaluation.takes import block_means, gesture_space, take_from_motion, wrist_speeds
 from ohgesture.core.generation.pipeline import features_to_output, generate_features, load_model
 from ohgesture.core.generation.settings import DEFAULT_ENERGY
 
@@ -33,7 +34,11 @@ def measure(lm, wav: Path, emotion: str, seed: int, delivery: float, energy: flo
     take = take_from_motion(motion, wav.stem, samples, sr, label=emotion, seed=seed, speech=wav.name)
     speed = wrist_speeds(take).mean(axis=1)
     row = R.repertoire(take)
-    row.update(mean_speed=float(speed.mean()), slowest_block=float(min(block_means(speed, take.fps))))
+    blocks = block_means(speed, take.fps)
+    row.update(mean_speed=float(speed.mean()), slowest_block=float(min(blocks)), fastest_block=float(max(blocks)),
+               **gesture_space(take))
+    fingers = H.finger_measures(take)
+    row.update(finger_mean=fingers.get("flexion_mean"), finger_std=fingers.get("flexion_std"))
     return row
 
 
@@ -47,7 +52,8 @@ def main() -> None:
     ap.add_argument("--pitched", action="store_true", help="also each recording pitched +6 semitones")
     args = ap.parse_args()
     lm = load_model(args.model, "cpu")
-    keys = ("wrist_above_hips", "high_wrist_pct", "knee_std", "sway_range", "hip_speed", "mean_speed", "slowest_block")
+    keys = ("wrist_above_hips", "high_wrist_pct", "above_head_pct", "above_shoulder_pct", "knee_std", "sway_range",
+            "hip_speed", "mean_speed", "slowest_block", "fastest_block", "finger_mean", "finger_std")
     print("| energy | delivery | emotion | speech | " + " | ".join(keys) + " |")
     print("|" + "---|" * (len(keys) + 4))
     with tempfile.TemporaryDirectory() as tmp:

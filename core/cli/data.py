@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
                              "(the shipped model's recipe); pairs: a folder with labels.csv; pack: prepare's .npz")
         sp.add_argument("--style-swing", type=_swing, default=None, metavar="LOW:HIGH",
                         help="--format speech: hold each style's swing ratio to LOW..HIGH times normal "
-                             "(default 0.45:1.4; docs/model-card.md)")
+                             "(default 0.45:1.15; docs/model-card.md)")
         sp.add_argument("--fingers", action="store_true",
                         help="--format speech: the model also learns the fingers (both takes' hands on the ZEGGS "
                              "layout; docs/model-card.md)")

@@ -22,7 +22,7 @@ from scipy.ndimage import gaussian_filter1d
 from ..motion.features import FeatureLayout
 
 TREND_SECONDS = 2.0
-SWAY_FACTOR = 0.5
+SWAY_FACTOR = 0.4
 CALM_SWAY = True  # finishing runs it (core.generation.finishing)
 
 

@@ -47,7 +47,7 @@ STYLE_CONTENTS = ("bow", "bye", "byebye", "guide", "walk")
 ARM_POSTURE_CONTENTS = ("walk",)
 # Held inside what still looks like speech gesture (the quality bar's 25-140 cm/s wrists);
 # ``train --style-swing`` sets it per run (docs/model-card.md, training run).
-AMPLITUDE_RANGE = (0.45, 1.4)
+AMPLITUDE_RANGE = (0.45, 1.15)
 MAX_POSTURE_DEGREES = {"spine": 25.0, "neck": 25.0, "arm": 15.0}
 
 
