@@ -20,6 +20,9 @@ from .retiming import activity_time_map, retime_features
 from .root_anchor import anchor_root
 from .sway import CALM_SWAY, calm_sway
 
+# Where a take-normalised recording's speech level is put, in dB re full scale (a typical speech
+# recording's level; the two training recordings' are -16 and -12).
+NORMALISED_SPEECH_DB = -20.0
 FINISH_EASE_FRAMES = 6  # frames next to known ones over which smoothing and foot locking fade in
 
 
@@ -32,9 +35,15 @@ def speech_loudness(lm: LoadedModel, audio_features: np.ndarray) -> np.ndarray:
 
     Re-timing follows it rather than the activity the model's encoder predicts (which still
     conditions the denoiser, inside the model): measured in docs/model-card.md and docs/cli.md
-    (re-timing)."""
+    (re-timing). Take-normalised features hold the level in tens of dB below the recording's own
+    speech level (core.audio.features.normalise_take): it is read back in dB and put at
+    NORMALISED_SPEECH_DB, so speech and its pauses keep their full range and digital silence
+    reads as silence (core.generation.rest)."""
     column = lm.audio_config.column_names().index("rms_db")
-    return 10.0 ** (np.asarray(audio_features, np.float64)[:, column] / 20.0)
+    level = np.asarray(audio_features, np.float64)[:, column]
+    if lm.audio_config.take_normalised:
+        level = level * 10.0 + NORMALISED_SPEECH_DB
+    return 10.0 ** (level / 20.0)
 
 
 def activity_positions(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # lower body was captured. The voice never picks it. Older models have one repertoire and
 # ignore it.
 DELIVERIES = {"conversation": 0.0, "oration": 1.0}
-DEFAULT_DELIVERY = 0.5
+DEFAULT_DELIVERY = 0.35
 
 
 def parse_delivery(text) -> float:

@@ -175,3 +175,29 @@ def test_the_shipped_model_rests_its_hands_in_ten_seconds_of_silence(tmp_path, e
     speaking = slice(0, int(14 * motion.fps))
     ramp = slice(int(14 * motion.fps) - 1, int(15.5 * motion.fps))
     assert steps[ramp].max() <= np.percentile(steps[speaking], 99)
+
+
+def test_take_normalised_loudness_keeps_its_range_and_silence_rests():
+    """A take-normalised model's features hold the level in tens of dB below the recording's own
+    speech: the re-timing and the rest read it back in dB, so digital silence rests throughout
+    and speech with a pause rests in the pause only (read as dB, the range was squeezed tenfold)."""
+    from types import SimpleNamespace
+
+    import soundfile as sf
+
+    from ohgesture.core.audio.features import AudioFeatureConfig, audio_features
+    from ohgesture.core.generation.finishing import speech_loudness
+    from ohgesture.core.generation.rest import pause_weight
+    from support import SAMPLES
+
+    cfg = AudioFeatureConfig(take_normalised=True)
+    lm = SimpleNamespace(audio_config=cfg)
+    silence = audio_features(np.zeros(16000 * 4, np.float32), 16000, 30.0, config=cfg)
+    assert np.all(pause_weight(speech_loudness(lm, silence), 30.0) > 0)
+    speech, sr = sf.read(SAMPLES / "speech_en_talk.flac", dtype="float32")
+    y = np.concatenate([speech[: sr * 6], np.zeros(sr * 3, np.float32), speech[: sr * 6]])
+    loudness = speech_loudness(lm, audio_features(y, sr, 30.0, config=cfg))
+    db = 20 * np.log10(loudness)
+    assert np.percentile(db, 95) > -25 and db[int(7 * 30):int(8 * 30)].max() < -60  # speech near -20, the pause far below
+    weight = pause_weight(loudness, 30.0)
+    assert weight[int(7.5 * 30)] > 0 and weight[: 5 * 30].max() == 0
