@@ -216,3 +216,35 @@ def retarget_body_motion() -> dict:
             "parents": np.asarray(take.skeleton.parents, dtype=np.int32),
             "offsets": np.asarray(take.skeleton.offsets, dtype=np.float32), "root_joint": np.int64(0),
             "fps": np.float64(take.fps), "meta": np.array("{}")}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> dict:
+    """The shipped model's take of 8 s of speech (body and fingers), as the add-on reads it."""
+    from support import HAS_TORCH, SAMPLES, TORCH_PYTHON, run_cli
+    import sys
+
+    if not (HAS_TORCH or TORCH_PYTHON != sys.executable):
+        pytest.skip("needs torch for the shipped model")
+    out = tmp_path_factory.mktemp("generated") / "take.npz"
+    run_cli("generate", str(SAMPLES / "speech_en_talk.flac"), "--out", str(out), "--duration-seconds", str(SECONDS))
+    return read_motion_arrays(out)
+
+
+def test_the_shipped_models_fingers_bend_a_rigify_and_a_mixamo_rig(rig, generated):  # noqa: F811
+    """Issue 32: the shipped model's own fingers, keyed onto a Rigify rig (its DEF- finger bones
+    follow the controls) and onto a Mixamo-named rig, bend over the take."""
+    scene = bpy.context.scene
+    assert sum(name.startswith(("LeftHand", "RightHand")) and name[-1] in "123"
+               for name in generated["joint_names"]) == 30
+    retarget.auto_map_armature(rig, generated)
+    retarget.apply_motion(rig, generated, frame_start=1, scene_fps=30.0, action_name="generated")
+    chains = [[f"DEF-{'thumb' if f == 'Thumb' else 'f_' + f.lower()}.0{k}.{s}" for k in (1, 2, 3)]
+              for _, s in SIDES for f in FINGER_NAMES]
+    std = rig_flexion(scene, rig, chains).std(axis=0).mean()
+    obj = mixamo_rig(extra=mixamo_finger_bones())
+    retarget.apply_motion(obj, generated, frame_start=1, scene_fps=30.0, action_name="generated")
+    mixamo = [[f"mixamorig:{side}Hand{f}{k}" for k in (1, 2, 3)] for side, _ in SIDES for f in FINGER_NAMES]
+    mixamo_std = rig_flexion(scene, obj, mixamo).std(axis=0).mean()
+    print(f"shipped model's fingers: flexion std {std:.1f} deg on Rigify's DEF- bones, {mixamo_std:.1f} on Mixamo's")
+    assert std >= 2.0 and mixamo_std >= 2.0
