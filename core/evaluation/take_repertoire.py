@@ -171,13 +171,13 @@ def tempo_ratios(rows: list[dict]) -> dict:
     return out
 
 
-def grid_tempo(grid_dir, labels: list[str], contents=GRID_CONTENTS) -> dict:
+def grid_tempo(grid_dir, labels: list[str], mean_wrist_speed, contents=GRID_CONTENTS) -> dict:
     """The real Bandai Namco grid's wrist speed ratio style/normal for the style each label is learnt
     from (training.speech_takes.SPEECH_STYLES), the median over ``contents`` (files
     dataset-1_CONTENT_STYLE_001.bvh in ``grid_dir``) with its range; labels without a style, or without
-    files, are left out."""
+    files, are left out. ``mean_wrist_speed(path)``: a BVH's mean wrist speed (takes.mean_wrist_speed,
+    passed in so this module does not import takes, which imports it)."""
     from ..training.speech_takes import SPEECH_STYLES
-    from .takes import read_reference, wrist_speeds
 
     grid_dir = Path(grid_dir)
     speeds = {}
@@ -185,7 +185,7 @@ def grid_tempo(grid_dir, labels: list[str], contents=GRID_CONTENTS) -> dict:
     def speed(content: str, style: str) -> float | None:
         if (content, style) not in speeds:
             path = grid_dir / f"dataset-1_{content}_{style}_001.bvh"
-            speeds[content, style] = float(wrist_speeds(read_reference(path)).mean()) if path.is_file() else None
+            speeds[content, style] = float(mean_wrist_speed(path)) if path.is_file() else None
         return speeds[content, style]
 
     out = {}
@@ -334,7 +334,7 @@ def silence_rows(variant_rows: list[dict]) -> dict:
 
 
 def repertoire_result(rows: list[dict], real_rows: list[dict], variant_rows: list[dict], takes: list,
-                      grid_dir=None, bar: dict = REPERTOIRE_BAR) -> dict:
+                      grid_dir=None, bar: dict = REPERTOIRE_BAR, mean_wrist_speed=None) -> dict:
     """Every repertoire measure: per emotion and per recording (hands, legs, roll; pass/fail, judged on each
     emotion's takes of each recording), per real take, tempo ratios
     (beside the grid's when ``grid_dir`` is given), re-roll variety over ``takes`` (those of the speech as
@@ -364,6 +364,6 @@ def repertoire_result(rows: list[dict], real_rows: list[dict], variant_rows: lis
                 by_recording={label: {speech: by_recording[label, speech] for speech in speeches
                                       if (label, speech) in by_recording} for label in labels},
                 real={r["name"]: repertoire_summary([r]) for r in real_rows},
-                tempo=tempo, grid_tempo=grid_tempo(grid_dir, labels) if grid_dir else {}, tempo_passes=tempo_ok,
+                tempo=tempo, grid_tempo=grid_tempo(grid_dir, labels, mean_wrist_speed) if grid_dir else {}, tempo_passes=tempo_ok,
                 reroll=reroll, voices=voices, silence=silence_rows(variant_rows),
                 retime=retime_comparison(rows, variant_rows), all=bool(all(checks)))

@@ -229,6 +229,11 @@ def wrist_speeds(take: Take) -> np.ndarray:
     return M.speed_from_positions(take.positions[:, [take.parts["wrist_l"], take.parts["wrist_r"]]], take.fps)
 
 
+def mean_wrist_speed(bvh_path) -> float:
+    """The mean speed (cm/s, both wrists) of a BVH file's wrists."""
+    return float(wrist_speeds(read_reference(bvh_path)).mean())
+
+
 def block_means(values: np.ndarray, fps: float, block_seconds: float = BLOCK_SECONDS) -> list[float]:
     """Mean per block of ``block_seconds``; a last part shorter than half a block joins the block before."""
     size = max(1, int(round(block_seconds * fps)))
@@ -508,7 +513,8 @@ def evaluate_takes(generated: list[Take], references: list[Take], ceilings: dict
     distances = emotion_seed_distances(generated)
     clips = clip_couplings(rows, bar)
     variant_rows = [take_measures(t) for t in variants]
-    repertoire = R.repertoire_result(rows, real_rows, variant_rows, generated, grid_dir)
+    repertoire = R.repertoire_result(rows, real_rows, variant_rows, generated, grid_dir,
+                                     mean_wrist_speed=mean_wrist_speed)
     return dict(takes=rows, real_takes=real_rows, variant_takes=variant_rows, emotions=summaries, real=real_summary,
                 clips=clips, fgd=fgd, distances=distances, repertoire=repertoire,
                 fingers=F.finger_result(generated, references),

@@ -43,8 +43,9 @@ def test_the_offset_brings_the_takes_mean_activity_to_the_energy_asked_for(shipp
     for energy in (-1.0, 0.0, 1.5):
         offset = activity_offset(shipped, speech["audio"], energy)
         assert _mean_predicted(shipped, speech["audio"], offset) == pytest.approx(energy, abs=1e-4)
-    # unseen speech: the encoder alone predicts less than the training takes' mean
-    assert activity_offset(shipped, speech["audio"], 0.0) > 0.1
+    # unseen speech: the encoder alone predicts a level near the training takes' (the body-only model
+    # predicted 0.36 below it on the BEAT voice; the take-normalised one 0.21 above): the offset is small
+    assert abs(activity_offset(shipped, speech["audio"], 0.0)) < 0.5
 
 
 def test_a_quieter_recording_of_the_same_speech_moves_the_hands_about_as_much(shipped, speech):

@@ -296,7 +296,9 @@ def test_the_real_takes_repertoire_and_the_grids_tempo():
     # the BEAT hands barely roll about the forearm; the ZEGGS take's turn with the forearm (its rig has no
     # forearm twist: pronation is in the hand's rotation), so its spread is about 100 degrees
     assert beat["roll_max_abs"] < 10 and 80 < zeggs["roll_spread"] < 130
-    grid = R.grid_tempo(GRID, ["neutral", "sad", "happy", "old", "calm"])
+    from ohgesture.core.evaluation.takes import mean_wrist_speed
+
+    grid = R.grid_tempo(GRID, ["neutral", "sad", "happy", "old", "calm"], mean_wrist_speed)
     assert "calm" not in grid and grid["neutral"]["ratio"] == 1.0 and grid["sad"]["contents"] == 5
     # issue 28: real styled capture, sad 0.41-0.46, old 0.60, happy 1.29-1.35
     assert grid["sad"]["ratio"] < 0.6 and grid["old"]["ratio"] < 0.8 and grid["happy"]["ratio"] > 1.2
