@@ -133,3 +133,26 @@ def test_the_animators_key_is_met_by_every_take_until_cleared(studio):
     request = generation_session.build_request(bpy.context)
     assert request.constraints is None and not request.notes
 
+
+
+def test_a_hand_keyed_fist_is_kept_through_a_re_roll(studio):
+    """Issue 32: the shipped model drives the fingers, and Keep My Keys keeps a fist the animator
+    keyed on them (three segments of each finger of the left hand) through a take and a re-roll."""
+    arm = _arm()
+    fingers = [f"LeftHand{f}{k}" for f in ("Index", "Middle", "Ring", "Pinky") for k in (1, 2, 3)]
+    assert all(name in arm.pose.bones for name in fingers)
+    arm.animation_data_create()
+    pose = bpy.data.actions.new("my fist")
+    fist = {name: _raise(arm.pose.bones[name], 60.0) for name in fingers}
+    for name, quaternion in fist.items():
+        _key(pose, arm.pose.bones[name], quaternion, KEY_FRAME)
+    first, report = _generate()
+    assert f"Passing through {len(fingers)} hand-keyed bone poses" in report
+    bpy.context.scene.ohgesture.seed = 4
+    second, _ = _generate()
+    for take in (first, second):
+        worst = max(_angle(_pose(take, name, KEY_FRAME), fist[name]) for name in fingers)
+        assert worst < 3.0, worst
+    # elsewhere the fingers are the model's own and move
+    away = np.array([_pose(second, "LeftHandIndex2", f) for f in range(1, 90, 5)])
+    assert np.ptp(away, axis=0).max() > 0.02
