@@ -75,7 +75,7 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
         finished = limit_hand_roll(finished, lm.skeleton, lm.layout)
     if foot_lock and mask is None:
         finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
-    if mask is None and CALM_SWAY:
+    if foot_lock and mask is None and CALM_SWAY:  # the foot locking below pins the feet the hips moved over
         finished = calm_sway(finished, lm.fps, lm.layout)
     if pauses is not None:  # after the anchoring, which moves the hips with the feet
         finished = hold_root(finished, pauses, lm.skeleton, lm.layout)

@@ -100,7 +100,7 @@ def generate_features(
     emotion_ids, weights = conditions.emotions, conditions.weights
     audio, weights = _padded_inputs(lm, audio_features, weights, starts[-1] + lm.window)
     if conditions.lower_weights is not None:
-        conditions.lower_weights = _padded_inputs(lm, audio_features, conditions.lower_weights, len(audio))[1]
+        conditions.lower_weights = _padded_weights(conditions.lower_weights, len(audio))
     inpaint = None if known is None else _known_normalised(lm, known, known_mask, len(audio))
     steps = default_steps(sampler, lm.schedule.T) if steps is None else steps
     offset = energy_offset if energy_offset is not None else activity_offset(
@@ -188,8 +188,13 @@ def _padded_inputs(lm: LoadedModel, audio_features: np.ndarray, weights: np.ndar
     extra = padded - len(audio)
     if extra > 0:
         audio = np.concatenate([audio, np.repeat(audio[-1:], extra, axis=0)])
-        weights = np.concatenate([weights, np.repeat(weights[:, -1:], extra, axis=1)], axis=1)
-    return audio, weights
+    return audio, _padded_weights(weights, padded)
+
+
+def _padded_weights(weights: np.ndarray, padded: int) -> np.ndarray:
+    """Weights (K, F), the last frame's repeated up to ``padded`` frames."""
+    extra = padded - weights.shape[1]
+    return np.concatenate([weights, np.repeat(weights[:, -1:], extra, axis=1)], axis=1) if extra > 0 else weights
 
 
 def _known_normalised(lm: LoadedModel, known: np.ndarray, known_mask: np.ndarray, padded: int):
