@@ -3,10 +3,12 @@
 The sampler's planted feet wander a few centimetres around their spot, which reads as
 skating (foot sliding about five times real capture's). Where a foot is planted (its toe
 near the floor and slow), its toe is held where it rests, re-planting in a short eased
-shuffle if it creeps too far; the knee turns about its hinge and the leg swings about the
-hip so the ankle moves by the toe's error, and the foot keeps its world orientation. Pins
-ease in and out so the leg does not jump. Thresholds scale with the leg's length, so they
-hold for skeletons in any unit.
+shuffle if it creeps too far, and the foot holds its heading on the floor (its mean over
+the plant), so heel and ankle stay put too: a planted foot that kept the sampler's turning
+swung the ankle about the pinned toe at 3-4 cm/s. Between plants a foot that skims the floor
+is lifted into a step. The knee turns about its
+hinge and the leg swings about the hip to bring the ankle there. Pins ease in and out so the
+leg does not jump. Thresholds scale with the leg's length, so they hold for skeletons in any unit.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ CONTACT_SPEED = 0.6
 MIN_PLANT_FRAMES = 6  # shorter plants are left alone: pinning them would only add a jerk
 EASE_FRAMES = 6  # frames over which a pin eases in before and out after a plant
 PIN_TOLERANCE = 0.08  # of the leg's length: how far a planted foot may creep before it shuffles (7 cm)
+# A foot moving between plants is lifted by this share of the way it travels within
+# EASE_FRAMES either side (7.5 cm for a 15-cm step), at most STEP_LIFT_MAX of the leg's length:
+# the sampler's steps skim the floor, which reads as a slide (of the foot sliding left after
+# pinning, 60 % was such steps on an angry take of the ZEGGS recording).
+STEP_LIFT_SHARE = 0.5
+STEP_LIFT_MAX = 0.12
 
 
 @dataclass(frozen=True)
@@ -93,19 +101,22 @@ def merge_runs(points: np.ndarray, runs: list[tuple[int, int]], max_gap: int, ma
     return merged
 
 
-def pin_targets(points: np.ndarray, tolerance: float = np.inf, ease: int = EASE_FRAMES) -> np.ndarray:
+def pin_targets(points: np.ndarray, tolerance: float = np.inf, ease: int = EASE_FRAMES,
+                values: np.ndarray | None = None) -> np.ndarray:
     """Where one plant's ``points`` (F, C) are held: the mean of each stretch that stays within
     ``2 * tolerance`` of the stretch's first point, moving from one stretch's spot to the next
     over ``2 * ease + 1`` frames. A foot that creeps far during a long plant so shuffles in
     short moves instead of dragging the leg ever further from where the body stands.
+    ``values`` (F, V): held instead of the points, over the points' stretches (the foot's turn).
     """
     from scipy.ndimage import convolve1d
 
-    targets = np.empty_like(points, dtype=np.float64)
+    values = points if values is None else values
+    targets = np.empty_like(values, dtype=np.float64)
     first = 0
     for t in range(1, len(points) + 1):
         if t == len(points) or np.linalg.norm(points[t] - points[first]) > 2 * tolerance:
-            targets[first:t] = points[first:t].mean(axis=0)
+            targets[first:t] = values[first:t].mean(axis=0)
             first = t
     if not np.isfinite(tolerance):
         return targets
@@ -118,18 +129,39 @@ def pin_offsets(points: np.ndarray, runs: list[tuple[int, int]], ease: int = EAS
     """Per-frame shift (F, C) that holds ``points`` at their pin targets inside each run
     (``pin_targets``; one spot per run by default) and eases to 0 outside runs.
 
-    Between two runs closer than two eases the shift goes straight from one run's last
-    shift to the next run's first, so no frame is pulled back to the unpinned path.
+    Between two runs closer than two eases the held point moves straight from one run's spot
+    to the next, over at least ``2 * ease`` frames, so no frame is pulled back to the unpinned
+    path and the move is a step, not a snap.
     """
-    frames = len(points)
     offsets = np.zeros_like(points, dtype=np.float64)
     for start, end in runs:
         offsets[start:end] = pin_targets(points[start:end], tolerance, ease) - points[start:end]
+    return eased_offsets(offsets, runs, ease, points)
+
+
+def eased_offsets(offsets: np.ndarray, runs: list[tuple[int, int]], ease: int = EASE_FRAMES,
+                  values: np.ndarray | None = None) -> np.ndarray:
+    """``offsets`` (F, C) of ``values`` (F, C; default 0), kept inside ``runs`` and eased to 0 over
+    ``ease`` frames outside them. Across a gap of up to two eases between runs the held value
+    (value + offset) moves from the one run's to the next's over at least ``2 * ease`` frames,
+    taken from the runs' ends where the gap is shorter (pin_offsets)."""
+    frames = len(offsets)
+    offsets = np.array(offsets, dtype=np.float64, copy=True)
+    values = np.zeros_like(offsets) if values is None else np.asarray(values, np.float64)
+    inside = np.zeros(frames, bool)
+    for start, end in runs:
+        inside[start:end] = True
+    offsets[~inside] = 0.0
+    held = values + offsets
     for k, (start, end) in enumerate(runs):
         after = runs[k + 1][0] if k + 1 < len(runs) else None
         if after is not None and after - end <= 2 * ease:
-            x = smoothstep((np.arange(end, after) - end + 1) / (after - end + 1))
-            offsets[end:after] = (1 - x)[:, None] * offsets[end - 1] + x[:, None] * offsets[after]
+            pad = max(0, (2 * ease - (after - end) + 1) // 2)
+            first = max(start + 1, end - pad)  # the move spans [first, last), inside both runs
+            last = min(runs[k + 1][1] - 1, after + pad)
+            x = smoothstep((np.arange(first, last) - first + 1) / (last - first + 1))
+            move = (1 - x)[:, None] * held[first - 1] + x[:, None] * held[last]
+            offsets[first:last] = move - values[first:last]
             continue
         stop = min(frames, end + ease)
         x = smoothstep(1 - (np.arange(end, stop) - end + 1) / (ease + 1))
@@ -140,6 +172,37 @@ def pin_offsets(points: np.ndarray, runs: list[tuple[int, int]], ease: int = EAS
             x = smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
             offsets[begin:start] = x[:, None] * offsets[start]
     return offsets
+
+
+def step_lift(points: np.ndarray, height: np.ndarray, length: float, ease: int = EASE_FRAMES) -> np.ndarray:
+    """How far (F,) to raise a foot whose ``points`` (F, C) move on the floor at ``height`` (F,)
+    above where it stands, so it rises by STEP_LIFT_SHARE of the way it travels within ``ease``
+    frames either side (at most STEP_LIFT_MAX of the leg's ``length``): a step, not a slide.
+    Eased over about ``ease`` frames; 0 where the foot stands or is already that high."""
+    from scipy.ndimage import convolve1d
+
+    padded = np.pad(points, ((ease, ease), (0, 0)), mode="edge")
+    travel = np.linalg.norm(padded[2 * ease:] - padded[:-2 * ease], axis=-1)
+    wanted = np.minimum(STEP_LIFT_SHARE * travel, STEP_LIFT_MAX * length)
+    window = np.hanning(ease + 2)[1:-1]
+    return convolve1d(np.maximum(0.0, wanted - height), window / window.sum(), mode="nearest")
+
+
+def held_turns(turns: np.ndarray, points: np.ndarray, forward: np.ndarray, runs: list[tuple[int, int]],
+               tolerance: float, ease: int = EASE_FRAMES) -> np.ndarray:
+    """World rotations (F, 3, 3) of a foot whose ``turns`` (F, 3, 3) keep their heading on the floor
+    inside ``runs``: the heading of ``forward`` (F, 3; the ankle-to-toe direction, Y up) turned to
+    its mean over each of pin_targets' stretches of ``points`` (F, C), easing from one to the next
+    and, outside the runs, back to the foot's own. Only the turn about the vertical is held: the
+    foot still rolls onto its toe as the weight shifts."""
+    heading = np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
+    held = np.zeros((len(turns), 1))
+    for start, end in runs:
+        target = pin_targets(points[start:end], tolerance, ease, values=heading[start:end, None])
+        held[start:end] = target - heading[start:end, None]
+    angle = eased_offsets(held, runs, ease, heading[:, None])[:, 0]
+    about_up = Rotation.from_rotvec(np.outer(angle, [0.0, 1.0, 0.0])).as_matrix()
+    return about_up @ turns
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -250,15 +313,20 @@ def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Feat
             continue
         shift = np.zeros((len(point), 3))
         shift[:, horizontal] = pin_offsets(point[:, horizontal], runs, tolerance=PIN_TOLERANCE * length)
+        foot = held_turns(world[:, column[leg.ankle]], point[:, horizontal], point - ankle, runs,
+                          PIN_TOLERANCE * length)
+        toe = np.einsum("fij,fj->fi", foot @ np.swapaxes(world[:, column[leg.ankle]], 1, 2), point - ankle)
         hinge = knee_hinges(hip, knee, ankle, world[:, column[leg.hip]])
-        thigh, shin = two_bone_ik(hip, knee, ankle, ankle + shift, hinge)
+        path = point + shift
+        path[:, up_axis] += step_lift(path[:, horizontal], path[:, up_axis] - floor, length)
+        thigh, shin = two_bone_ik(hip, knee, ankle, path - toe, hinge)
         hip_world = thigh @ world[:, column[leg.hip]]
         knee_world = shin @ thigh @ world[:, column[leg.knee]]
         parent_world = world[:, column[int(parents[leg.hip])]]
         local = {
             leg.hip: np.swapaxes(parent_world, 1, 2) @ hip_world,
             leg.knee: np.swapaxes(hip_world, 1, 2) @ knee_world,
-            leg.ankle: np.swapaxes(knee_world, 1, 2) @ world[:, column[leg.ankle]],  # the foot keeps its world turn
+            leg.ankle: np.swapaxes(knee_world, 1, 2) @ foot,  # the foot's held world turn
         }
         for joint, matrix in local.items():
             out[:, layout.joint_slice(joint)] = matrix_to_6d(matrix).astype(out.dtype)

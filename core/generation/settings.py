@@ -65,7 +65,10 @@ ENERGY_LIMIT = 5.0  # standard deviations of the training takes' activity: beyon
 # 58-66 at 6 Hz and 49-56 at 5 Hz, against 34 and 61 for the real BEAT and ZEGGS takes;
 # 5 Hz is the highest of 7, 6, 5 and 4 Hz inside that range, and costs about 5 % of the wrist
 # speed against 7 Hz. (On the ZEGGS voice the model stays 5-9 % above her take at 5 Hz.)
-DEFAULT_SMOOTHING_HZ = 5.0
+# The any-voice model's livelier legs and trunk (issue 28) took the jitter to 68-99 on unseen
+# speech: the trunk and legs are now filtered lower than the arms (finishing.TRUNK_SMOOTHING_SHARE)
+# and the arms at 3.5 Hz, chosen there with it.
+DEFAULT_SMOOTHING_HZ = 3.5
 
 DEVICES = ("auto", "cpu", "cuda")
 

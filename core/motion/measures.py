@@ -25,6 +25,26 @@ def wrist_indices(skeleton: Skeleton) -> tuple[int, int]:
     raise MotionMeasureError(f"no wrist joints found in skeleton {skeleton.name!r}")
 
 
+def arm_joints(skeleton: Skeleton) -> list[int]:
+    """Both arms' joints: each wrist, the joints that hang from it (the fingers) and its ancestors
+    up to the first that branches (the chest, where the neck and the other arm start): the
+    clavicle, the upper arm and the forearm."""
+    parents = np.asarray(skeleton.parents)
+    children = np.bincount(parents[parents >= 0], minlength=len(parents))
+    wrists = wrist_indices(skeleton)
+    arm = np.zeros(len(parents), bool)
+    for wrist in wrists:
+        arm[wrist] = True
+        joint = int(parents[wrist])
+        while joint >= 0 and children[joint] == 1:
+            arm[joint] = True
+            joint = int(parents[joint])
+    hanging = np.zeros(len(parents), bool)
+    for joint in range(len(parents)):  # parents come before their children
+        hanging[joint] = parents[joint] >= 0 and (hanging[parents[joint]] or parents[joint] in wrists)
+    return sorted(np.flatnonzero(arm | hanging).tolist())
+
+
 def point_speeds(positions: np.ndarray, fps: float, copy_first: bool = False) -> np.ndarray:
     """Per-frame speed (F, ...) of positions (F, ..., C) from backward differences (file units per
     second); the first frame's is 0, or the second frame's with ``copy_first``."""
