@@ -26,23 +26,25 @@ def wrist_indices(skeleton: Skeleton) -> tuple[int, int]:
 
 
 def arm_joints(skeleton: Skeleton) -> list[int]:
-    """Both arms' joints: each wrist, the joints that hang from it (the fingers) and its ancestors
-    up to the first that branches (the chest, where the neck and the other arm start): the
-    clavicle, the upper arm and the forearm."""
+    """Both arms' joints: everything below the chest (the wrists' nearest common ancestor) on the
+    way to each wrist: the clavicle, the upper arm, the forearm, the hand, the fingers and any
+    twist joints hanging from them."""
     parents = np.asarray(skeleton.parents)
-    children = np.bincount(parents[parents >= 0], minlength=len(parents))
-    wrists = wrist_indices(skeleton)
+
+    def chain(joint):
+        out = []
+        while joint >= 0:
+            out.append(int(joint))
+            joint = parents[joint]
+        return out
+
+    left, right = (chain(w) for w in wrist_indices(skeleton))
+    chest = next(j for j in left if j in right)
+    tops = {path[path.index(chest) - 1] for path in (left, right) if path.index(chest) > 0}
     arm = np.zeros(len(parents), bool)
-    for wrist in wrists:
-        arm[wrist] = True
-        joint = int(parents[wrist])
-        while joint >= 0 and children[joint] == 1:
-            arm[joint] = True
-            joint = int(parents[joint])
-    hanging = np.zeros(len(parents), bool)
     for joint in range(len(parents)):  # parents come before their children
-        hanging[joint] = parents[joint] >= 0 and (hanging[parents[joint]] or parents[joint] in wrists)
-    return sorted(np.flatnonzero(arm | hanging).tolist())
+        arm[joint] = joint in tops or (parents[joint] >= 0 and arm[parents[joint]])
+    return np.flatnonzero(arm).tolist()
 
 
 def point_speeds(positions: np.ndarray, fps: float, copy_first: bool = False) -> np.ndarray:

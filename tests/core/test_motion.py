@@ -424,3 +424,38 @@ def test_smoothing_off_or_impossible_leaves_the_features_alone():
         short = features[:frames]
         out = smooth_features(short, 30.0, 8.0)
         assert out.shape == short.shape and np.all(np.isfinite(out))
+
+
+def test_the_arms_are_each_wrist_its_fingers_and_its_chain_up_to_the_chest(zeggs_bvh):
+    from ohgesture.core.motion.features import model_skeleton
+    from ohgesture.core.motion.measures import arm_joints
+
+    skeleton = model_skeleton(read_bvh(zeggs_bvh))
+    names = [skeleton.joint_names[j] for j in arm_joints(skeleton)]
+    for side in ("Left", "Right"):
+        assert {f"{side}Shoulder", f"{side}Arm", f"{side}ForeArm", f"{side}Hand", f"{side}HandIndex3"} <= set(names)
+    assert not [n for n in names if any(k in n for k in ("Spine", "Neck", "Head", "Leg", "Foot", "Hips"))], names
+
+
+def test_a_take_is_smoothed_lower_in_the_trunk_and_legs_than_in_the_arms():
+    from types import SimpleNamespace
+
+    from ohgesture.core.generation.finishing import TRUNK_SMOOTHING_SHARE, smooth_take
+    from ohgesture.core.motion.features import FeatureLayout
+    from ohgesture.core.motion.skeleton import Skeleton
+
+    names = ["Hips", "Spine", "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "LeftHandIndex1",
+             "RightShoulder", "RightArm", "RightForeArm", "RightHand", "Neck", "LeftUpLeg"]
+    parents = [-1, 0, 1, 2, 3, 4, 5, 1, 7, 8, 9, 1, 0]
+    skeleton = Skeleton("body", names, parents, np.zeros((len(names), 3)))
+    layout = FeatureLayout.for_skeleton(skeleton)
+    lm = SimpleNamespace(skeleton=skeleton, layout=layout, fps=30.0)
+    t = np.arange(600) / 30.0
+    wave = np.sin(2 * np.pi * 2.5 * t)  # 2.5 Hz: a beat gesture's rhythm, above the trunk's cutoff
+    smoothed = smooth_take(lm, np.repeat(wave[:, None], layout.D, axis=1), 3.5)
+    kept = np.abs(smoothed[60:-60]).max(axis=0)
+    arm = [c for j in (3, 6, 10) for c in range(layout.joint_slice(j).start, layout.joint_slice(j).stop)]
+    trunk = [0, 2, *range(layout.joint_slice(1).start, layout.joint_slice(1).stop),
+             *range(layout.joint_slice(12).start, layout.joint_slice(12).stop)]
+    assert kept[arm].min() > 0.6 and kept[trunk].max() < 0.3, (kept[arm].min(), kept[trunk].max())
+    assert 0 < TRUNK_SMOOTHING_SHARE < 1
