@@ -161,16 +161,23 @@ def variant_tables(result: dict) -> list[str]:
     b = rep["bar"]
     lines = []
     if rep["voices"]:
-        lines += [f"| voice (vs the speech as given, same emotion and seed) | takes | wrist height change, mean (largest) "
-                  f"(cm; +{b['voice_semitones']} st: <= {b['voice_height']:g}) | wrist speed change, mean (largest) "
-                  f"(%; <= {b['voice_speed_pct']:g}) | wrist above the hips (cm) | higher wrist > "
+        lines += [f"| voice (vs the speech as given, same emotion and seed) | takes | wrist height change, mean / largest "
+                  f"recording's / largest take's (cm; +{b['voice_semitones']} st: each recording's <= {b['voice_height']:g}) | "
+                  f"wrist speed change, mean / largest recording's / largest take's (%; each recording's <= "
+                  f"{b['voice_speed_pct']:g}) | wrist above the hips (cm) | higher wrist > "
                   f"{R.HIGH_WRIST_CM:g} cm (%) | knee std (deg) | hip sway (cm) | hip speed (cm/s) | hand roll (deg) | "
                   "pass |", "|" + "---|" * 11]
         for variant, v in rep["voices"].items():
             lines.append("| " + " | ".join([R.VARIANTS[variant], str(v["takes"]),
-                                             f"{_f(v['height_change'])} ({_f(v['height_change_max'])})",
-                                             f"{_f(v['speed_change_pct'], 0)} ({_f(v['speed_change_pct_max'], 0)})",
+                                             f"{_f(v['height_change'])} / {_f(v['recording_height_max'])} / "
+                                             f"{_f(v['height_change_max'])}",
+                                             f"{_f(v['speed_change_pct'], 0)} / {_f(v['recording_speed_max'], 0)} / "
+                                             f"{_f(v['speed_change_pct_max'], 0)}",
                                              *_repertoire_cells(v), _mark(v["passed"])]) + " |")
+        seeds = next(iter(rep["voices"].values()))["seed_height_max"]
+        if seeds is not None:
+            lines += ["", f"- Two seeds of one emotion on the same speech as given differ in mean wrist height by up to "
+                          f"{_f(seeds)} cm: a single take's change above is read against that."]
         lines.append("")
     if rep["silence"]:
         lines += [f"| {R.SILENCE_SECONDS:g} s of silence | wrist above the hips (cm) | wrist speed (cm/s) | hand roll "

@@ -191,6 +191,20 @@ def test_voice_changes_silence_and_retiming_are_read_against_the_speech_as_given
     assert (up["speed_change_pct"], up["speed_change_pct_max"]) == (pytest.approx(30.0), pytest.approx(50.0))
     assert up["passed"] is False and down["passed"] is None and down["height_change"] == pytest.approx(-1.0)
     assert R.voice_changes(given, [row("+6 st", 8.0, 48.0)])["+6 st"]["passed"] is True  # 3 cm, 20 %
+    # judged per recording: its takes' mean change; one take may move further, as a re-roll does
+    two = given + [row("", 20.0, 50.0, speech="b.wav"), row("", 14.0, 50.0, speech="b.wav", label="sad")]
+    moved = R.voice_changes(two, [row("+6 st", 12.0, 40.0), row("+6 st", 7.0, 50.0, label="sad"),
+                                  row("+6 st", 21.0, 50.0, speech="b.wav"),
+                                  row("+6 st", 13.0, 50.0, speech="b.wav", label="sad")])["+6 st"]
+    assert moved["recordings"]["a.wav"]["height_change"] == pytest.approx(2.0)  # (7 - 3) / 2
+    assert moved["recordings"]["b.wav"]["height_change"] == pytest.approx(0.0)
+    assert moved["height_change_max"] == pytest.approx(7.0) and moved["recording_height_max"] == pytest.approx(2.0)
+    assert moved["passed"] is True
+    far = R.voice_changes(two, [row("+6 st", 12.0, 40.0), row("+6 st", 17.0, 50.0, label="sad")])["+6 st"]
+    assert far["recording_height_max"] == pytest.approx(7.0) and far["passed"] is False  # (7 + 7) / 2
+    reroll = given + [dict(given[0], seed=2, wrist_above_hips=9.0)]
+    assert R.voice_changes(reroll, [row("+6 st", 8.0, 48.0)])["+6 st"]["seed_height_max"] == pytest.approx(4.0)
+    assert R.voice_changes(given, [row("+6 st", 8.0, 48.0)])["+6 st"]["seed_height_max"] is None
     silence = R.silence_rows(variants)
     assert list(silence) == ["neutral"] and silence["neutral"]["wrist_above_hips"] == 30.0
     retime = R.retime_comparison(given, variants)["a.wav"]
