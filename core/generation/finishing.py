@@ -12,6 +12,7 @@ from ..motion.kinematics import forward_kinematics
 from ..motion.measures import MotionMeasureError, arm_joints, contact_joints, floor_height, wrist_speeds
 from ..motion.skeleton import Motion
 from .footlock import lock_feet
+from .gesture_space import KEEP_GESTURE_SPACE, keep_gesture_space
 from .hand_roll import LIMIT_HAND_ROLL, limit_hand_roll
 from .heading import hold_heading
 from .model_loading import LoadedModel
@@ -81,10 +82,11 @@ def follow_activity(lm: LoadedModel, motion: np.ndarray, activity: np.ndarray) -
 
 def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float, foot_lock: bool, *,
            loudness: np.ndarray | None = None, rest: bool = REST_IN_PAUSES,
-           hand_roll: bool = LIMIT_HAND_ROLL) -> np.ndarray:
+           hand_roll: bool = LIMIT_HAND_ROLL, gesture_space: bool = KEEP_GESTURE_SPACE) -> np.ndarray:
     """Low-pass (smooth_take), the heading held (core.generation.heading; without known frames), the arms at
     rest in the pauses of ``loudness`` (F,) (core.generation.rest; without known frames), the
-    hands' roll limited (core.generation.hand_roll) and foot locking; next to known frames
+    hands' roll limited (core.generation.hand_roll), the hands kept in the gesture space
+    (core.generation.gesture_space) and foot locking; next to known frames
     (``mask`` (F, D)) they fade out, or the known frames put back would stand out as steps."""
     finished = smooth_take(lm, motion, smoothing_hz)
     pauses = None
@@ -95,6 +97,8 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
             finished = rest_arms(finished, pauses, lm.skeleton, lm.layout)
     if hand_roll:
         finished = limit_hand_roll(finished, lm.skeleton, lm.layout)
+    if gesture_space:
+        finished = keep_gesture_space(finished, lm.skeleton, lm.fps, lm.layout)
     if foot_lock and mask is None:
         finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)
     if foot_lock and mask is None and CALM_SWAY:  # the foot locking below pins the feet the hips moved over
