@@ -178,12 +178,13 @@ def test_the_shipped_models_planted_feet_stay_put_and_nothing_above_the_legs_mov
     before, after = motion_positions(lm, raw), motion_positions(lm, locked)
     feet = joint_groups(lm.skeleton)["feet"]
     sliding = M.foot_sliding(before, lm.fps, feet), M.foot_sliding(after, lm.fps, feet)
-    assert sliding[1] < 0.67 * sliding[0], sliding  # what is left: shuffles too fast to count as planted
+    # 12.1 -> 1.9 cm/s (6.4 before the planted foot held its heading and the steps lifted); what is left:
+    # the moves between plants
+    assert sliding[1] < 0.25 * sliding[0], sliding
     foot_speed = [np.median(np.linalg.norm(np.diff(pos[:, feet][:, :, [0, 2]], axis=0), axis=-1)) * lm.fps
                  for pos in (before, after)]
-    # most of the time the feet stand (nearly) still: the median foot speed falls from 9.4 cm/s to 1.1 (the
-    # body-only model's legs, still before, gave under 0.5; the any-voice model's shift weight)
-    assert foot_speed[0] > 5 * foot_speed[1] and foot_speed[1] < 1.5, foot_speed
+    # most of the time the feet stand still: the median foot speed falls from 8.6 cm/s to 0.1 (1.1 before)
+    assert foot_speed[0] > 20 * foot_speed[1] and foot_speed[1] < 0.5, foot_speed
     lift = after[:, feet, 1] - before[:, feet, 1]
     still = np.r_[np.zeros((1, len(feet))), np.linalg.norm(np.diff(before[:, feet][:, :, [0, 2]], axis=0), axis=-1)
                   * lm.fps] < 5.0

@@ -169,10 +169,9 @@ def test_the_shipped_model_rests_its_hands_in_ten_seconds_of_silence(tmp_path, e
     roll = np.degrees(R.hand_roll(motion.rotations, skeleton))[silent]
     assert roll.min() >= R.LOW_DEGREES - 1e-6 and roll.max() <= R.HIGH_DEGREES + 1e-6
     assert np.ptp(hips[silent][:, [0, 2]], axis=0).max() < 2.0
-    # the hips held, the feet stand (foot sliding within real capture's: the ZEGGS take's 1.92 cm/s on the
-    # whole-take evaluation's measure; the body-only model stood at under 1.4, the any-voice model's
-    # livelier legs at 1.8 in the silence of its neutral take)
-    assert foot_sliding(positions[silent], motion.fps, contact_joints(skeleton)) < 1.9
+    # the hips held, the feet stand (foot sliding under real capture's 1.4-1.92 cm/s on the whole-take
+    # evaluation's measure: 0.70 for neutral, 0.47 for sad; 1.8 before the planted foot held its heading)
+    assert foot_sliding(positions[silent], motion.fps, contact_joints(skeleton)) < 1.2
     steps = np.linalg.norm(np.diff(wrists, axis=0), axis=-1)
     speaking = slice(0, int(14 * motion.fps))
     ramp = slice(int(14 * motion.fps) - 1, int(15.5 * motion.fps))

@@ -82,6 +82,6 @@ def test_the_shipped_models_feet_do_not_slide_on_the_voice_it_glided_on(zeggs_wa
     finished = generate_features(lm, speech["audio"], ["neutral"], np.ones(1))
     locked_only = lock_feet(raw, lm.skeleton, lm.fps, lm.layout)
     sliding = [M.foot_sliding(motion_positions(lm, m), lm.fps, feet) for m in (raw, locked_only, finished)]
-    # real capture: 1.4-1.9 cm/s; the any-voice model's legs step and shift weight (issue 28 keeps the
-    # sliding open): 15.1 raw, 6.4 with leg IK alone, 2.2 finished
-    assert sliding[2] < 0.6 * sliding[1] and sliding[2] < 2.5, sliding
+    # real capture: 1.4-1.9 cm/s; the any-voice model's legs step and shift weight: 11.8 raw, 1.7 with leg IK
+    # alone (the planted foot holding its heading, the steps lifted), 0.76 finished (2.2 before those)
+    assert sliding[2] < 0.6 * sliding[1] and sliding[2] < 1.2, sliding
