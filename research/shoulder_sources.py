@@ -1,7 +1,7 @@
 """Where happy's and angry's hands above the shoulder come from (docs/experiments/gesture-space.md):
 
     OMP_NUM_THREADS=1 python research/shoulder_sources.py deliveries [--model CKPT]
-        each delivery (0, 0.35, 1) and energy (1.75, 1.0), seeds 1 and 2, on the validation recording
+        each delivery (0, 0.35, 1) and energy (1.75, 1, 0), seeds 1 and 2, on the validation recording
         2_scott_0_55_55 and the BEAT training recording: the share of frames with the higher wrist
         above its shoulder, the wrist height above the hips and the wrist speed
     OMP_NUM_THREADS=1 python research/shoulder_sources.py styles
@@ -38,7 +38,7 @@ def deliveries(model: str) -> None:
         audio = audio_features_from_file(wav, lm.fps, config=lm.audio_config)
         for emotion in ("angry", "happy", "neutral"):
             for delivery in (0.0, 0.35, 1.0):
-                for energy in (1.75, 1.0):
+                for energy in (1.75, 1.0, 0.0):
                     for seed in (1, 2):
                         motion = generate_features(lm, audio, [emotion], np.ones(1), seed=seed, delivery=delivery,
                                                    energy=energy)
