@@ -6,9 +6,9 @@ near the floor and slow), its toe is held where it rests, re-planting in a short
 shuffle if it creeps too far, and the foot holds its heading on the floor (its mean over
 the plant), so heel and ankle stay put too: a planted foot that kept the sampler's turning
 swung the ankle about the pinned toe at 3-4 cm/s. Between plants a foot that skims the floor
-is lifted into a step. The knee turns about its
-hinge and the leg swings about the hip to bring the ankle there. Pins ease in and out so the
-leg does not jump. Thresholds scale with the leg's length, so they hold for skeletons in any unit.
+is lifted into a step. The knee turns about its hinge and the leg swings about the hip to
+bring the ankle there. Pins ease in and out so the leg does not jump. Thresholds scale with
+the leg's length, so they hold for skeletons in any unit.
 """
 
 from __future__ import annotations
@@ -152,25 +152,26 @@ def eased_offsets(offsets: np.ndarray, runs: list[tuple[int, int]], ease: int = 
     for start, end in runs:
         inside[start:end] = True
     offsets[~inside] = 0.0
-    held = values + offsets
+    moved_to = 0  # where the last move between runs ended: a short run between two moves keeps its frames
     for k, (start, end) in enumerate(runs):
+        before = runs[k - 1][1] if k > 0 else None
+        if before is None or start - before > 2 * ease:  # ease in (a run bridged to the next one too)
+            begin = max(0, start - ease)
+            x = smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
+            offsets[begin:start] = x[:, None] * offsets[start]
         after = runs[k + 1][0] if k + 1 < len(runs) else None
         if after is not None and after - end <= 2 * ease:
             pad = max(0, (2 * ease - (after - end) + 1) // 2)
-            first = max(start + 1, end - pad)  # the move spans [first, last), inside both runs
-            last = min(runs[k + 1][1] - 1, after + pad)
+            first = max(start + 1, end - pad, moved_to + 1)  # the move spans [first, last), inside both runs
+            last = max(after, min(runs[k + 1][1] - 1, after + pad))
             x = smoothstep((np.arange(first, last) - first + 1) / (last - first + 1))
-            move = (1 - x)[:, None] * held[first - 1] + x[:, None] * held[last]
-            offsets[first:last] = move - values[first:last]
+            held_from, held_to = values[first - 1] + offsets[first - 1], values[last] + offsets[last]
+            offsets[first:last] = (1 - x)[:, None] * held_from + x[:, None] * held_to - values[first:last]
+            moved_to = last
             continue
         stop = min(frames, end + ease)
         x = smoothstep(1 - (np.arange(end, stop) - end + 1) / (ease + 1))
         offsets[end:stop] = x[:, None] * offsets[end - 1]
-        before = runs[k - 1][1] if k > 0 else None
-        if before is None or start - before > 2 * ease:
-            begin = max(0, start - ease)
-            x = smoothstep((np.arange(begin, start) - start + ease + 1) / (ease + 1))
-            offsets[begin:start] = x[:, None] * offsets[start]
     return offsets
 
 

@@ -107,6 +107,17 @@ def test_pins_hold_each_plant_at_its_mean_and_ease_out_without_jumps():
     assert step.max() < 2.0  # the wandering moves up to 0.43 per frame; no pin snaps by more
 
 
+def test_a_plant_bridged_to_the_next_still_eases_in_and_a_short_plant_between_two_moves_holds():
+    frames = 120
+    points = np.stack([0.3 * np.arange(frames), np.zeros(frames)], axis=1)  # a foot drifting 0.3 a frame
+    for runs in ([(10, 40), (44, 50), (53, 90)], [(10, 40), (44, 90)]):
+        pinned = points + pin_offsets(points, runs, ease=6)
+        step = np.abs(np.diff(pinned[:, 0]))
+        # the first plant is bridged to the next: it still eases in (it snapped by 4.65 at its start before)
+        assert step[:12].max() < 1.5, step[:12].max()
+        assert step.max() < 2.0, (runs, step.max(), step.argmax())
+
+
 def test_a_planted_foot_holds_its_heading_and_turns_freely_outside_the_plant():
     from scipy.spatial.transform import Rotation
 
