@@ -86,7 +86,7 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
     """Low-pass (smooth_take), the heading held (core.generation.heading; without known frames), the arms at
     rest in the pauses of ``loudness`` (F,) (core.generation.rest; without known frames), the
     hands' roll limited (core.generation.hand_roll), the hands kept in the gesture space
-    (core.generation.gesture_space) and foot locking; next to known frames
+    (core.generation.gesture_space; without known frames) and foot locking; next to known frames
     (``mask`` (F, D)) they fade out, or the known frames put back would stand out as steps."""
     finished = smooth_take(lm, motion, smoothing_hz)
     pauses = None
@@ -97,7 +97,7 @@ def finish(lm: LoadedModel, motion: np.ndarray, mask, known, smoothing_hz: float
             finished = rest_arms(finished, pauses, lm.skeleton, lm.layout)
     if hand_roll:
         finished = limit_hand_roll(finished, lm.skeleton, lm.layout)
-    if gesture_space:
+    if gesture_space and mask is None:  # a take's budget; known frames (the animator's poses) stay the measure
         finished = keep_gesture_space(finished, lm.skeleton, lm.fps, lm.layout)
     if foot_lock and mask is None:
         finished = anchor_root(finished, lm.skeleton, lm.fps, lm.layout)

@@ -77,3 +77,18 @@ def test_a_take_inside_the_target_is_left_exactly_as_it_is():
         pytest.skip(f"needs {beat} (../shared/data is absent in a fresh clone)")
     take, layout, features = _features(beat)  # the BEAT speaker's hands pass the shoulder in 1.8 % of frames
     assert keep_gesture_space(features, take.skeleton, take.fps, layout) is features
+
+
+def test_with_known_frames_the_take_is_not_lowered(zeggs_bvh):
+    """A regenerated range or poses to pass through: the animator's frames set the height."""
+    from types import SimpleNamespace
+
+    from ohgesture.core.generation.finishing import finish
+
+    take, layout, features = _features(zeggs_bvh)
+    lm = SimpleNamespace(skeleton=take.skeleton, layout=layout, fps=take.fps, metadata={})
+    mask = np.zeros_like(features, dtype=bool)
+    mask[:10] = True  # the first frames kept
+    assert keep_gesture_space(features, take.skeleton, take.fps, layout) is not features  # this take would be
+    on, off = (finish(lm, features, mask, features, 3.5, False, gesture_space=g) for g in (True, False))
+    assert np.array_equal(on, off)
