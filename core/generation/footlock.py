@@ -271,10 +271,10 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     return swing, swing @ bend @ np.swapaxes(swing, 1, 2)
 
 
-def _leg_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
+def chain_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
                     ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
     """World positions (F, K, 3) and rotations (F, K, 3, 3) of ``ends`` and their K - len(ends)
-    ancestors only, and each joint's column: the legs of a 75-joint skeleton need about ten."""
+    ancestors only, and each joint's column: the legs (or arms) of a 75-joint skeleton need about ten."""
     needed = set()
     for joint in ends:
         while joint >= 0 and joint not in needed:
@@ -295,7 +295,7 @@ def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Feat
         return features
     motion = features_to_motion(features, skeleton, fps, root_joint=layout.root_joint)
     parents = np.asarray(skeleton.parents)
-    positions, world, column = _leg_kinematics(motion.rotations, motion.local_translations, parents,
+    positions, world, column = chain_kinematics(motion.rotations, motion.local_translations, parents,
                                                [leg.contact for leg in chains])
 
     def at(joint):

@@ -27,7 +27,7 @@ from ..motion.features import FeatureLayout, features_to_motion, smoothstep
 from ..motion.measures import MotionMeasureError, wrist_indices
 from ..motion.rotations import matrix_to_6d
 from ..motion.skeleton import Skeleton
-from .footlock import _leg_kinematics, rotation_between
+from .footlock import chain_kinematics, rotation_between
 
 KEEP_GESTURE_SPACE = True  # the finishing step is on unless the caller turns it off
 START = -0.25  # arm lengths above the shoulder (negative: below) where the lowering begins
@@ -75,7 +75,7 @@ def keep_gesture_space(features: np.ndarray, skeleton: Skeleton, fps: float, lay
     if len(features) == 0 or any(upper < 0 or parents[upper] < 0 for upper, _, _ in arms):
         return features
     motion = features_to_motion(features, skeleton, fps, root_joint=layout.root_joint)
-    positions, world, column = _leg_kinematics(motion.rotations, motion.local_translations, parents, list(wrists))
+    positions, world, column = chain_kinematics(motion.rotations, motion.local_translations, parents, list(wrists))
     out = np.array(features, copy=True)
     lengths = [float(np.median(np.linalg.norm(positions[:, column[elbow]] - positions[:, column[upper]], axis=-1)
                                + np.linalg.norm(positions[:, column[wrist]] - positions[:, column[elbow]], axis=-1)))

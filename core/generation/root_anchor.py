@@ -21,8 +21,8 @@ from scipy.ndimage import gaussian_filter1d
 from ..motion.features import FeatureLayout, features_to_motion, smoothstep
 from ..motion.rotations import yaw_matrix
 from ..motion.skeleton import Skeleton
-from .footlock import (CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, _leg_kinematics, legs, planted_runs,
-                       standing_height)
+from .footlock import (CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, chain_kinematics, legs,
+                       planted_runs, standing_height)
 
 # Measured on the shipped model's neutral and happy takes of the ZEGGS training recording at energy
 # 1.25 with 7 Hz smoothing (foot sliding cm/s / mean jerk cm/s^3; real capture 1.4-1.6 / 5600-6600):
@@ -67,7 +67,7 @@ def anchor_root(features: np.ndarray, skeleton: Skeleton, fps: float, layout: Fe
     if not chains or len(features) < MIN_PLANT_FRAMES or up_axis != 1:
         return features
     motion = features_to_motion(features, skeleton, fps, root_joint=layout.root_joint)
-    positions, _, column = _leg_kinematics(motion.rotations, motion.local_translations,
+    positions, _, column = chain_kinematics(motion.rotations, motion.local_translations,
                                            np.asarray(skeleton.parents), [leg.contact for leg in chains])
     horizontal = [0, 2]
     root = positions[:, column[layout.root_joint]][:, horizontal]
