@@ -138,7 +138,6 @@ class Take:
 def take_from_motion(motion, name: str, samples: np.ndarray | None = None, sr: int | None = None, **kwargs) -> Take:
     """A Take from a Motion (any skeleton) and optionally its speech samples."""
     from ..motion.kinematics import forward_kinematics
-
     from ..motion.measures import finger_chains
 
     positions, rotations = forward_kinematics(motion)

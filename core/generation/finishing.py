@@ -47,9 +47,13 @@ def smooth_take(lm: LoadedModel, features: np.ndarray, cutoff_hz: float) -> np.n
         arms = arm_joints(lm.skeleton)
     except MotionMeasureError:
         return smooth_features(features, lm.fps, cutoff_hz)
-    columns = np.concatenate([np.arange(lm.layout.D)[lm.layout.joint_slice(j)] for j in arms])
-    out = np.array(smooth_features(features, lm.fps, TRUNK_SMOOTHING_SHARE * cutoff_hz), copy=True)
-    out[:, columns] = smooth_features(np.asarray(features)[:, columns], lm.fps, cutoff_hz)
+    features = np.asarray(features)
+    arm = np.zeros(lm.layout.D, bool)
+    for j in arms:
+        arm[lm.layout.joint_slice(j)] = True
+    out = np.array(features, copy=True)
+    out[:, ~arm] = smooth_features(features[:, ~arm], lm.fps, TRUNK_SMOOTHING_SHARE * cutoff_hz)
+    out[:, arm] = smooth_features(features[:, arm], lm.fps, cutoff_hz)
     return out
 
 

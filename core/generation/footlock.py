@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..motion.features import FeatureLayout, features_to_motion, smoothstep
-from ..motion.kinematics import forward_kinematics_matrices
+from ..motion.kinematics import chain_kinematics
 from ..motion.rotations import matrix_to_6d
 from ..motion.skeleton import Skeleton
 
@@ -269,22 +269,6 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     bent_ankle = knee + np.einsum("fij,fj->fi", bend, shin_bone)
     swing = rotation_between(bent_ankle - hip, target - hip)
     return swing, swing @ bend @ np.swapaxes(swing, 1, 2)
-
-
-def chain_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
-                    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-    """World positions (F, K, 3) and rotations (F, K, 3, 3) of ``ends`` and their K - len(ends)
-    ancestors only, and each joint's column: the legs (or arms) of a 75-joint skeleton need about ten."""
-    needed = set()
-    for joint in ends:
-        while joint >= 0 and joint not in needed:
-            needed.add(joint)
-            joint = int(parents[joint])
-    chain = sorted(needed)  # parents before children, as forward_kinematics_matrices needs
-    column = {j: k for k, j in enumerate(chain)}
-    sub_parents = np.array([column.get(int(parents[j]), -1) for j in chain])
-    positions, world = forward_kinematics_matrices(rotations[:, chain], translations[:, chain], sub_parents)
-    return positions, world, column
 
 
 def lock_feet(features: np.ndarray, skeleton: Skeleton, fps: float, layout: FeatureLayout,

@@ -24,10 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..motion.features import FeatureLayout, features_to_motion, smoothstep
+from ..motion.kinematics import chain_kinematics
 from ..motion.measures import MotionMeasureError, wrist_indices
 from ..motion.rotations import matrix_to_6d
 from ..motion.skeleton import Skeleton
-from .footlock import chain_kinematics, rotation_between
+from .footlock import rotation_between
 
 KEEP_GESTURE_SPACE = True  # the finishing step is on unless the caller turns it off
 START = -0.25  # arm lengths above the shoulder (negative: below) where the lowering begins

@@ -21,8 +21,8 @@ from scipy.ndimage import gaussian_filter1d
 from ..motion.features import FeatureLayout, features_to_motion, smoothstep
 from ..motion.rotations import yaw_matrix
 from ..motion.skeleton import Skeleton
-from .footlock import (CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, chain_kinematics, legs,
-                       planted_runs, standing_height)
+from ..motion.kinematics import chain_kinematics
+from .footlock import CONTACT_HEIGHT, CONTACT_SPEED, EASE_FRAMES, MIN_PLANT_FRAMES, legs, planted_runs, standing_height
 
 # Measured on the shipped model's neutral and happy takes of the ZEGGS training recording at energy
 # 1.25 with 7 Hz smoothing (foot sliding cm/s / mean jerk cm/s^3; real capture 1.4-1.6 / 5600-6600):

@@ -71,6 +71,23 @@ def forward_kinematics_matrices(
     return positions, quat_to_matrix(world_q)
 
 
+def chain_kinematics(rotations: np.ndarray, translations: np.ndarray, parents: np.ndarray, ends: list[int]
+                    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """World positions (F, K, 3) and rotations (F, K, 3, 3) of ``ends`` and their K - len(ends)
+    ancestors only, and each joint's column: a 75-joint skeleton's legs or arms need about ten
+    (foot locking, root anchoring, the gesture space)."""
+    needed = set()
+    for joint in ends:
+        while joint >= 0 and joint not in needed:
+            needed.add(joint)
+            joint = int(parents[joint])
+    chain = sorted(needed)  # parents before children, as forward_kinematics_matrices needs
+    column = {j: k for k, j in enumerate(chain)}
+    sub_parents = np.array([column.get(int(parents[j]), -1) for j in chain])
+    positions, world = forward_kinematics_matrices(rotations[:, chain], translations[:, chain], sub_parents)
+    return positions, world, column
+
+
 def forward_kinematics(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     """World positions (F, J, 3) in file units and world rotations (F, J, 4) quats (w, x, y, z)."""
     return forward_kinematics_quats(
